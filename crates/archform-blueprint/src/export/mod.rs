@@ -1,0 +1,4 @@
+//! Exports of a graph: CloudFormation, Mermaid, Graphviz.
+
+pub mod cloudformation;
+pub mod diagram;

@@ -1,0 +1,100 @@
+//! Handlebars helpers available to blueprints and partials.
+//!
+//! Built-ins (`each`, `if`, `eq`, `and`, `or`, `not`, `len`, `lookup`, ...) come
+//! from handlebars; these add what infrastructure templates need: counting
+//! loops, AZ letters, CIDR arithmetic and flow-style JSON values.
+
+use crate::cidr;
+use handlebars::{
+    Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderErrorReason,
+    ScopedJson, handlebars_helper,
+};
+use serde_json::{Value, json};
+
+handlebars_helper!(range: |n: u64| Value::Array((0..n).map(|i| json!(i)).collect()));
+handlebars_helper!(az_letter: |i: u64| {
+    char::from(b'a' + (i % 26) as u8).to_string()
+});
+handlebars_helper!(add: |a: i64, b: i64| a + b);
+handlebars_helper!(mul: |a: i64, b: i64| a * b);
+handlebars_helper!(contains: |list: array, item: Json| list.contains(item));
+handlebars_helper!(concat: |*args| args.iter().map(|v| match v {
+    Value::String(s) => s.clone(),
+    other => other.to_string(),
+}).collect::<String>());
+
+/// `{{json value}}` writes a value in flow style (valid YAML), e.g. a list parameter.
+fn json_helper(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let v = h
+        .param(0)
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("json", 0))?;
+    out.write(&serde_json::to_string(v.value()).unwrap_or_default())?;
+    Ok(())
+}
+
+/// `{{cidr_subnet base newbits netnum}}`, Terraform's cidrsubnet: the
+/// `netnum`-th subnet of `base` with `newbits` more prefix bits.
+struct CidrSubnet;
+
+impl HelperDef for CidrSubnet {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, handlebars::RenderError> {
+        let base = h
+            .param(0)
+            .and_then(|p| p.value().as_str().map(str::to_string));
+        let bits = h.param(1).and_then(|p| p.value().as_u64());
+        let num = h.param(2).and_then(|p| p.value().as_u64());
+        let (Some(base), Some(bits), Some(num)) = (base, bits, num) else {
+            return Err(RenderErrorReason::Other(
+                "cidr_subnet takes a CIDR string, a number of new bits and a subnet number".into(),
+            )
+            .into());
+        };
+        let net = cidr::subnet(&base, bits as u8, num).map_err(RenderErrorReason::Other)?;
+        Ok(ScopedJson::Derived(Value::String(net)))
+    }
+}
+
+/// `{{env_map "A=${x.name},B=literal"}}` writes a flow mapping of environment
+/// variables; handlebars hash arguments cannot be mappings themselves.
+fn env_map_helper(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let text = h.param(0).and_then(|p| p.value().as_str()).unwrap_or("");
+    let mut map = serde_json::Map::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or_else(|| {
+            RenderErrorReason::Other(format!("env_map: `{pair}` is not NAME=value"))
+        })?;
+        map.insert(k.trim().to_string(), Value::String(v.trim().to_string()));
+    }
+    out.write(&serde_json::to_string(&Value::Object(map)).unwrap_or_default())?;
+    Ok(())
+}
+
+pub fn register(hb: &mut Handlebars<'static>) {
+    hb.register_helper("range", Box::new(range));
+    hb.register_helper("az_letter", Box::new(az_letter));
+    hb.register_helper("add", Box::new(add));
+    hb.register_helper("mul", Box::new(mul));
+    hb.register_helper("contains", Box::new(contains));
+    hb.register_helper("concat", Box::new(concat));
+    hb.register_helper("json", Box::new(json_helper));
+    hb.register_helper("env_map", Box::new(env_map_helper));
+    hb.register_helper("cidr_subnet", Box::new(CidrSubnet));
+}

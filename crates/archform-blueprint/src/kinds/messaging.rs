@@ -1,0 +1,78 @@
+//! SQS and SNS kinds.
+
+use super::*;
+
+pub static QUEUE: KindSpec = KindSpec {
+    name: "sqs.queue",
+    summary: "An SQS standard queue, optionally with a dead-letter queue",
+    cfn_type: "AWS::SQS::Queue",
+    props: &[
+        opt("visibility_timeout", int(0, 43200)),
+        opt("message_retention_seconds", int(60, 1_209_600)),
+        opt("delay_seconds", int(0, 900)),
+        opt("receive_wait_time_seconds", int(0, 20)),
+        opt("sqs_managed_sse", BOOL),
+        opt("kms_master_key_id", STR),
+        opt(
+            "redrive_policy",
+            Ty::Obj(&[
+                req("dead_letter_target_arn", STR),
+                req("max_receive_count", int(1, 1000)),
+            ]),
+        ),
+    ],
+    attrs: &[
+        attr("arn", CfnAttr::GetAtt("Arn")),
+        attr("url", CfnAttr::Ref),
+        attr("name", CfnAttr::GetAtt("QueueName")),
+    ],
+    naming: Some(naming(80, Charset::AlnumHyphenUnderscore, "QueueName")),
+    tags: Tags::List,
+    role: Role::Messaging,
+};
+
+pub static QUEUE_POLICY: KindSpec = KindSpec {
+    name: "sqs.queue_policy",
+    summary: "The access policy of a queue (for example: only this SNS topic may send)",
+    cfn_type: "AWS::SQS::QueuePolicy",
+    props: &[req("queue_url", STR).replace(), req("policy", Ty::Doc)],
+    attrs: &[attr("id", CfnAttr::Ref)],
+    naming: None,
+    tags: Tags::Untaggable,
+    role: Role::Wiring,
+};
+
+pub static TOPIC: KindSpec = KindSpec {
+    name: "sns.topic",
+    summary: "An SNS standard topic",
+    cfn_type: "AWS::SNS::Topic",
+    props: &[opt("kms_master_key_id", STR), opt("display_name", STR)],
+    attrs: &[
+        attr("arn", CfnAttr::Ref),
+        attr("name", CfnAttr::GetAtt("TopicName")),
+    ],
+    naming: Some(naming(256, Charset::AlnumHyphenUnderscore, "TopicName")),
+    tags: Tags::List,
+    role: Role::Messaging,
+};
+
+pub static SUBSCRIPTION: KindSpec = KindSpec {
+    name: "sns.subscription",
+    summary: "An SNS subscription of a queue, with a filter policy and raw delivery",
+    cfn_type: "AWS::SNS::Subscription",
+    props: &[
+        req("topic_arn", STR).replace(),
+        req("protocol", Ty::Enum(&["sqs", "lambda", "https", "email"])).replace(),
+        req("endpoint", STR).replace(),
+        opt("filter_policy", Ty::Doc),
+        opt(
+            "filter_policy_scope",
+            Ty::Enum(&["MessageAttributes", "MessageBody"]),
+        ),
+        opt("raw_message_delivery", BOOL),
+    ],
+    attrs: &[attr("arn", CfnAttr::Ref)],
+    naming: None,
+    tags: Tags::Untaggable,
+    role: Role::Wiring,
+};

@@ -1,0 +1,51 @@
+//! IAM and Secrets Manager kinds.
+
+use super::*;
+
+const INLINE_POLICY: Ty = Ty::Obj(&[req("name", STR), req("document", Ty::Doc)]);
+
+pub static IAM_ROLE: KindSpec = KindSpec {
+    name: "iam.role",
+    summary: "An IAM role with its trust policy and inline policies",
+    cfn_type: "AWS::IAM::Role",
+    props: &[
+        req("assume_role_policy", Ty::Doc),
+        opt("policies", Ty::List(&INLINE_POLICY)),
+        opt("managed_policy_arns", STRS),
+        opt("description", STR),
+    ],
+    attrs: &[
+        attr("arn", CfnAttr::GetAtt("Arn")),
+        attr("name", CfnAttr::Ref),
+        attr("role_id", CfnAttr::GetAtt("RoleId")),
+    ],
+    naming: Some(naming(64, Charset::Iam, "RoleName")),
+    tags: Tags::List,
+    role: Role::Security,
+};
+
+pub static SECRET: KindSpec = KindSpec {
+    name: "secretsmanager.secret",
+    summary: "A Secrets Manager secret with a generated value",
+    cfn_type: "AWS::SecretsManager::Secret",
+    props: &[
+        opt("description", STR),
+        opt("kms_key_id", STR),
+        opt(
+            "generate",
+            Ty::Obj(&[
+                opt("length", int(8, 4096)),
+                opt("exclude_punctuation", BOOL),
+                opt("secret_template", STR),
+                opt("generate_key", STR),
+            ]),
+        ),
+    ],
+    attrs: &[
+        attr("arn", CfnAttr::Ref),
+        attr("name", CfnAttr::GetAtt("Id")),
+    ],
+    naming: Some(naming(512, Charset::Iam, "Name")),
+    tags: Tags::List,
+    role: Role::Security,
+};

@@ -1,0 +1,153 @@
+//! AWS wiring rules that otherwise fail only at deploy time, or worse, at
+//! run time: SQS visibility vs function timeout, ALB -> Lambda permissions,
+//! SNS -> SQS queue policies, dead-letter targets, listener rule priorities.
+
+use crate::diagnostic::Diagnostics;
+use crate::model::{Graph, Resource};
+use crate::validate::whole_ref;
+use serde_json::Value as J;
+use std::collections::BTreeMap;
+
+/// AWS's defaults when the properties are not given.
+const DEFAULT_FUNCTION_TIMEOUT: i64 = 3;
+const DEFAULT_VISIBILITY_TIMEOUT: i64 = 30;
+
+fn target<'g>(graph: &'g Graph, res: &Resource, prop: &str, kind: &str) -> Option<&'g Resource> {
+    let (id, _) = whole_ref(res.properties.pointer(prop)?)?;
+    graph.resources.get(&id).filter(|r| r.kind.name == kind)
+}
+
+fn refers_to(v: Option<&J>, id: &str) -> bool {
+    v.and_then(whole_ref).is_some_and(|(i, _)| i == id)
+}
+
+pub fn check(graph: &Graph, diags: &mut Diagnostics) {
+    let mut priorities: BTreeMap<(String, i64), &str> = BTreeMap::new();
+    for res in graph.resources.values() {
+        match res.kind.name {
+            "lambda.event_source_mapping" => {
+                let (Some(queue), Some(func)) = (
+                    target(graph, res, "/event_source_arn", "sqs.queue"),
+                    target(graph, res, "/function_name", "lambda.function"),
+                ) else {
+                    continue;
+                };
+                let visibility = queue
+                    .prop("visibility_timeout")
+                    .and_then(J::as_i64)
+                    .unwrap_or(DEFAULT_VISIBILITY_TIMEOUT);
+                let timeout = func
+                    .prop("timeout")
+                    .and_then(J::as_i64)
+                    .unwrap_or(DEFAULT_FUNCTION_TIMEOUT);
+                if visibility < 6 * timeout {
+                    diags.error(
+                        "wiring/visibility-timeout",
+                        queue.locate("/visibility_timeout"),
+                        format!(
+                            "queue `{}` has a visibility timeout of {visibility}s but feeds `{}` whose timeout is {timeout}s; messages would be delivered twice while still being processed",
+                            queue.id, func.id
+                        ),
+                        format!("set the queue's `visibility_timeout` to at least {} (6x the function timeout)", 6 * timeout),
+                    );
+                }
+            }
+            "sqs.queue" => {
+                if let Some(dlq) = res
+                    .properties
+                    .pointer("/redrive_policy/dead_letter_target_arn")
+                {
+                    match whole_ref(dlq) {
+                        Some((id, _)) if id == res.id => diags.error(
+                            "wiring/redrive",
+                            res.locate("/redrive_policy"),
+                            format!("queue `{}` names itself as its dead-letter queue", res.id),
+                            "point `dead_letter_target_arn` at a separate queue's `${dlq.arn}`",
+                        ),
+                        Some((id, attr)) => {
+                            let ok = graph
+                                .resources
+                                .get(&id)
+                                .is_some_and(|r| r.kind.name == "sqs.queue")
+                                && attr == "arn";
+                            if !ok {
+                                diags.error(
+                                    "wiring/redrive",
+                                    res.locate("/redrive_policy/dead_letter_target_arn"),
+                                    format!(
+                                        "the dead-letter target of `{}` is not an SQS queue's ARN",
+                                        res.id
+                                    ),
+                                    "use `${<dlq>.arn}` of an sqs.queue",
+                                );
+                            }
+                        }
+                        None => {}
+                    }
+                }
+            }
+            "elbv2.lambda_target" => {
+                let Some(func) = target(graph, res, "/function_arn", "lambda.function") else {
+                    continue;
+                };
+                let permission = graph.resources.values().find(|p| {
+                    p.kind.name == "lambda.permission"
+                        && refers_to(p.prop("function_name"), &func.id)
+                        && p.prop("principal").and_then(J::as_str)
+                            == Some("elasticloadbalancing.amazonaws.com")
+                });
+                match permission {
+                    None => diags.error(
+                        "wiring/alb-permission",
+                        res.location.clone(),
+                        format!("`{}` registers `{}` in a target group, but no lambda.permission lets elasticloadbalancing.amazonaws.com invoke it", res.id, func.id),
+                        "add a lambda.permission for that function with `principal: elasticloadbalancing.amazonaws.com` and `source_arn: ${<target group>.arn}`",
+                    ),
+                    Some(p) if !res.depends_on.contains(&p.id) => diags.error(
+                        "wiring/alb-permission",
+                        res.location.clone(),
+                        format!("`{}` must be registered after its invoke permission `{}` exists (AWS refuses the registration before)", res.id, p.id),
+                        format!("add `depends_on: [{}]`", p.id),
+                    ),
+                    _ => {}
+                }
+            }
+            "sns.subscription" if res.prop("protocol").and_then(J::as_str) == Some("sqs") => {
+                let Some(queue) = target(graph, res, "/endpoint", "sqs.queue") else {
+                    continue;
+                };
+                let has_policy = graph.resources.values().any(|p| {
+                    p.kind.name == "sqs.queue_policy" && refers_to(p.prop("queue_url"), &queue.id)
+                });
+                if !has_policy {
+                    diags.error(
+                        "wiring/sns-queue-policy",
+                        res.location.clone(),
+                        format!("`{}` subscribes queue `{}` to a topic, but no sqs.queue_policy lets the topic send to it; messages would be dropped", res.id, queue.id),
+                        "add an sqs.queue_policy allowing sns.amazonaws.com sqs:SendMessage with `aws:SourceArn` = the topic ARN",
+                    );
+                }
+            }
+            "elbv2.listener_rule" => {
+                let (Some(listener), Some(p)) = (
+                    res.prop("listener_arn").and_then(whole_ref),
+                    res.prop("priority").and_then(J::as_i64),
+                ) else {
+                    continue;
+                };
+                if let Some(other) = priorities.insert((listener.0.clone(), p), &res.id) {
+                    diags.error(
+                        "wiring/rule-priority",
+                        res.locate("/priority"),
+                        format!(
+                            "listener rules `{other}` and `{}` both have priority {p} on `{}`",
+                            res.id, listener.0
+                        ),
+                        "give each rule of a listener its own priority",
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}

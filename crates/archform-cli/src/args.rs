@@ -1,0 +1,99 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "archform",
+    version,
+    about = "Turn system-design blueprints into running AWS systems",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Output format for results and errors.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the embedded blueprints with their descriptions and parameters.
+    Blueprints,
+    /// List the resource kinds blueprints can use, their properties and attributes.
+    Kinds {
+        /// Show one kind in detail.
+        name: Option<String>,
+    },
+    /// Render a stack to resources, CloudFormation or a diagram.
+    Render {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[arg(long, value_enum, default_value_t = RenderFormat::Yaml)]
+        format: RenderFormat,
+    },
+    /// Validate a stack: schema, parameters, names, CIDRs, references, cycles, security lint.
+    Validate {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Show the dependency graph: which resources can be created in parallel.
+    Graph {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    // Run a local AWS emulator (moto or LocalStack) for `--local` deploys and tests.
+    // Emulator(crate::commands::emulator::EmulatorArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    Yaml,
+    Json,
+    Cloudformation,
+    Mermaid,
+    Dot,
+}
+
+/// Which stack: a blueprint plus parameters, name, region and tags.
+#[derive(Debug, Args, Clone)]
+pub struct StackArgs {
+    /// An embedded blueprint name (see `archform blueprints`) or a path to a blueprint file.
+    pub blueprint: Option<String>,
+    /// Stack name (default: the blueprint's name). Part of every physical name.
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// Set a parameter: `--set az_count=3` (repeatable; lists are comma-separated).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// Add a tag to every resource: `--tag team=payments` (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    /// AWS region (default: from the AWS configuration).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// A stack file with blueprint, stack, region, parameters and tags; flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub stack_file: Option<PathBuf>,
+}
+
+impl StackArgs {
+    pub fn request(&self) -> archform_blueprint::StackRequest {
+        archform_blueprint::StackRequest {
+            blueprint: self.blueprint.clone(),
+            stack: self.stack.clone(),
+            region: self.region.clone(),
+            set: self.set.clone(),
+            tags: self.tags.clone(),
+            stack_file: self.stack_file.clone(),
+        }
+    }
+}

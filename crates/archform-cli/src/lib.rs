@@ -1,0 +1,24 @@
+//! The `archform` command line: argument parsing, dispatch and output.
+//! Library crates do the work; this crate only turns their results into text
+//! or JSON and exit codes.
+
+mod args;
+// mod emulator_cmd;
+mod commands;
+mod output;
+
+use clap::Parser;
+
+pub use args::Cli;
+
+/// Exit codes: 0 success, 1 failure, 2 invalid input (nothing touched AWS).
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match commands::dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
