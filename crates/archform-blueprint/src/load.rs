@@ -716,7 +716,7 @@ fn read_resources(res: &Node, c: &mut Checker, graph: &mut Graph) {
             );
             continue;
         };
-        c.locations = BTreeMap::new();
+        c.locations = BTreeMap::from([(String::new(), loc.clone())]);
         let props_node = v.get("properties");
         let properties = match props_node {
             Some(p) => c.object(p, kind.props, "", &format!("`{id}` ({})", kind.name)),

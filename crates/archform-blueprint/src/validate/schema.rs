@@ -62,7 +62,9 @@ impl Checker<'_> {
         }
         for prop in props.iter().filter(|p| p.required) {
             if !out.contains_key(prop.name) {
-                let loc = self.at(node);
+                // Point at the key that owns the mapping (`redrive_policy:` or the
+                // resource id), not at whichever field happens to come first.
+                let loc = self.locations.get(path).cloned().unwrap_or_else(|| self.at(node));
                 self.diags.error(
                     "schema/missing-field",
                     loc,
