@@ -50,8 +50,8 @@ pub enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
-    // Run a local AWS emulator (moto or LocalStack) for `--local` deploys and tests.
-    // Emulator(crate::commands::emulator::EmulatorArgs),
+    /// Run a local AWS emulator (moto or LocalStack) for `--local` deploys and tests.
+    Emulator(crate::commands::emulator::EmulatorArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,7 +3,7 @@
 //! or JSON and exit codes.
 
 mod args;
-// mod emulator_cmd;
+mod emulator_cmd;
 mod commands;
 mod output;
 

@@ -1,7 +1,7 @@
 //! One module per subcommand.
 
 mod blueprints;
-// pub mod emulator;
+pub mod emulator;
 mod graph;
 mod kinds;
 mod render;
@@ -16,6 +16,6 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Render { stack, format } => render::render(out, stack, *format),
         Command::Validate { stack } => render::validate(out, stack),
         Command::Graph { stack } => graph::run(out, stack),
-        // Command::Emulator(args) => emulator::run(args, out == crate::args::OutputFormat::Json),
+        Command::Emulator(args) => emulator::run(args, out == crate::args::OutputFormat::Json),
     }
 }
