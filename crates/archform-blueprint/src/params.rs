@@ -98,15 +98,15 @@ impl ParamType {
                 },
                 J::String(s),
             ) => {
-                if let Some(min) = min_length {
-                    if s.chars().count() < *min {
-                        return Err(format!("`{s}` is shorter than {min} characters"));
-                    }
+                if let Some(min) = min_length
+                    && s.chars().count() < *min
+                {
+                    return Err(format!("`{s}` is shorter than {min} characters"));
                 }
-                if let Some(max) = max_length {
-                    if s.chars().count() > *max {
-                        return Err(format!("`{s}` is longer than {max} characters"));
-                    }
+                if let Some(max) = max_length
+                    && s.chars().count() > *max
+                {
+                    return Err(format!("`{s}` is longer than {max} characters"));
                 }
                 if let Some(p) = pattern {
                     let re = regex::Regex::new(&format!("^(?:{p})$"))
@@ -282,15 +282,15 @@ pub fn parse_defs(node: &Node, file: &str, diags: &mut Diagnostics) -> Vec<Param
                 .get("description")
                 .and_then(Node::scalar_text)
                 .unwrap_or_default();
-            if let Some(d) = &default {
-                if let Err(e) = ty.check(d) {
-                    diags.error(
-                        "param/default",
-                        at(v.get("default").unwrap_or(v)),
-                        format!("the default of parameter `{name}` is invalid: {e}"),
-                        format!("give a default that is {}", ty.describe()),
-                    );
-                }
+            if let Some(d) = &default
+                && let Err(e) = ty.check(d)
+            {
+                diags.error(
+                    "param/default",
+                    at(v.get("default").unwrap_or(v)),
+                    format!("the default of parameter `{name}` is invalid: {e}"),
+                    format!("give a default that is {}", ty.describe()),
+                );
             }
             out.push(ParamDef {
                 name,
@@ -355,16 +355,18 @@ fn parse_type(v: &Node, file: &str, name: &str, diags: &mut Diagnostics) -> Opti
     let ty = match ty_name {
         "string" => {
             let pattern = v.get("pattern").and_then(Node::scalar_text);
-            if let Some(p) = &pattern {
-                if let Err(e) = regex::Regex::new(p) {
-                    diags.error(
-                        "param/pattern",
-                        at(v.get("pattern").unwrap_or(v)),
-                        format!("the pattern of parameter `{name}` is not a valid regular expression: {e}"),
-                        "fix the regular expression (Rust regex syntax)",
-                    );
-                    ok = false;
-                }
+            if let Some(p) = &pattern
+                && let Err(e) = regex::Regex::new(p)
+            {
+                diags.error(
+                    "param/pattern",
+                    at(v.get("pattern").unwrap_or(v)),
+                    format!(
+                        "the pattern of parameter `{name}` is not a valid regular expression: {e}"
+                    ),
+                    "fix the regular expression (Rust regex syntax)",
+                );
+                ok = false;
             }
             ParamType::String {
                 pattern,
@@ -403,7 +405,7 @@ fn parse_type(v: &Node, file: &str, name: &str, diags: &mut Diagnostics) -> Opti
                     max_length: None,
                 })),
             };
-            let Some(items) = items else { return None };
+            let items = items?;
             ParamType::List {
                 items,
                 min_items: int("min_items", diags).map(|i| i.max(0) as usize),

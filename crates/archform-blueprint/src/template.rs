@@ -166,7 +166,7 @@ impl Renderer {
             let n = src.first_line + i;
             self.map.source_lines.insert((idx, n), line.to_string());
             out.push_str(line);
-            open_tags = open_tags + line.matches("{{").count();
+            open_tags += line.matches("{{").count();
             open_tags = open_tags.saturating_sub(line.matches("}}").count());
             // A marker inside an unfinished tag would corrupt it; a marker after
             // a standalone block/partial/comment tag would stop handlebars from

@@ -64,7 +64,11 @@ impl Checker<'_> {
             if !out.contains_key(prop.name) {
                 // Point at the key that owns the mapping (`redrive_policy:` or the
                 // resource id), not at whichever field happens to come first.
-                let loc = self.locations.get(path).cloned().unwrap_or_else(|| self.at(node));
+                let loc = self
+                    .locations
+                    .get(path)
+                    .cloned()
+                    .unwrap_or_else(|| self.at(node));
                 self.diags.error(
                     "schema/missing-field",
                     loc,
@@ -151,7 +155,7 @@ impl Checker<'_> {
                 }
                 J::String(s.clone())
             }
-            (Ty::Enum(values), v) if matches!(v, Value::Str(_) | Value::Int(_)) => {
+            (Ty::Enum(values), Value::Str(_) | Value::Int(_)) => {
                 let s = node.scalar_text().unwrap_or_default();
                 if !values.contains(&s.as_str()) {
                     let loc = self.at(node);
