@@ -3,8 +3,8 @@
 //! or JSON and exit codes.
 
 mod args;
-mod emulator_cmd;
 mod commands;
+mod emulator_cmd;
 mod output;
 
 use clap::Parser;
