@@ -95,10 +95,21 @@ pub fn template(graph: &Graph) -> serde_json::Value {
     J::Object(out)
 }
 
-/// The blueprint's description (embedded blueprints), else a generic one.
+/// The blueprint's description: from the blueprint file the resources were
+/// read from, else from the embedded blueprint of that name, else generic.
 fn description(graph: &Graph) -> String {
-    let text = crate::load::blueprint_info(&graph.stack.blueprint)
-        .ok()
+    let files: BTreeSet<&str> = graph
+        .resources
+        .values()
+        .map(|r| r.location.file.as_str())
+        .chain(graph.outputs.values().map(|o| o.location.file.as_str()))
+        .filter(|f| f.ends_with(".yaml") || f.ends_with(".yml"))
+        .collect();
+    let text = files
+        .into_iter()
+        .chain([graph.stack.blueprint.as_str()])
+        .filter_map(|f| crate::load::blueprint_info(f).ok())
+        .find(|info| info.name == graph.stack.blueprint)
         .map(|info| info.description)
         .filter(|d| !d.trim().is_empty())
         .unwrap_or_else(|| format!("archform blueprint {}", graph.stack.blueprint));

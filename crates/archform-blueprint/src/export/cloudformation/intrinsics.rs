@@ -79,7 +79,8 @@ impl Ctx<'_> {
     /// Expands a kind's `CfnAttr::Sub` template into `sub`: `${Self}` is the
     /// resource's logical id, `${Self.Attr}` its attribute, `${AWS::...}`
     /// stays, and any other `${Name}` is the resource's CloudFormation
-    /// property `Name` (the archform property whose PascalCase is `Name`).
+    /// property `Name` (the archform property whose PascalCase is `Name`;
+    /// `${api_id}` works too).
     fn attr_template(&self, res: &Resource, logical: &str, template: &str, sub: &mut Sub) {
         let mut rest = template;
         while let Some(start) = rest.find("${") {
@@ -101,7 +102,7 @@ impl Ctx<'_> {
                     .kind
                     .props
                     .iter()
-                    .find(|p| pascal_case(p.name) == name)
+                    .find(|p| p.name == name || pascal_case(p.name) == name)
                     .and_then(|p| res.properties.get(p.name));
                 match prop {
                     Some(v) => sub.value(self.value(v)),
