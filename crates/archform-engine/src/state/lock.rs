@@ -1,0 +1,133 @@
+//! Who holds a stack's lock, so the second concurrent deploy can say whom it
+//! is waiting for instead of just "locked".
+
+use serde::{Deserialize, Serialize};
+
+/// The record kept next to a held lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// Unique per acquisition; `archform state unlock` must name it.
+    pub id: String,
+    /// `user@host`.
+    pub who: String,
+    pub pid: u32,
+    /// UTC, RFC 3339.
+    pub when: String,
+    /// What the holder is doing: `deploy`, `destroy`, `state rm`, ...
+    pub operation: String,
+}
+
+impl LockInfo {
+    /// A record for the current process.
+    pub fn current(operation: &str) -> Self {
+        LockInfo {
+            id: super::new_lineage(),
+            who: format!("{}@{}", user(), host()),
+            pid: std::process::id(),
+            when: rfc3339_now(),
+            operation: operation.into(),
+        }
+    }
+}
+
+/// A held lock. Dropping it releases an OS-level lock too, so a panicking
+/// run never leaves its stack locked; [`super::StateBackend::unlock`] also
+/// clears the holder record.
+#[derive(Debug)]
+pub struct Lock {
+    pub stack: String,
+    pub info: LockInfo,
+    /// The open lock file, for backends whose lock is an OS file lock; never
+    /// read, held only so that dropping the `Lock` releases it.
+    pub(crate) _os_lock: Option<std::fs::File>,
+}
+
+pub(crate) fn describe_locked(stack: &str, holder: Option<&LockInfo>) -> String {
+    match holder {
+        Some(h) => format!(
+            "stack `{stack}` is locked by {} (pid {}) since {} for `{}` (lock id {}); wait for it to finish, or if that process is gone run `archform state unlock {stack} {}`",
+            h.who, h.pid, h.when, h.operation, h.id, h.id
+        ),
+        None => format!(
+            "stack `{stack}` is locked by another archform process (it has not recorded who yet); try again shortly"
+        ),
+    }
+}
+
+fn user() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn host() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            ["/proc/sys/kernel/hostname", "/etc/hostname"]
+                .iter()
+                .find_map(|p| std::fs::read_to_string(p).ok())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        })
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// Current UTC time as RFC 3339, without a date-time dependency.
+pub(crate) fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// Howard Hinnant's days-to-civil conversion.
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_767_225_599), "2025-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn locked_message_names_the_holder() {
+        let info = LockInfo {
+            id: "abc".into(),
+            who: "ann@box".into(),
+            pid: 42,
+            when: "2026-01-01T00:00:00Z".into(),
+            operation: "deploy".into(),
+        };
+        let m = describe_locked("demo", Some(&info));
+        assert!(m.contains("ann@box") && m.contains("pid 42") && m.contains("`deploy`"));
+        assert!(m.contains("archform state unlock demo abc"));
+    }
+}
