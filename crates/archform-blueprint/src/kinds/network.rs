@@ -137,12 +137,20 @@ pub static SECURITY_GROUP: KindSpec = KindSpec {
 
 pub static VPC_ENDPOINT: KindSpec = KindSpec {
     name: "ec2.vpc_endpoint",
-    summary: "A gateway VPC endpoint (DynamoDB or S3) on route tables",
+    summary: "A VPC endpoint: a gateway (DynamoDB, S3) on route tables, or an interface in subnets",
     cfn_type: "AWS::EC2::VPCEndpoint",
     props: &[
         req("vpc_id", STR).replace(),
-        req("service", Ty::Enum(&["dynamodb", "s3"])).replace(),
-        req("route_table_ids", STRS),
+        // The AWS service, `com.amazonaws.<region>.<service>`.
+        req("service", Ty::Enum(&["dynamodb", "s3", "secretsmanager"])).replace(),
+        // Absent: Gateway. Gateway endpoints take `route_table_ids`; interface
+        // endpoints take `subnet_ids` and `security_group_ids` (checked by wiring rules).
+        opt("endpoint_type", Ty::Enum(&["Gateway", "Interface"])).replace(),
+        opt("route_table_ids", STRS),
+        opt("subnet_ids", STRS),
+        opt("security_group_ids", STRS),
+        // Interface endpoints: resolve the service's public DNS name to the endpoint.
+        opt("private_dns_enabled", BOOL),
     ],
     attrs: &[attr("id", CfnAttr::Ref)],
     naming: None,

@@ -1,6 +1,7 @@
 //! AWS wiring rules that otherwise fail only at deploy time, or worse, at
 //! run time: SQS visibility vs function timeout, ALB -> Lambda permissions,
-//! SNS -> SQS queue policies, dead-letter targets, listener rule priorities.
+//! SNS -> SQS queue policies, dead-letter targets, listener rule priorities,
+//! gateway vs interface VPC endpoints.
 
 use crate::diagnostic::Diagnostics;
 use crate::model::{Graph, Resource};
@@ -128,6 +129,7 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                     );
                 }
             }
+            "ec2.vpc_endpoint" => vpc_endpoint(res, diags),
             "elbv2.listener_rule" => {
                 let (Some(listener), Some(p)) = (
                     res.prop("listener_arn").and_then(whole_ref),
@@ -148,6 +150,83 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Gateway endpoints exist only for DynamoDB and S3 and work through route
+/// tables; interface endpoints live in subnets behind a security group. AWS
+/// rejects the other combinations, or accepts an endpoint nothing can use.
+fn vpc_endpoint(res: &Resource, diags: &mut Diagnostics) {
+    let kind = res
+        .prop("endpoint_type")
+        .and_then(J::as_str)
+        .unwrap_or("Gateway");
+    let service = res.prop("service").and_then(J::as_str).unwrap_or_default();
+    let given = |k: &str| {
+        res.prop(k)
+            .is_some_and(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
+    };
+    let mut problem = |pointer: &str, message: String, fix: &str| {
+        diags.error(
+            "wiring/vpc-endpoint",
+            res.locate(pointer),
+            message,
+            fix.to_string(),
+        );
+    };
+    if kind == "Gateway" {
+        if !matches!(service, "dynamodb" | "s3") {
+            problem(
+                "/service",
+                format!(
+                    "`{}`: AWS offers gateway endpoints only for dynamodb and s3, not {service}",
+                    res.id
+                ),
+                "set `endpoint_type: Interface` with `subnet_ids` and `security_group_ids`",
+            );
+        }
+        if !given("route_table_ids") {
+            problem(
+                "/route_table_ids",
+                format!(
+                    "gateway endpoint `{}` has no `route_table_ids`; no subnet would use it",
+                    res.id
+                ),
+                "list the route tables of the subnets that call the service",
+            );
+        }
+        for k in ["subnet_ids", "security_group_ids", "private_dns_enabled"] {
+            if given(k) {
+                problem(
+                    &format!("/{k}"),
+                    format!("gateway endpoint `{}` cannot take `{k}`", res.id),
+                    "remove it, or set `endpoint_type: Interface`",
+                );
+            }
+        }
+    } else {
+        if given("route_table_ids") {
+            problem(
+                "/route_table_ids",
+                format!(
+                    "interface endpoint `{}` cannot take `route_table_ids`",
+                    res.id
+                ),
+                "remove it; interface endpoints are placed with `subnet_ids`",
+            );
+        }
+        for k in ["subnet_ids", "security_group_ids"] {
+            if !given(k) {
+                problem(
+                    "",
+                    format!(
+                        "interface endpoint `{}` has no `{k}`; without it the endpoint is unreachable",
+                        res.id
+                    ),
+                    "give the subnets of its callers and a security group admitting HTTPS from them",
+                );
+            }
         }
     }
 }
