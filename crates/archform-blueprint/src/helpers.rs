@@ -2,7 +2,7 @@
 //!
 //! Built-ins (`each`, `if`, `eq`, `and`, `or`, `not`, `len`, `lookup`, ...) come
 //! from handlebars; these add what infrastructure templates need: counting
-//! loops, AZ letters, CIDR arithmetic and flow-style JSON values.
+//! loops, AZ letters, CIDR arithmetic, joined lists and flow-style JSON values.
 
 use crate::cidr;
 use handlebars::{
@@ -22,6 +22,13 @@ handlebars_helper!(concat: |*args| args.iter().map(|v| match v {
     Value::String(s) => s.clone(),
     other => other.to_string(),
 }).collect::<String>());
+
+// `(join list " ")`: a list parameter as one text value (an environment
+// variable, whose `,` would split `env_map` pairs).
+handlebars_helper!(join: |list: array, sep: str| list.iter().map(|v| match v {
+    Value::String(s) => s.clone(),
+    other => other.to_string(),
+}).collect::<Vec<_>>().join(sep));
 
 /// `{{json value}}` writes a value in flow style (valid YAML), e.g. a list parameter.
 fn json_helper(
@@ -94,7 +101,42 @@ pub fn register(hb: &mut Handlebars<'static>) {
     hb.register_helper("mul", Box::new(mul));
     hb.register_helper("contains", Box::new(contains));
     hb.register_helper("concat", Box::new(concat));
+    hb.register_helper("join", Box::new(join));
     hb.register_helper("json", Box::new(json_helper));
     hb.register_helper("env_map", Box::new(env_map_helper));
     hb.register_helper("cidr_subnet", Box::new(CidrSubnet));
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::template::{Renderer, TemplateSource};
+    use serde_json::json;
+
+    fn render(text: &str, data: serde_json::Value) -> String {
+        let (r, errs) = Renderer::new(&[]);
+        assert!(errs.is_empty());
+        let body = TemplateSource {
+            file: "t.yaml".into(),
+            text: text.into(),
+            first_line: 1,
+        };
+        let text = r.render(&body, &data).map_err(|e| e.message).unwrap().0;
+        text.trim_end().to_string()
+    }
+
+    #[test]
+    fn join_writes_a_list_as_one_text() {
+        let data = json!({"l": ["email", "sms", 3]});
+        assert_eq!(
+            render("a: {{join l \" \"}}\n", data.clone()),
+            "a: email sms 3"
+        );
+        assert_eq!(
+            render(
+                "e: {{env_map (concat \"C=\" (join l \"+\") \",D=x\")}}\n",
+                data
+            ),
+            "e: {\"C\":\"email+sms+3\",\"D\":\"x\"}"
+        );
+    }
 }
