@@ -1,0 +1,787 @@
+//! Golden files of the embedded blueprints, plus targeted checks of what each
+//! blueprint must build.
+//!
+//! For every case below, `archform render <blueprint> --format yaml --stack golden
+//! [--set ...]` must print exactly tests/golden/<blueprint>[-<variant>].yaml. After an
+//! intended change, regenerate the files and review their diff:
+//!
+//!     ARCHFORM_UPDATE_GOLDEN=1 cargo test --test golden
+//!
+//! The targeted checks go through the library (`archform_blueprint::compile`) and
+//! state the properties a golden file only shows: the security group chain, NAT
+//! gateways per mode, one queue + DLQ + worker + filtered subscription per channel,
+//! the chat routes and the scope of every permission.
+
+use archform_blueprint::{Graph, Resource, StackRequest, catalog, compile};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// (blueprint, variant, --set arguments). The variant "" is the default parameter set.
+const CASES: &[(&str, &str, &[&str])] = &[
+    ("url-shortener", "", &[]),
+    (
+        "url-shortener",
+        "function-url",
+        &["front_door=function_url"],
+    ),
+    ("three-tier", "", &[]),
+    ("three-tier", "3az-per-az", &["az_count=3", "nat=per_az"]),
+    (
+        "three-tier",
+        "dynamodb-no-nat",
+        &["nat=none", "data_store=dynamodb"],
+    ),
+    ("chat", "", &[]),
+    (
+        "chat",
+        "per-route",
+        &["function_layout=per_route", "stage_name=v1"],
+    ),
+    ("notifications", "", &[]),
+    (
+        "notifications",
+        "all-channels",
+        &[
+            "channels=email,sms,push,webhook",
+            "worker_timeout=60",
+            "worker_batch_size=5",
+            "worker_max_concurrency=20",
+        ],
+    ),
+];
+
+fn golden_path(blueprint: &str, variant: &str) -> PathBuf {
+    let file = if variant.is_empty() {
+        format!("{blueprint}.yaml")
+    } else {
+        format!("{blueprint}-{variant}.yaml")
+    };
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(file)
+}
+
+fn render(blueprint: &str, set: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_archform"));
+    cmd.args(["render", blueprint, "--format", "yaml", "--stack", "golden"]);
+    for s in set {
+        cmd.args(["--set", s]);
+    }
+    let out = cmd.output().expect("run archform");
+    assert!(
+        out.status.success(),
+        "archform render {blueprint} {set:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("render prints UTF-8")
+}
+
+/// A line diff (longest common subsequence) in hunks with two lines of context
+/// and line numbers of both files; only the first hunks, to stay readable.
+fn diff(expected: &str, actual: &str) -> String {
+    const CONTEXT: usize = 2;
+    const MAX_LINES: usize = 60;
+    let e: Vec<&str> = expected.lines().collect();
+    let a: Vec<&str> = actual.lines().collect();
+    // lcs[i][j]: length of the longest common subsequence of e[i..] and a[j..].
+    let mut lcs = vec![vec![0u32; a.len() + 1]; e.len() + 1];
+    for i in (0..e.len()).rev() {
+        for j in (0..a.len()).rev() {
+            lcs[i][j] = if e[i] == a[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    // Edit script: (' ' | '-' | '+', expected line no, actual line no, text).
+    let mut ops: Vec<(char, usize, usize, &str)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < e.len() || j < a.len() {
+        if i < e.len() && j < a.len() && e[i] == a[j] {
+            ops.push((' ', i + 1, j + 1, e[i]));
+            (i, j) = (i + 1, j + 1);
+        } else if i < e.len() && (j == a.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            ops.push(('-', i + 1, j, e[i]));
+            i += 1;
+        } else {
+            ops.push(('+', i, j + 1, a[j]));
+            j += 1;
+        }
+    }
+    let changed: Vec<usize> = (0..ops.len()).filter(|k| ops[*k].0 != ' ').collect();
+    let mut out = format!(
+        "{} line(s) differ (- golden file, + rendered):\n",
+        changed.len()
+    );
+    let mut shown = 0;
+    let mut last: Option<usize> = None;
+    for &k in &changed {
+        let from = k.saturating_sub(CONTEXT).max(last.map_or(0, |l| l + 1));
+        let to = (k + CONTEXT).min(ops.len() - 1);
+        if last.is_none_or(|l| from > l + 1) {
+            let (_, el, al, _) = ops[from];
+            out.push_str(&format!("@@ golden line {el}, rendered line {al} @@\n"));
+        }
+        for op in &ops[from..=to] {
+            if shown == MAX_LINES {
+                out.push_str("... (more differences not shown)\n");
+                return out;
+            }
+            out.push_str(&format!("{} {}\n", op.0, op.3));
+            shown += 1;
+        }
+        last = Some(to);
+    }
+    out
+}
+
+#[test]
+fn rendered_blueprints_match_their_golden_files() {
+    let update = std::env::var("ARCHFORM_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    let mut failures = Vec::new();
+    for (blueprint, variant, set) in CASES {
+        let path = golden_path(blueprint, variant);
+        let actual = render(blueprint, set);
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &actual).unwrap();
+            // Straight to stderr: libtest captures `eprintln!` of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
+                "ARCHFORM_UPDATE_GOLDEN=1: wrote {}",
+                path.display()
+            );
+            continue;
+        }
+        let expected = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                failures.push(format!(
+                    "{}: cannot read ({e}); create it with ARCHFORM_UPDATE_GOLDEN=1",
+                    path.display()
+                ));
+                continue;
+            }
+        };
+        if expected != actual {
+            failures.push(format!(
+                "{} differs from `archform render {blueprint} --format yaml --stack golden{}`\n{}",
+                path.display(),
+                set.iter()
+                    .map(|s| format!(" --set {s}"))
+                    .collect::<String>(),
+                diff(&expected, &actual)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n\nIf the change is intended, run ARCHFORM_UPDATE_GOLDEN=1 cargo test --test golden and review the diff.",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_embedded_blueprint_has_a_golden_file() {
+    let covered: BTreeSet<&str> = CASES.iter().map(|(b, _, _)| *b).collect();
+    for name in catalog::embedded_names() {
+        assert!(
+            covered.contains(name),
+            "blueprint `{name}` has no golden case in tests/golden.rs"
+        );
+    }
+}
+
+// ---- Targeted checks through the library ----
+
+fn graph(blueprint: &str, set: &[&str]) -> Graph {
+    let req = StackRequest {
+        blueprint: Some(blueprint.into()),
+        stack: Some("golden".into()),
+        set: set.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    match compile(&req) {
+        Ok(g) => g,
+        Err(e) => panic!("{blueprint} {set:?} does not compile:\n{e}"),
+    }
+}
+
+fn res<'g>(g: &'g Graph, id: &str) -> &'g Resource {
+    g.resources
+        .get(id)
+        .unwrap_or_else(|| panic!("no resource `{id}`"))
+}
+
+fn of_kind<'g>(g: &'g Graph, kind: &str) -> Vec<&'g Resource> {
+    g.resources
+        .values()
+        .filter(|r| r.kind.name == kind)
+        .collect()
+}
+
+fn ids(rs: &[&Resource]) -> Vec<String> {
+    rs.iter().map(|r| r.id.clone()).collect()
+}
+
+fn ingress(g: &Graph, sg: &str) -> Vec<Value> {
+    res(g, sg)
+        .prop("ingress")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Every policy statement of every role, with the role's id.
+fn statements(g: &Graph) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for role in of_kind(g, "iam.role") {
+        for p in role
+            .prop("policies")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for st in p["document"]["Statement"].as_array().into_iter().flatten() {
+                out.push((role.id.clone(), st.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+const THREE_TIER_VARIANTS: &[&[&str]] = &[
+    &[],
+    &["az_count=3"],
+    &["nat=per_az"],
+    &["az_count=3", "nat=per_az"],
+    &["nat=none"],
+    &["data_store=dynamodb"],
+    &["nat=none", "data_store=dynamodb"],
+];
+
+#[test]
+fn three_tier_security_groups_chain_tier_to_tier() {
+    for set in THREE_TIER_VARIANTS {
+        let g = graph("three-tier", set);
+        let only_from = |sg: &str, source: &str| {
+            let rules = ingress(&g, sg);
+            assert!(!rules.is_empty(), "{set:?}: `{sg}` admits nothing");
+            for r in &rules {
+                assert_eq!(
+                    r["source_security_group_id"],
+                    json!(format!("${{{source}.id}}")),
+                    "{set:?}: `{sg}` admits {r} instead of only `{source}`"
+                );
+                assert!(
+                    r.get("cidr").is_none(),
+                    "{set:?}: `{sg}` admits a CIDR: {r}"
+                );
+            }
+        };
+        // Internet -> public ALB: 80 and 443 only.
+        let public: BTreeSet<(i64, String)> = ingress(&g, "public_alb_sg")
+            .iter()
+            .map(|r| {
+                assert_eq!(r["from_port"], r["to_port"]);
+                (
+                    r["from_port"].as_i64().unwrap(),
+                    r["cidr"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            public,
+            BTreeSet::from([(80, "0.0.0.0/0".into()), (443, "0.0.0.0/0".into())])
+        );
+        only_from("web_sg", "public_alb_sg");
+        only_from("internal_alb_sg", "web_sg");
+        only_from("app_sg", "internal_alb_sg");
+        // The functions carry their tier's group; the ALBs theirs.
+        let sgs_of = |id: &str, pointer: &str| res(&g, id).properties.pointer(pointer).cloned();
+        assert_eq!(
+            sgs_of("web", "/vpc_config/security_group_ids"),
+            Some(json!(["${web_sg.id}"]))
+        );
+        assert_eq!(
+            sgs_of("app", "/vpc_config/security_group_ids"),
+            Some(json!(["${app_sg.id}"]))
+        );
+        assert_eq!(
+            sgs_of("public_alb", "/security_groups"),
+            Some(json!(["${public_alb_sg.id}"]))
+        );
+        assert_eq!(
+            sgs_of("internal_alb", "/security_groups"),
+            Some(json!(["${internal_alb_sg.id}"]))
+        );
+        if set.contains(&"data_store=dynamodb") {
+            assert!(!g.resources.contains_key("db_sg") && !g.resources.contains_key("db"));
+        } else {
+            let rules = ingress(&g, "db_sg");
+            assert_eq!(
+                rules,
+                vec![json!({
+                    "protocol": "tcp", "from_port": 5432, "to_port": 5432,
+                    "source_security_group_id": "${app_sg.id}",
+                    "description": "PostgreSQL from the app tier"
+                })],
+                "{set:?}: the database admits more than PostgreSQL from the app tier"
+            );
+            assert_eq!(
+                sgs_of("db", "/vpc_security_group_ids"),
+                Some(json!(["${db_sg.id}"]))
+            );
+        }
+        // Nothing admits SSH, or anything but 80/443, from the internet.
+        for sg in of_kind(&g, "ec2.security_group") {
+            for r in ingress(&g, &sg.id) {
+                if r.get("cidr").is_some() {
+                    let port = r["from_port"].as_i64().unwrap();
+                    assert!(
+                        sg.id == "public_alb_sg" && (port == 80 || port == 443),
+                        "{set:?}: `{}` admits {r}",
+                        sg.id
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn three_tier_network_follows_the_nat_mode() {
+    for set in THREE_TIER_VARIANTS {
+        let g = graph("three-tier", set);
+        let azs = if set.contains(&"az_count=3") { 3 } else { 2 };
+        let nat = set
+            .iter()
+            .find_map(|s| s.strip_prefix("nat="))
+            .unwrap_or("single");
+        let nats = of_kind(&g, "ec2.nat_gateway");
+        let expected = match nat {
+            "none" => 0,
+            "single" => 1,
+            _ => azs,
+        };
+        assert_eq!(
+            nats.len(),
+            expected,
+            "{set:?}: NAT gateways {:?}",
+            ids(&nats)
+        );
+        assert_eq!(
+            of_kind(&g, "ec2.eip").len(),
+            expected,
+            "{set:?}: one EIP per NAT"
+        );
+        for n in &nats {
+            let subnet = n.prop("subnet_id").and_then(Value::as_str).unwrap();
+            assert!(
+                subnet.starts_with("${public_"),
+                "{set:?}: {} in {subnet}",
+                n.id
+            );
+        }
+        assert!(res(&g, "vpc").prop("enable_dns_support") == Some(&json!(true)));
+        assert!(res(&g, "vpc").prop("enable_dns_hostnames") == Some(&json!(true)));
+        let tiers = |tier: &str| {
+            of_kind(&g, "ec2.subnet")
+                .into_iter()
+                .filter(|s| s.prop("tier") == Some(&json!(tier)))
+                .count()
+        };
+        assert_eq!(
+            (tiers("public"), tiers("private"), tiers("isolated")),
+            (azs, azs, azs),
+            "{set:?}: public, app and data subnets per AZ"
+        );
+        // public -> IGW; app -> its NAT (or nothing); data -> local only.
+        assert_eq!(
+            res(&g, "public_rt").prop("routes"),
+            Some(&json!([{"destination_cidr_block": "0.0.0.0/0", "gateway_id": "${igw.id}"}]))
+        );
+        for az in ["a", "b", "c"].into_iter().take(azs) {
+            let routes = res(&g, &format!("app_rt_{az}")).prop("routes").cloned();
+            let target = match nat {
+                "none" => None,
+                "single" => Some("${nat_a.id}".to_string()),
+                _ => Some(format!("${{nat_{az}.id}}")),
+            };
+            assert_eq!(
+                routes,
+                target
+                    .map(|t| json!([{"destination_cidr_block": "0.0.0.0/0", "nat_gateway_id": t}])),
+                "{set:?}: routes of app_rt_{az}"
+            );
+        }
+        assert_eq!(
+            res(&g, "data_rt").prop("routes"),
+            None,
+            "{set:?}: data tier routes"
+        );
+        // Gateway endpoints on the app route tables.
+        for ep in ["dynamodb_endpoint", "s3_endpoint"] {
+            assert_eq!(
+                list(res(&g, ep).prop("route_table_ids").unwrap()).len(),
+                azs,
+                "{set:?}: {ep}"
+            );
+        }
+        // Functions only in app subnets; the DB only in data subnets.
+        for f in ["web", "app"] {
+            for s in list(
+                res(&g, f)
+                    .properties
+                    .pointer("/vpc_config/subnet_ids")
+                    .unwrap(),
+            ) {
+                assert!(s.starts_with("${app_"), "{set:?}: `{f}` in {s}");
+            }
+        }
+        assert_eq!(
+            res(&g, "internal_alb").prop("scheme"),
+            Some(&json!("internal"))
+        );
+        let web_env = res(&g, "web")
+            .properties
+            .pointer("/environment/APP_URL")
+            .cloned();
+        assert_eq!(web_env, Some(json!("http://${internal_alb.dns_name}")));
+        let postgres = !set.contains(&"data_store=dynamodb");
+        if postgres {
+            let db = res(&g, "db");
+            for (k, v) in [
+                ("publicly_accessible", json!(false)),
+                ("storage_encrypted", json!(true)),
+                ("manage_master_user_password", json!(true)),
+                ("engine", json!("postgres")),
+            ] {
+                assert_eq!(db.prop(k), Some(&v), "{set:?}: db {k}");
+            }
+            for s in list(res(&g, "db_subnets").prop("subnet_ids").unwrap()) {
+                assert!(s.starts_with("${data_"), "{set:?}: db subnet {s}");
+            }
+        }
+        // Without NAT, the app tier reaches Secrets Manager through an interface endpoint.
+        assert_eq!(
+            g.resources.contains_key("secrets_endpoint"),
+            postgres && nat == "none",
+            "{set:?}: secrets endpoint"
+        );
+    }
+}
+
+#[test]
+fn three_tier_app_role_reaches_only_its_data() {
+    let g = graph("three-tier", &[]);
+    let app: Vec<Value> = statements(&g)
+        .into_iter()
+        .filter(|(r, _)| r == "app_role")
+        .map(|(_, s)| s)
+        .collect();
+    assert!(
+        app.iter()
+            .any(|s| list(&s["Action"]) == ["secretsmanager:GetSecretValue"]
+                && s["Resource"] == "${db.master_user_secret_arn}")
+    );
+    let web: Vec<Value> = statements(&g)
+        .into_iter()
+        .filter(|(r, _)| r == "web_role")
+        .map(|(_, s)| s)
+        .collect();
+    assert!(
+        web.iter().all(|s| list(&s["Action"])
+            .iter()
+            .all(|a| a.starts_with("logs:") || a.starts_with("ec2:"))),
+        "the web tier touches no data: {web:?}"
+    );
+    let g = graph("three-tier", &["data_store=dynamodb"]);
+    let data: Vec<Value> = statements(&g)
+        .into_iter()
+        .filter(|(r, s)| r == "app_role" && list(&s["Action"])[0].starts_with("dynamodb:"))
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["Resource"], "${app_table.arn}");
+}
+
+#[test]
+fn chat_routes_and_permissions_are_scoped_to_the_api() {
+    for (set, stage) in [
+        (&[][..], "prod"),
+        (&["function_layout=per_route"][..], "prod"),
+        (&["function_layout=per_route", "stage_name=v1"][..], "v1"),
+    ] {
+        let g = graph("chat", set);
+        assert_eq!(
+            res(&g, "api").prop("route_selection_expression"),
+            Some(&json!("$request.body.action"))
+        );
+        let routes = of_kind(&g, "apigatewayv2.route");
+        let keys: BTreeSet<&str> = routes
+            .iter()
+            .map(|r| r.prop("route_key").and_then(Value::as_str).unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from([
+                "$connect",
+                "$disconnect",
+                "sendmessage",
+                "typing",
+                "history"
+            ])
+        );
+        // The deployment waits for every route, and its revision names them.
+        let deployment = res(&g, "api_deployment");
+        let waits: BTreeSet<String> = deployment.depends_on.iter().cloned().collect();
+        assert_eq!(waits, ids(&routes).into_iter().collect(), "{set:?}");
+        let revision = deployment.prop("revision").and_then(Value::as_str).unwrap();
+        for k in &keys {
+            assert!(
+                revision.contains(k),
+                "{set:?}: revision `{revision}` lacks {k}"
+            );
+        }
+        assert_eq!(res(&g, "api_stage").prop("stage_name"), Some(&json!(stage)));
+        // Invoke permissions: API Gateway, this API only, one route key or all of them.
+        let permissions = of_kind(&g, "lambda.permission");
+        let per_route = set.contains(&"function_layout=per_route");
+        assert_eq!(permissions.len(), if per_route { 5 } else { 1 }, "{set:?}");
+        assert_eq!(
+            of_kind(&g, "lambda.function").len(),
+            if per_route { 5 } else { 1 }
+        );
+        for p in &permissions {
+            assert_eq!(
+                p.prop("principal"),
+                Some(&json!("apigateway.amazonaws.com"))
+            );
+            let arn = p.prop("source_arn").and_then(Value::as_str).unwrap();
+            let scope = arn
+                .strip_prefix("${api.execution_arn}/*/")
+                .unwrap_or_else(|| panic!("{set:?}: `{}` is not scoped to the API: {arn}", p.id));
+            assert!(
+                if per_route {
+                    keys.contains(scope)
+                } else {
+                    scope == "*"
+                },
+                "{set:?}: `{}` scope {scope}",
+                p.id
+            );
+        }
+        // Every ManageConnections grant is this API's stage's @connections, nothing wider.
+        let manage: Vec<(String, Value)> = statements(&g)
+            .into_iter()
+            .filter(|(_, s)| {
+                list(&s["Action"])
+                    .iter()
+                    .any(|a| a.starts_with("execute-api:"))
+            })
+            .collect();
+        assert!(!manage.is_empty());
+        for (role, st) in &manage {
+            assert_eq!(
+                list(&st["Action"]),
+                ["execute-api:ManageConnections"],
+                "{role}"
+            );
+            assert_eq!(
+                list(&st["Resource"]),
+                [format!(
+                    "${{api.execution_arn}}/{stage}/POST/@connections/*"
+                )],
+                "{set:?}: {role}"
+            );
+        }
+        // Tables: connections (TTL, indexes by conversation and user), messages
+        // (conversation_id + timestamp#id sort key), presence (TTL).
+        let connections = res(&g, "connections");
+        assert_eq!(
+            connections.prop("ttl_attribute"),
+            Some(&json!("expires_at"))
+        );
+        let indexes: Vec<&str> = connections
+            .prop("global_secondary_indexes")
+            .and_then(Value::as_array)
+            .unwrap()
+            .iter()
+            .map(|i| i["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(indexes, ["by_conversation", "by_user"]);
+        let messages = res(&g, "messages");
+        assert_eq!(
+            messages.properties["partition_key"]["name"],
+            "conversation_id"
+        );
+        assert_eq!(
+            messages.properties["sort_key"],
+            json!({"name": "sk", "type": "S"})
+        );
+        assert_eq!(
+            res(&g, "presence").prop("ttl_attribute"),
+            Some(&json!("expires_at"))
+        );
+    }
+}
+
+#[test]
+fn notifications_have_one_filtered_queue_and_worker_per_channel() {
+    for (set, channels, timeout) in [
+        (&[][..], &["email", "sms", "push"][..], 30),
+        (&["channels=email"][..], &["email"][..], 30),
+        (
+            &["channels=email,sms,push,webhook", "worker_timeout=120"][..],
+            &["email", "sms", "push", "webhook"][..],
+            120,
+        ),
+    ] {
+        let g = graph("notifications", set);
+        let n = channels.len();
+        assert_eq!(
+            of_kind(&g, "sqs.queue").len(),
+            2 * n,
+            "{set:?}: queue + DLQ per channel"
+        );
+        assert_eq!(of_kind(&g, "sns.subscription").len(), n, "{set:?}");
+        assert_eq!(of_kind(&g, "sqs.queue_policy").len(), n, "{set:?}");
+        assert_eq!(
+            of_kind(&g, "lambda.event_source_mapping").len(),
+            n,
+            "{set:?}"
+        );
+        assert_eq!(
+            of_kind(&g, "lambda.function").len(),
+            n + 1,
+            "{set:?}: workers + ingest"
+        );
+        let topic = res(&g, "topic");
+        assert_eq!(
+            topic.prop("kms_master_key_id"),
+            Some(&json!("alias/aws/sns"))
+        );
+        for c in channels {
+            let queue = res(&g, &format!("{c}_queue"));
+            assert_eq!(
+                queue.properties["redrive_policy"]["dead_letter_target_arn"],
+                json!(format!("${{{c}_queue_dlq.arn}}"))
+            );
+            assert_eq!(queue.prop("visibility_timeout"), Some(&json!(6 * timeout)));
+            let sub = res(&g, &format!("{c}_subscription"));
+            assert_eq!(sub.prop("topic_arn"), Some(&json!("${topic.arn}")));
+            assert_eq!(
+                sub.prop("endpoint"),
+                Some(&json!(format!("${{{c}_queue.arn}}")))
+            );
+            assert_eq!(sub.prop("filter_policy"), Some(&json!({"channel": [c]})));
+            assert_eq!(sub.prop("raw_message_delivery"), Some(&json!(true)));
+            let policy = &res(&g, &format!("{c}_queue_policy")).properties;
+            assert_eq!(policy["queue_url"], json!(format!("${{{c}_queue.url}}")));
+            assert_eq!(
+                policy["policy"]["Statement"],
+                json!([{
+                    "Sid": "OnlyFromTopic",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": format!("${{{c}_queue.arn}}"),
+                    "Condition": {"ArnEquals": {"aws:SourceArn": "${topic.arn}"}}
+                }])
+            );
+            let esm = res(&g, &format!("{c}_worker_events"));
+            assert_eq!(
+                esm.prop("function_name"),
+                Some(&json!(format!("${{{c}_worker.name}}")))
+            );
+            assert_eq!(
+                esm.prop("event_source_arn"),
+                Some(&json!(format!("${{{c}_queue.arn}}")))
+            );
+            assert_eq!(esm.prop("report_batch_item_failures"), Some(&json!(true)));
+            let worker = res(&g, &format!("{c}_worker"));
+            assert_eq!(worker.prop("timeout"), Some(&json!(timeout)));
+            assert_eq!(worker.properties["environment"]["CHANNEL"], json!(c));
+            // A worker reads only its own queue.
+            let sqs: Vec<String> = statements(&g)
+                .into_iter()
+                .filter(|(r, s)| {
+                    *r == format!("{c}_worker_role")
+                        && list(&s["Action"]).iter().any(|a| a.starts_with("sqs:"))
+                })
+                .flat_map(|(_, s)| list(&s["Resource"]))
+                .collect();
+            assert_eq!(sqs, [format!("${{{c}_queue.arn}}")], "{set:?}");
+        }
+        assert_eq!(
+            res(&g, "ingest").properties["environment"]["CHANNELS"],
+            json!(channels.join(" "))
+        );
+        for t in ["delivery_status", "preferences", "templates", "idempotency"] {
+            assert_eq!(res(&g, t).prop("sse_enabled"), Some(&json!(true)), "{t}");
+        }
+        assert_eq!(
+            res(&g, "idempotency").prop("ttl_attribute"),
+            Some(&json!("expires_at"))
+        );
+    }
+}
+
+#[test]
+fn every_variant_encrypts_and_tags_everything() {
+    let variants: &[(&str, &[&str])] = &[
+        ("three-tier", &[]),
+        ("three-tier", &["nat=none", "data_store=dynamodb"]),
+        ("chat", &[]),
+        ("chat", &["function_layout=per_route"]),
+        ("notifications", &["channels=email,sms,push,webhook"]),
+    ];
+    for (bp, set) in variants {
+        let g = graph(bp, set);
+        for r in g.resources.values() {
+            assert_eq!(
+                r.tags.get("archform:stack").map(String::as_str),
+                Some("golden")
+            );
+            let encrypted = match r.kind.name {
+                "dynamodb.table" => r.prop("sse_enabled") == Some(&json!(true)),
+                "sqs.queue" => r.prop("sqs_managed_sse") == Some(&json!(true)),
+                "sns.topic" => r.prop("kms_master_key_id") == Some(&json!("alias/aws/sns")),
+                "rds.db_instance" => r.prop("storage_encrypted") == Some(&json!(true)),
+                _ => true,
+            };
+            assert!(
+                encrypted,
+                "{bp} {set:?}: `{}` is not encrypted at rest",
+                r.id
+            );
+        }
+        // Least privilege: no wildcard resource except the VPC networking actions.
+        for (role, st) in statements(&g) {
+            if list(&st["Resource"]).contains(&"*".to_string()) {
+                assert!(
+                    list(&st["Action"]).iter().all(|a| a.starts_with("ec2:")),
+                    "{bp} {set:?}: {role} {st}"
+                );
+            }
+        }
+    }
+}
