@@ -334,8 +334,6 @@ fn security_group(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
     if let Some(rules) = sg_rules(ctx, s, "/egress", true) {
         e.set("SecurityGroupEgress", rules);
     }
-    s.get("/ingress");
-    s.get("/egress");
     vec![e]
 }
 
@@ -395,7 +393,6 @@ fn secret(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
     );
     g.put(ctx, "SecretStringTemplate", s, "/generate/secret_template");
     g.put(ctx, "GenerateStringKey", s, "/generate/generate_key");
-    s.get("/generate");
     e.set("GenerateSecretString", g.json());
     vec![e]
 }
@@ -653,7 +650,6 @@ fn table(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
         gsi.set("Projection", json!({ "ProjectionType": projection }));
         gsis.push(gsi.json());
     }
-    s.get("/global_secondary_indexes");
     e.set(
         "AttributeDefinitions",
         J::Array(defs.into_iter().map(|(_, d)| d).collect()),
