@@ -89,6 +89,9 @@ pub static PERMISSION: KindSpec = KindSpec {
         opt("source_account", STR).replace(),
         // Required by AWS for function URL permissions (`lambda:InvokeFunctionUrl`).
         opt("function_url_auth_type", Ty::Enum(&["NONE", "AWS_IAM"])).replace(),
+        // Since October 2025 a function URL also needs `lambda:InvokeFunction`
+        // granted with this condition, besides `lambda:InvokeFunctionUrl`.
+        opt("invoked_via_function_url", BOOL).replace(),
     ],
     attrs: &[attr("id", CfnAttr::Ref)],
     naming: None,

@@ -41,10 +41,9 @@ pub static SECRET: KindSpec = KindSpec {
             ]),
         ),
     ],
-    attrs: &[
-        attr("arn", CfnAttr::Ref),
-        attr("name", CfnAttr::GetAtt("Id")),
-    ],
+    // CloudFormation exposes no attribute with a secret's name (Ref and Id
+    // are both the ARN), so only the ARN is exported.
+    attrs: &[attr("arn", CfnAttr::Ref)],
     naming: Some(naming(512, Charset::Iam, "Name")),
     tags: Tags::List,
     role: Role::Security,

@@ -27,6 +27,20 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
     for res in graph.resources.values() {
         match res.kind.name {
             "lambda.event_source_mapping" => {
+                // AWS refuses SQS batches above 10 without a batching window.
+                let batch = res.prop("batch_size").and_then(J::as_i64).unwrap_or(10);
+                let window = res
+                    .prop("maximum_batching_window_seconds")
+                    .and_then(J::as_i64)
+                    .unwrap_or(0);
+                if batch > 10 && window < 1 {
+                    diags.error(
+                        "wiring/batch-window",
+                        res.locate("/batch_size"),
+                        format!("`{}` asks for batches of {batch} without a batching window; AWS allows more than 10 SQS messages per batch only with `maximum_batching_window_seconds` of at least 1", res.id),
+                        "set `maximum_batching_window_seconds: 1` (or more), or a `batch_size` of at most 10",
+                    );
+                }
                 let (Some(queue), Some(func)) = (
                     target(graph, res, "/event_source_arn", "sqs.queue"),
                     target(graph, res, "/function_name", "lambda.function"),
@@ -87,15 +101,54 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                     }
                 }
             }
+            "apigatewayv2.integration" => {
+                let Some(func) = res
+                    .prop("integration_uri")
+                    .and_then(whole_ref)
+                    .and_then(|(id, _)| graph.resources.get(&id))
+                    .filter(|r| r.kind.name == "lambda.function")
+                else {
+                    continue;
+                };
+                let api = res.prop("api_id").and_then(whole_ref).map(|(id, _)| id);
+                let allowed = graph.resources.values().any(|p| {
+                    p.kind.name == "lambda.permission"
+                        && refers_to(p.prop("function_name"), &func.id)
+                        && p.prop("principal").and_then(J::as_str)
+                            == Some("apigateway.amazonaws.com")
+                        && api.as_deref().is_none_or(|api| {
+                            p.prop("source_arn")
+                                .and_then(J::as_str)
+                                .is_some_and(|s| s.contains(&format!("${{{api}.")))
+                        })
+                });
+                if !allowed {
+                    diags.error(
+                        "wiring/apigw-permission",
+                        res.location.clone(),
+                        format!("`{}` sends requests to `{}`, but no lambda.permission lets apigateway.amazonaws.com invoke it from this API; every call would fail with 500", res.id, func.id),
+                        "add a lambda.permission with `principal: apigateway.amazonaws.com` and `source_arn: ${<api>.execution_arn}/*/<route key>`",
+                    );
+                }
+            }
             "elbv2.lambda_target" => {
                 let Some(func) = target(graph, res, "/function_arn", "lambda.function") else {
                     continue;
                 };
+                // The permission must name this target group as its source:
+                // one for another target group does not let this one invoke.
+                let tg_id = res
+                    .prop("target_group_arn")
+                    .and_then(whole_ref)
+                    .map(|(id, _)| id);
                 let permission = graph.resources.values().find(|p| {
                     p.kind.name == "lambda.permission"
                         && refers_to(p.prop("function_name"), &func.id)
                         && p.prop("principal").and_then(J::as_str)
                             == Some("elasticloadbalancing.amazonaws.com")
+                        && tg_id
+                            .as_deref()
+                            .is_none_or(|tg| refers_to(p.prop("source_arn"), tg))
                 });
                 match permission {
                     None => diags.error(

@@ -495,6 +495,7 @@ fn permission(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
     }
     e.put(ctx, "SourceAccount", s, "/source_account");
     e.put(ctx, "FunctionUrlAuthType", s, "/function_url_auth_type");
+    e.put(ctx, "InvokedViaFunctionUrl", s, "/invoked_via_function_url");
     vec![e]
 }
 
