@@ -2,4 +2,5 @@
 //! stack and where it is stored, plans (desired graph vs state as typed
 //! steps), and a generic DAG executor that applies them in parallel.
 
+pub mod dag;
 pub mod state;
