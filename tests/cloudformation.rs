@@ -428,7 +428,7 @@ outputs:
   app_url:
     value: ${app_url.url}
   secret:
-    value: ${key_secret.name}
+    value: ${key_secret.arn}
   db:
     value: ${db.endpoint_address}:${db.endpoint_port} in ${aws.az0}
   bucket:
