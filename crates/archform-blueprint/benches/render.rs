@@ -24,12 +24,24 @@ fn main() {
             })
             .collect();
         samples.sort();
-        rows.push((name, resources, samples[samples.len() / 2], samples[samples.len() * 9 / 10]));
+        rows.push((
+            name,
+            resources,
+            samples[samples.len() / 2],
+            samples[samples.len() * 9 / 10],
+        ));
     }
     rows.sort_by_key(|r| std::cmp::Reverse(r.1));
-    println!("{:<16} {:>9} {:>12} {:>12}", "blueprint", "resources", "median", "p90");
+    println!(
+        "{:<16} {:>9} {:>12} {:>12}",
+        "blueprint", "resources", "median", "p90"
+    );
     for (name, n, median, p90) in &rows {
-        println!("{name:<16} {n:>9} {:>9.2} ms {:>9.2} ms", ms(*median), ms(*p90));
+        println!(
+            "{name:<16} {n:>9} {:>9.2} ms {:>9.2} ms",
+            ms(*median),
+            ms(*p90)
+        );
     }
     if let Some((name, n, median, _)) = rows.first() {
         println!(
