@@ -3,4 +3,5 @@
 //! steps), and a generic DAG executor that applies them in parallel.
 
 pub mod dag;
+pub mod plan;
 pub mod state;
