@@ -727,3 +727,122 @@ fn url_shortener_with_a_function_url_has_no_vpc() {
         assert_eq!(p.edge("n_clicks", "n_aggregator"), Some("batch 100"));
     }
 }
+
+/// Kinds and corners the embedded blueprints do not use: a bucket, a secret,
+/// a subnet without a tier, an email subscription, a filter policy with `|`,
+/// quotes and `#`, a rule from the VPC's own range.
+const CORNERS: &str = r##"name: corners
+description: Diagram corners
+parameters: {}
+---
+resources:
+  vpc:
+    kind: ec2.vpc
+    properties: {cidr_block: 10.9.0.0/16}
+  sub_a:
+    kind: ec2.subnet
+    properties: {vpc_id: "${vpc.id}", cidr_block: 10.9.1.0/24, availability_zone: "${aws.az0}"}
+  fn_sg:
+    kind: ec2.security_group
+    properties:
+      vpc_id: ${vpc.id}
+      description: worker
+      ingress:
+        - {protocol: "-1", from_port: -1, to_port: -1, cidr: 10.9.0.0/16}
+  bucket:
+    kind: s3.bucket
+    properties: {versioning: true, encryption: AES256}
+  secret:
+    kind: secretsmanager.secret
+    properties: {description: x}
+  topic:
+    kind: sns.topic
+    properties: {kms_master_key_id: alias/aws/sns}
+  q:
+    kind: sqs.queue
+    properties: {sqs_managed_sse: true}
+  q_policy:
+    kind: sqs.queue_policy
+    properties:
+      queue_url: ${q.url}
+      policy:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: sns.amazonaws.com}
+            Action: sqs:SendMessage
+            Resource: ${q.arn}
+            Condition: {ArnEquals: {"aws:SourceArn": "${topic.arn}"}}
+  worker_role:
+    kind: iam.role
+    properties:
+      assume_role_policy: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: "sts:AssumeRole"}]}
+      policies:
+        - name: p
+          document:
+            Version: "2012-10-17"
+            Statement:
+              - {Effect: Allow, Action: ["s3:GetObject", "s3:PutObject"], Resource: "${bucket.arn}/*"}
+              - {Effect: Allow, Action: "secretsmanager:GetSecretValue", Resource: "${secret.arn}"}
+              - {Effect: Allow, Action: "sns:Publish", Resource: "${topic.arn}"}
+  worker:
+    kind: lambda.function
+    properties:
+      role: ${worker_role.arn}
+      code: {zip: x.zip}
+      runtime: provided.al2023
+      handler: bootstrap
+      vpc_config: {subnet_ids: ["${sub_a.id}"], security_group_ids: ["${fn_sg.id}"]}
+  sub_q:
+    kind: sns.subscription
+    depends_on: [q_policy]
+    properties:
+      topic_arn: ${topic.arn}
+      protocol: sqs
+      endpoint: ${q.arn}
+      filter_policy: {channel: [sms, push], "#tag": ["a\"b"]}
+  sub_mail:
+    kind: sns.subscription
+    properties:
+      topic_arn: ${topic.arn}
+      protocol: email
+      endpoint: ops@example.com
+"##;
+
+#[test]
+fn corners_render_and_escape() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("diagram-corners");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("corners.yaml");
+    std::fs::write(&file, CORNERS).unwrap();
+    let file = file.to_str().unwrap();
+    let mermaid = archform(&["render", file, "--format", "mermaid"]).unwrap();
+    let dot = archform(&["render", file, "--format", "dot"]).unwrap();
+    let m = read_mermaid(&mermaid, "corners");
+    let d = read_dot(&dot, "corners");
+    // Escaped for Mermaid: `|`, `"` and `#` are entity codes.
+    assert_eq!(
+        m.edge("n_topic", "n_q"),
+        Some("channel=sms#124;push, #35;tag=a#quot;b")
+    );
+    assert_eq!(
+        d.edge("n_topic", "n_q"),
+        Some("channel=sms|push, #tag=a\"b")
+    );
+    for p in [&m, &d] {
+        assert_eq!(p.edge("n_worker", "n_bucket"), Some("read/write"));
+        assert_eq!(p.edge("n_worker", "n_secret"), Some("read secret"));
+        assert_eq!(p.edge("n_worker", "n_topic"), Some("publish"));
+        assert!(p.edge("n_topic", "x_sub_sub_mail").is_some());
+        assert_eq!(p.frames_of("n_worker")[0], "c_tier_vpc_subnets");
+        let rule = p
+            .edges
+            .iter()
+            .find(|((_, to), _)| to == "n_fn_sg")
+            .map(|(_, l)| l.as_str());
+        assert_eq!(rule, Some("all traffic"));
+    }
+    if graphviz() {
+        check_with_graphviz(&dot, "corners");
+    }
+}
