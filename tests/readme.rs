@@ -16,7 +16,11 @@ fn section() -> String {
             .args(["render", name, "--format", "mermaid"])
             .output()
             .unwrap();
-        assert!(mermaid.status.success(), "{}", String::from_utf8_lossy(&mermaid.stderr));
+        assert!(
+            mermaid.status.success(),
+            "{}",
+            String::from_utf8_lossy(&mermaid.stderr)
+        );
         out.push_str(&format!(
             "### {name}\n\n{}\n\n```mermaid\n{}```\n\n",
             info.description,
@@ -30,8 +34,12 @@ fn section() -> String {
 fn readme_diagrams_match_the_renderer() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let readme = std::fs::read_to_string(&path).unwrap();
-    let (head, rest) = readme.split_once(START).expect("README has the diagrams:start marker");
-    let (current, tail) = rest.split_once(END).expect("README has the diagrams:end marker");
+    let (head, rest) = readme
+        .split_once(START)
+        .expect("README has the diagrams:start marker");
+    let (current, tail) = rest
+        .split_once(END)
+        .expect("README has the diagrams:end marker");
     let wanted = format!("\n{}", section());
     if std::env::var_os("ARCHFORM_UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, format!("{head}{START}{wanted}{END}{tail}")).unwrap();

@@ -30,12 +30,21 @@ fn corpus() -> Vec<Case> {
                     .find_map(|l| l.strip_prefix(&format!("# {key}: ")))
                     .map(str::to_string)
             };
-            let rule = header("expect").unwrap_or_else(|| panic!("{} has no `# expect:`", path.display()));
+            let rule =
+                header("expect").unwrap_or_else(|| panic!("{} has no `# expect:`", path.display()));
             let args = header("args")
                 .map(|a| a.split_whitespace().map(String::from).collect())
                 .unwrap_or_default();
-            let marked_line = text.lines().position(|l| l.contains("# <- here")).map(|i| i + 1);
-            Case { path, rule, args, marked_line }
+            let marked_line = text
+                .lines()
+                .position(|l| l.contains("# <- here"))
+                .map(|i| i + 1);
+            Case {
+                path,
+                rule,
+                args,
+                marked_line,
+            }
         })
         .collect()
 }
@@ -57,13 +66,24 @@ fn validate(path: &Path, args: &[String], json: bool) -> (i32, String, String) {
 #[test]
 fn every_bad_blueprint_fails_with_its_rule_at_its_line() {
     let cases = corpus();
-    assert!(cases.len() >= 30, "the corpus has only {} cases", cases.len());
+    assert!(
+        cases.len() >= 30,
+        "the corpus has only {} cases",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for case in &cases {
-        let name = case.path.file_name().unwrap().to_string_lossy().into_owned();
+        let name = case
+            .path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let (code, stdout, stderr) = validate(&case.path, &case.args, true);
         if code != 2 {
-            failures.push(format!("{name}: exit code {code}, expected 2\n{stdout}{stderr}"));
+            failures.push(format!(
+                "{name}: exit code {code}, expected 2\n{stdout}{stderr}"
+            ));
             continue;
         }
         let report: serde_json::Value = match serde_json::from_str(&stdout) {
@@ -74,16 +94,23 @@ fn every_bad_blueprint_fails_with_its_rule_at_its_line() {
             }
         };
         let errors = report["errors"].as_array().cloned().unwrap_or_default();
-        let matching: Vec<&serde_json::Value> =
-            errors.iter().filter(|e| e["rule"] == case.rule.as_str()).collect();
+        let matching: Vec<&serde_json::Value> = errors
+            .iter()
+            .filter(|e| e["rule"] == case.rule.as_str())
+            .collect();
         if matching.is_empty() {
             failures.push(format!("{name}: no `{}` error, got: {stdout}", case.rule));
             continue;
         }
         for e in &errors {
-            let (msg, hint) = (e["message"].as_str().unwrap_or(""), e["hint"].as_str().unwrap_or(""));
+            let (msg, hint) = (
+                e["message"].as_str().unwrap_or(""),
+                e["hint"].as_str().unwrap_or(""),
+            );
             if msg.len() < 10 || hint.len() < 5 {
-                failures.push(format!("{name}: error without a clear message and fix: {e}"));
+                failures.push(format!(
+                    "{name}: error without a clear message and fix: {e}"
+                ));
             }
         }
         let cli_rule = case.rule.starts_with("param/value")
@@ -91,8 +118,14 @@ fn every_bad_blueprint_fails_with_its_rule_at_its_line() {
             || case.rule == "stack/name"
             || case.rule == "param/missing";
         if cli_rule {
-            if !matching.iter().any(|e| e["location"]["file"] == "<command line>") {
-                failures.push(format!("{name}: `{}` should point at the command line: {stdout}", case.rule));
+            if !matching
+                .iter()
+                .any(|e| e["location"]["file"] == "<command line>")
+            {
+                failures.push(format!(
+                    "{name}: `{}` should point at the command line: {stdout}",
+                    case.rule
+                ));
             }
             continue;
         }
@@ -105,11 +138,20 @@ fn every_bad_blueprint_fails_with_its_rule_at_its_line() {
                 file.ends_with(&name) && l >= line && l <= line + tolerance
             });
             if !hit {
-                failures.push(format!("{name}: `{}` should point at line {line}: {stdout}", case.rule));
+                failures.push(format!(
+                    "{name}: `{}` should point at line {line}: {stdout}",
+                    case.rule
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -117,7 +159,11 @@ fn the_corpus_covers_at_least_thirty_distinct_rules() {
     let mut rules: Vec<String> = corpus().into_iter().map(|c| c.rule).collect();
     rules.sort();
     rules.dedup();
-    assert!(rules.len() >= 25, "only {} distinct rules: {rules:?}", rules.len());
+    assert!(
+        rules.len() >= 25,
+        "only {} distinct rules: {rules:?}",
+        rules.len()
+    );
     let files = corpus().len();
     assert!(files >= 30, "{files} files");
 }
@@ -147,9 +193,22 @@ fn all_errors_are_reported_at_once() {
     let (code, stdout, _) = validate(&path, &[], true);
     assert_eq!(code, 2);
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let rules: Vec<&str> = report["errors"].as_array().unwrap().iter().map(|e| e["rule"].as_str().unwrap()).collect();
-    for expected in ["schema/range", "schema/enum", "ref/dangling", "lint/unencrypted"] {
-        assert!(rules.contains(&expected), "{expected} missing from {rules:?}");
+    let rules: Vec<&str> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["rule"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "schema/range",
+        "schema/enum",
+        "ref/dangling",
+        "lint/unencrypted",
+    ] {
+        assert!(
+            rules.contains(&expected),
+            "{expected} missing from {rules:?}"
+        );
     }
 }
 
@@ -158,7 +217,14 @@ fn errors_inside_partials_point_at_the_partial_and_values_at_the_blueprint() {
     // A bad parameter value reaches a partial: the CIDR check points at the
     // blueprint's command line, never at generated text.
     let out = Command::new(env!("CARGO_BIN_EXE_archform"))
-        .args(["validate", "url-shortener", "--set", "vpc_cidr=10.0.0.0/8", "--output", "json"])
+        .args([
+            "validate",
+            "url-shortener",
+            "--set",
+            "vpc_cidr=10.0.0.0/8",
+            "--output",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
