@@ -554,6 +554,71 @@ mod tests {
         assert_eq!(b.list().unwrap(), vec!["demo".to_string()]);
     }
 
+    const CHILD_DIR: &str = "ARCHFORM_ENGINE_TEST_CHILD_DIR";
+
+    /// Not a test on its own: the body of the child process that
+    /// `killed_process_releases_its_lock_and_leaves_a_whole_file` starts and
+    /// kills. It takes the lock, then saves as fast as it can until killed.
+    #[test]
+    fn child_saving_until_killed() {
+        let Some(dir) = std::env::var_os(CHILD_DIR) else {
+            return;
+        };
+        let b = LocalBackend::new(dir);
+        let lock = b.lock_sync("demo", "deploy").unwrap();
+        let mut s = b.load_sync("demo").unwrap().unwrap();
+        // libtest may print this on the line of the test name.
+        println!("CHILD-HOLDS-LOCK");
+        for i in 0.. {
+            s.resources.insert(format!("r{i}"), resource(i % 40));
+            b.save_sync(&lock, &mut s).unwrap();
+        }
+    }
+
+    #[test]
+    fn killed_process_releases_its_lock_and_leaves_a_whole_file() {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let t = TempDir::new("kill");
+        let b = LocalBackend::new(&t.0);
+        let lock = b.lock_sync("demo", "deploy").unwrap();
+        b.save_sync(&lock, &mut State::new("demo", "chat")).unwrap();
+        b.unlock_sync(lock).unwrap();
+
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "state::local::tests::child_saving_until_killed"])
+            .args(["--nocapture", "--test-threads=1"])
+            .env(CHILD_DIR, &t.0)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert!(
+            lines.any(|l| l.is_ok_and(|l| l.contains("CHILD-HOLDS-LOCK"))),
+            "child never took the lock"
+        );
+        // Another process holding the lock is named in the error.
+        match b.lock_sync("demo", "destroy") {
+            Err(StateError::Locked {
+                holder: Some(h), ..
+            }) => assert_eq!(h.pid, child.id()),
+            other => panic!("expected a lock error naming the child, got {other:?}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        child.kill().unwrap(); // SIGKILL on Unix: no destructor runs.
+        child.wait().unwrap();
+
+        let s = b
+            .load_sync("demo")
+            .unwrap()
+            .expect("state survives the kill");
+        assert_eq!(s.resources.len() as u64, s.serial - 1, "a whole version");
+        assert!(s.serial > 1, "the child wrote before it was killed");
+        // The OS released the dead process's lock.
+        let lock = b.lock_sync("demo", "deploy").unwrap();
+        b.unlock_sync(lock).unwrap();
+    }
+
     #[tokio::test]
     async fn works_through_the_backend_trait() {
         async fn deploy(b: &impl StateBackend) -> Result<u64, StateError> {
