@@ -77,18 +77,6 @@ impl SourceMap {
                 .unwrap_or_else(|| Location::new("<rendered>", line, col)),
         }
     }
-
-    /// Location of a template's own line (handlebars errors report those).
-    pub fn template_line(&self, template: &str, line: usize, col: usize) -> Option<Location> {
-        let idx = self.files.iter().position(|f| f == template)?;
-        let src = self
-            .source_lines
-            .get(&(idx, line))
-            .cloned()
-            .unwrap_or_default();
-        let _ = src;
-        Some(Location::new(&self.files[idx], line, col.max(1)))
-    }
 }
 
 /// Maps a column of a rendered line to the source line it came from. Text

@@ -167,16 +167,7 @@ impl LocalBackend {
         check_stack_name(stack)?;
         fs::create_dir_all(&self.dir).map_err(io("creating", &self.dir))?;
         let file = self.open_lock_file(stack)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(StateError::Locked {
-                    stack: stack.into(),
-                    holder: self.holder(stack).map(Box::new),
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(io("locking", &self.lock_path(stack))(e)),
-        }
+        self.try_lock_file(&file, stack)?;
         let info = LockInfo::current(operation);
         let text = serde_json::to_vec_pretty(&info).expect("lock info serialises");
         write_atomic(&self.dir, &self.lock_info_path(stack), &text)?;
@@ -185,6 +176,18 @@ impl LocalBackend {
             info,
             _os_lock: Some(file),
         })
+    }
+
+    /// Takes the OS lock without waiting; a held lock is reported with its holder.
+    fn try_lock_file(&self, file: &fs::File, stack: &str) -> Result<(), StateError> {
+        match file.try_lock() {
+            Ok(()) => Ok(()),
+            Err(TryLockError::WouldBlock) => Err(StateError::Locked {
+                stack: stack.into(),
+                holder: self.holder(stack).map(Box::new),
+            }),
+            Err(TryLockError::Error(e)) => Err(io("locking", &self.lock_path(stack))(e)),
+        }
     }
 
     pub fn unlock_sync(&self, lock: Lock) -> Result<(), StateError> {
@@ -209,16 +212,7 @@ impl LocalBackend {
             }
             Err(e) => return Err(io("opening", &self.lock_path(stack))(e)),
         };
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(StateError::Locked {
-                    stack: stack.into(),
-                    holder: self.holder(stack).map(Box::new),
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(io("locking", &self.lock_path(stack))(e)),
-        }
+        self.try_lock_file(&file, stack)?;
         if let Some(h) = self.holder(stack)
             && h.id != lock_id
         {
