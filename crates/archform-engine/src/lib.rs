@@ -4,4 +4,6 @@
 
 pub mod dag;
 pub mod plan;
+pub mod apply;
+pub mod provider;
 pub mod state;

@@ -6,7 +6,7 @@
 //! exactly what runs: a saved plan records the state serial it was computed
 //! against and is refused once the state has moved on.
 
-mod diff;
+pub(crate) mod diff;
 
 use crate::dag::{Dag, DagError};
 use crate::state::State;

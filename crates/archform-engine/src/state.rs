@@ -41,6 +41,9 @@ pub struct State {
     pub parameters: IndexMap<String, Value>,
     #[serde(default)]
     pub resources: IndexMap<String, ResourceState>,
+    /// The blueprint's outputs as resolved by the last successful deploy.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub outputs: IndexMap<String, Value>,
 }
 
 impl State {
@@ -53,6 +56,7 @@ impl State {
             stack: stack.into(),
             blueprint: blueprint.into(),
             parameters: IndexMap::new(),
+            outputs: IndexMap::new(),
             resources: IndexMap::new(),
         }
     }

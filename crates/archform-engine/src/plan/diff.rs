@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 /// Looks up an attribute of another resource: `None` when it will only be
 /// known after apply.
-pub(super) type Known<'a> = dyn Fn(&str, &str) -> Option<Value> + 'a;
+pub(crate) type Known<'a> = dyn Fn(&str, &str) -> Option<Value> + 'a;
 
 pub(super) fn resource(r: &Resource, old: &ResourceState, known: &Known) -> Action {
     if old.kind != r.kind.name {
@@ -111,7 +111,7 @@ pub(super) fn resource(r: &Resource, old: &ResourceState, known: &Known) -> Acti
 /// only known after apply. A string that is exactly one reference takes the
 /// attribute's own JSON value (a list stays a list); references inside
 /// longer text are spliced in as text.
-pub(super) fn resolve(v: &Value, known: &Known) -> Option<Value> {
+pub(crate) fn resolve(v: &Value, known: &Known) -> Option<Value> {
     match v {
         Value::String(s) => {
             let Ok(pieces) = refs::split(s) else {

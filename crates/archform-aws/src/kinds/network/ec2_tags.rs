@@ -1,0 +1,28 @@
+//! EC2 tags: set at creation through TagSpecifications, and used to find a
+//! resource whose create was cut off before its id was saved.
+
+use archform_engine::provider::Resolved;
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use indexmap::IndexMap;
+
+pub(crate) fn spec(resource_type: ResourceType, r: &Resolved) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource_type)
+        .set_tags(Some(tags(&r.tags)))
+        .build()
+}
+
+pub(crate) fn tags(t: &IndexMap<String, String>) -> Vec<Tag> {
+    t.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// Filters matching this resource's `archform:stack` and `archform:id` tags.
+pub(crate) fn identity_filters(tags: &IndexMap<String, String>) -> Vec<Filter> {
+    ["archform:stack", "archform:id"]
+        .iter()
+        .filter_map(|k| {
+            tags.get(*k)
+                .map(|v| Filter::builder().name(format!("tag:{k}")).values(v).build())
+        })
+        .collect()
+}

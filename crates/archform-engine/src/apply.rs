@@ -1,0 +1,353 @@
+//! Applying a plan: the DAG executor runs each step through a provider, and
+//! the state is saved before every AWS call (as creating/updating/deleting)
+//! and after it, so a run killed at any moment can be resumed.
+
+use crate::dag::{self, CancelToken, Direction, NodeError, Outcome};
+use crate::plan::{Action, Plan, PseudoAttrs, diff};
+use crate::provider::{Provider, ProviderError, Resolved};
+use crate::state::{Lock, ResourceState, ResourceStatus, State, StateBackend, StateError};
+use archform_blueprint::kinds;
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    pub parallelism: usize,
+    /// Direction of the walk: forward for deploys, reverse for destroys.
+    pub direction: Direction,
+    /// Test hook: after this many completed steps, the process exits at once
+    /// (as if killed), to test that a rerun converges.
+    pub exit_after_steps: Option<usize>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            parallelism: dag::Options::DEFAULT_PARALLELISM,
+            direction: Direction::Forward,
+            exit_after_steps: None,
+        }
+    }
+}
+
+/// Progress events for the CLI's live display.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Started { id: String, kind: String, action: &'static str },
+    Finished { id: String, action: &'static str, seconds: f64 },
+    Failed { id: String, action: &'static str, error: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{0}")]
+    Step(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+/// How each step ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepResult {
+    pub id: String,
+    pub action: &'static str,
+    #[serde(flatten)]
+    pub outcome: StepOutcome,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StepOutcome {
+    Done { seconds: f64 },
+    Failed { error: String },
+    Skipped { because: String },
+    NotStarted,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ApplyReport {
+    pub steps: Vec<StepResult>,
+    pub cancelled: bool,
+    /// Calls that changed something in AWS (creates, updates, deletes).
+    pub mutations: usize,
+}
+
+impl ApplyReport {
+    pub fn is_success(&self) -> bool {
+        !self.cancelled
+            && self
+                .steps
+                .iter()
+                .all(|s| matches!(s.outcome, StepOutcome::Done { .. }))
+    }
+    pub fn errors(&self) -> Vec<(&str, &str)> {
+        self.steps
+            .iter()
+            .filter_map(|s| match &s.outcome {
+                StepOutcome::Failed { error } => Some((s.id.as_str(), error.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+struct Shared<B> {
+    state: State,
+    backend: B,
+    lock: Lock,
+    completed: usize,
+}
+
+impl<B: StateBackend> Shared<B> {
+    async fn save(&mut self) -> Result<(), StateError> {
+        self.backend.save(&self.lock, &mut self.state).await
+    }
+}
+
+/// Runs `plan` against `state`. Returns the final state and a report of
+/// every step; a failed step skips its dependents, independent ones go on.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply<B>(
+    plan: &Plan,
+    state: State,
+    backend: B,
+    lock: Lock,
+    provider: Arc<dyn Provider>,
+    pseudo: PseudoAttrs,
+    options: ApplyOptions,
+    cancel: &CancelToken,
+    events: Arc<dyn Fn(Event) + Send + Sync>,
+) -> Result<(State, ApplyReport, B, Lock), ApplyError>
+where
+    B: StateBackend + 'static,
+{
+    plan.check_base(Some(&state)).map_err(|e| ApplyError::Step(e.to_string()))?;
+    let dag = plan.dag().map_err(|e| ApplyError::Step(e.to_string()))?;
+    let shared = Arc::new(Mutex::new(Shared {
+        state,
+        backend,
+        lock,
+        completed: 0,
+    }));
+    let pseudo = Arc::new(pseudo);
+    let mutations = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stack = plan.stack.clone();
+    let steps: Arc<Vec<crate::plan::Step>> = Arc::new(plan.steps.clone());
+    let run = |id: &str| {
+        let step = steps.iter().find(|s| s.id == id).cloned();
+        let shared = shared.clone();
+        let provider = provider.clone();
+        let pseudo = pseudo.clone();
+        let events = events.clone();
+        let stack = stack.clone();
+        let mutations = mutations.clone();
+        async move {
+            let step = step.ok_or_else(|| format!("no step {}", "?"))?;
+            let started = Instant::now();
+            let action = step.action.name();
+            if !matches!(step.action, Action::NoOp) {
+                events(Event::Started { id: step.id.clone(), kind: step.kind.clone(), action });
+            }
+            let result = run_step(&step, &stack, &shared, provider.as_ref(), &pseudo, &mutations).await;
+            match &result {
+                Ok(()) if !matches!(step.action, Action::NoOp) => events(Event::Finished {
+                    id: step.id.clone(),
+                    action,
+                    seconds: started.elapsed().as_secs_f64(),
+                }),
+                Err(e) => events(Event::Failed { id: step.id.clone(), action, error: e.clone() }),
+                _ => {}
+            }
+            result.map(|()| started.elapsed())
+        }
+    };
+    let exit_after = options.exit_after_steps;
+    let counter = shared.clone();
+    let on_done = async move |_id: &str, _r: &Result<Duration, NodeError<String>>| -> Result<(), String> {
+        let mut s = counter.lock().await;
+        s.completed += 1;
+        if exit_after.is_some_and(|n| s.completed >= n) {
+            // The state is already saved; dying here is what SIGKILL would do.
+            std::process::exit(137);
+        }
+        Ok(())
+    };
+    let dag_options = dag::Options {
+        parallelism: options.parallelism,
+        direction: options.direction,
+    };
+    let report = dag::execute(&dag, dag_options, cancel, run, on_done)
+        .await
+        .map_err(|e| ApplyError::Step(e.to_string()))?;
+    let mut steps_out = Vec::new();
+    for step in plan.steps.iter() {
+        let outcome = match report.outcomes.get(&step.id) {
+            Some(Outcome::Succeeded(d)) => StepOutcome::Done { seconds: d.as_secs_f64() },
+            Some(Outcome::Failed(NodeError::Failed(e))) => StepOutcome::Failed { error: e.clone() },
+            Some(Outcome::Failed(NodeError::Panicked(e))) => StepOutcome::Failed { error: format!("panicked: {e}") },
+            Some(Outcome::Skipped { because }) => StepOutcome::Skipped { because: because.clone() },
+            _ => StepOutcome::NotStarted,
+        };
+        steps_out.push(StepResult { id: step.id.clone(), action: step.action.name(), outcome });
+    }
+    let shared = Arc::try_unwrap(shared)
+        .map_err(|_| ApplyError::Step("a step outlived the run".into()))?
+        .into_inner();
+    let report = ApplyReport {
+        steps: steps_out,
+        cancelled: report.cancelled,
+        mutations: mutations.load(std::sync::atomic::Ordering::SeqCst),
+    };
+    Ok((shared.state, report, shared.backend, shared.lock))
+}
+
+async fn run_step<B: StateBackend>(
+    step: &crate::plan::Step,
+    stack: &str,
+    shared: &Mutex<Shared<B>>,
+    provider: &dyn Provider,
+    pseudo: &PseudoAttrs,
+    mutations: &std::sync::atomic::AtomicUsize,
+) -> Result<(), String> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let kind = kinds::lookup(&step.kind).ok_or_else(|| format!("unknown kind {}", step.kind))?;
+    let err = |e: &dyn std::fmt::Display| format!("{} ({}): {e}", step.id, step.kind);
+    match &step.action {
+        Action::NoOp => Ok(()),
+        Action::Delete => {
+            let current = mark(shared, &step.id, ResourceStatus::Deleting).await?;
+            if let Some(current) = current {
+                mutations.fetch_add(1, SeqCst);
+                provider.delete(&step.id, &current).await.map_err(|e| err(&e))?;
+            }
+            let mut s = shared.lock().await;
+            s.state.resources.shift_remove(&step.id);
+            s.save().await.map_err(|e| err(&e))
+        }
+        Action::Create | Action::Update { .. } | Action::Replace { .. } => {
+            let desired = step.desired.as_ref().ok_or_else(|| err(&"the plan has no desired properties"))?;
+            let resolved = {
+                let s = shared.lock().await;
+                let known = |id: &str, attr: &str| -> Option<Value> {
+                    if id == "aws" {
+                        return pseudo.get(attr).cloned();
+                    }
+                    s.state.resources.get(id)?.attributes.get(attr).cloned()
+                };
+                let properties = diff::resolve(&desired.properties, &known)
+                    .ok_or_else(|| err(&"a referenced attribute is not known (its resource failed or was not created)"))?;
+                Resolved {
+                    stack: stack.to_string(),
+                    id: step.id.clone(),
+                    kind,
+                    physical_name: desired.physical_name.clone(),
+                    properties,
+                    tags: desired.tags.clone(),
+                }
+            };
+            if let Action::Replace { .. } = step.action {
+                // Names are deterministic, so the old resource must go before
+                // the new one can take its name.
+                if let Some(current) = mark(shared, &step.id, ResourceStatus::Deleting).await? {
+                    mutations.fetch_add(1, SeqCst);
+                    provider.delete(&step.id, &current).await.map_err(|e| err(&e))?;
+                }
+                let mut s = shared.lock().await;
+                s.state.resources.shift_remove(&step.id);
+                s.save().await.map_err(|e| err(&e))?;
+            }
+            let update = match &step.action {
+                Action::Update { changes } => {
+                    let current = shared.lock().await.state.resources.get(&step.id).cloned();
+                    current.map(|c| (c, changes.iter().map(|c| c.property.clone()).collect::<Vec<_>>()))
+                }
+                _ => None,
+            };
+            let status = if update.is_some() { ResourceStatus::Updating } else { ResourceStatus::Creating };
+            {
+                let mut s = shared.lock().await;
+                let entry = s.state.resources.entry(step.id.clone()).or_insert_with(|| ResourceState {
+                    kind: step.kind.clone(),
+                    physical_id: None,
+                    physical_name: resolved.physical_name.clone(),
+                    properties: Value::Null,
+                    attributes: Default::default(),
+                    dependencies: step.waits_for.clone(),
+                    tags: resolved.tags.clone(),
+                    status,
+                });
+                entry.status = status;
+                s.save().await.map_err(|e| err(&e))?;
+            }
+            mutations.fetch_add(1, SeqCst);
+            let applied = match &update {
+                Some((current, changed)) => provider.update(&resolved, current, changed).await,
+                None => provider.create(&resolved).await,
+            }
+            .map_err(|e| err(&e))?;
+            let mut s = shared.lock().await;
+            s.state.resources.insert(
+                step.id.clone(),
+                ResourceState {
+                    kind: step.kind.clone(),
+                    physical_id: Some(applied.physical_id),
+                    physical_name: resolved.physical_name,
+                    properties: resolved.properties,
+                    attributes: applied.attributes,
+                    dependencies: step.waits_for.clone(),
+                    tags: resolved.tags,
+                    status: ResourceStatus::Created,
+                },
+            );
+            s.save().await.map_err(|e| err(&e))
+        }
+    }
+}
+
+/// Marks a resource's status and saves; returns its state as it was.
+async fn mark<B: StateBackend>(
+    shared: &Mutex<Shared<B>>,
+    id: &str,
+    status: ResourceStatus,
+) -> Result<Option<ResourceState>, String> {
+    let mut s = shared.lock().await;
+    let Some(r) = s.state.resources.get_mut(id) else { return Ok(None) };
+    let before = r.clone();
+    r.status = status;
+    s.save().await.map_err(|e| format!("{id}: {e}"))?;
+    Ok(Some(before))
+}
+
+/// A plan that deletes every resource of `state`, dependents first.
+pub fn destroy_plan(state: &State) -> Plan {
+    let steps = state
+        .resources
+        .iter()
+        .map(|(id, r)| crate::plan::Step {
+            id: id.clone(),
+            kind: r.kind.clone(),
+            action: Action::Delete,
+            waits_for: r
+                .dependencies
+                .iter()
+                .filter(|d| state.resources.contains_key(*d))
+                .cloned()
+                .collect(),
+            desired: None,
+        })
+        .collect();
+    Plan {
+        version: crate::plan::PLAN_VERSION,
+        stack: state.stack.clone(),
+        blueprint: state.blueprint.clone(),
+        parameters: state.parameters.clone(),
+        base: Some(crate::plan::Base { lineage: state.lineage.clone(), serial: state.serial }),
+        steps,
+    }
+}
