@@ -50,6 +50,22 @@ pub enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
+    /// Show what a deploy would change: create, update, replace, delete, per property.
+    Plan(crate::commands::lifecycle::PlanArgs),
+    /// Create or update a stack's resources in AWS (or the emulator with --local).
+    Deploy(crate::commands::lifecycle::DeployArgs),
+    /// Delete every resource of a stack, dependents first.
+    Destroy(crate::commands::lifecycle::StackNameArgs),
+    /// Print a deployed stack's outputs.
+    Outputs {
+        #[arg(long)]
+        stack: String,
+        #[arg(long, default_value = ".archform/state", value_name = "DIR")]
+        state_dir: PathBuf,
+    },
+    /// Inspect saved state.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Run a local AWS emulator (moto or LocalStack) for `--local` deploys and tests.
     Emulator(crate::commands::emulator::EmulatorArgs),
 }
@@ -96,4 +112,20 @@ impl StackArgs {
             stack_file: self.stack_file.clone(),
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// The stacks that have state.
+    List {
+        #[arg(long, default_value = ".archform/state", value_name = "DIR")]
+        state_dir: PathBuf,
+    },
+    /// One stack's resources, their status and physical ids.
+    Show {
+        #[arg(long)]
+        stack: String,
+        #[arg(long, default_value = ".archform/state", value_name = "DIR")]
+        state_dir: PathBuf,
+    },
 }

@@ -3,9 +3,11 @@
 //! or JSON and exit codes.
 
 mod args;
+mod code;
 mod commands;
 mod emulator_cmd;
 mod output;
+mod target;
 
 use clap::Parser;
 

@@ -37,9 +37,21 @@ impl Default for ApplyOptions {
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Started { id: String, kind: String, action: &'static str },
-    Finished { id: String, action: &'static str, seconds: f64 },
-    Failed { id: String, action: &'static str, error: String },
+    Started {
+        id: String,
+        kind: String,
+        action: &'static str,
+    },
+    Finished {
+        id: String,
+        action: &'static str,
+        seconds: f64,
+    },
+    Failed {
+        id: String,
+        action: &'static str,
+        error: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +139,13 @@ pub async fn apply<B>(
 where
     B: StateBackend + 'static,
 {
-    plan.check_base(Some(&state)).map_err(|e| ApplyError::Step(e.to_string()))?;
+    // A plan made before the stack had any state applies to a state that
+    // has never been saved; otherwise the state must be the one planned on.
+    let never_saved = state.serial == 0 && state.resources.is_empty();
+    if !(plan.base.is_none() && never_saved) {
+        plan.check_base(Some(&state))
+            .map_err(|e| ApplyError::Step(e.to_string()))?;
+    }
     let dag = plan.dag().map_err(|e| ApplyError::Step(e.to_string()))?;
     let shared = Arc::new(Mutex::new(Shared {
         state,
@@ -152,16 +170,32 @@ where
             let started = Instant::now();
             let action = step.action.name();
             if !matches!(step.action, Action::NoOp) {
-                events(Event::Started { id: step.id.clone(), kind: step.kind.clone(), action });
+                events(Event::Started {
+                    id: step.id.clone(),
+                    kind: step.kind.clone(),
+                    action,
+                });
             }
-            let result = run_step(&step, &stack, &shared, provider.as_ref(), &pseudo, &mutations).await;
+            let result = run_step(
+                &step,
+                &stack,
+                &shared,
+                provider.as_ref(),
+                &pseudo,
+                &mutations,
+            )
+            .await;
             match &result {
                 Ok(()) if !matches!(step.action, Action::NoOp) => events(Event::Finished {
                     id: step.id.clone(),
                     action,
                     seconds: started.elapsed().as_secs_f64(),
                 }),
-                Err(e) => events(Event::Failed { id: step.id.clone(), action, error: e.clone() }),
+                Err(e) => events(Event::Failed {
+                    id: step.id.clone(),
+                    action,
+                    error: e.clone(),
+                }),
                 _ => {}
             }
             result.map(|()| started.elapsed())
@@ -169,15 +203,16 @@ where
     };
     let exit_after = options.exit_after_steps;
     let counter = shared.clone();
-    let on_done = async move |_id: &str, _r: &Result<Duration, NodeError<String>>| -> Result<(), String> {
-        let mut s = counter.lock().await;
-        s.completed += 1;
-        if exit_after.is_some_and(|n| s.completed >= n) {
-            // The state is already saved; dying here is what SIGKILL would do.
-            std::process::exit(137);
-        }
-        Ok(())
-    };
+    let on_done =
+        async move |_id: &str, _r: &Result<Duration, NodeError<String>>| -> Result<(), String> {
+            let mut s = counter.lock().await;
+            s.completed += 1;
+            if exit_after.is_some_and(|n| s.completed >= n) {
+                // The state is already saved; dying here is what SIGKILL would do.
+                std::process::exit(137);
+            }
+            Ok(())
+        };
     let dag_options = dag::Options {
         parallelism: options.parallelism,
         direction: options.direction,
@@ -188,13 +223,23 @@ where
     let mut steps_out = Vec::new();
     for step in plan.steps.iter() {
         let outcome = match report.outcomes.get(&step.id) {
-            Some(Outcome::Succeeded(d)) => StepOutcome::Done { seconds: d.as_secs_f64() },
+            Some(Outcome::Succeeded(d)) => StepOutcome::Done {
+                seconds: d.as_secs_f64(),
+            },
             Some(Outcome::Failed(NodeError::Failed(e))) => StepOutcome::Failed { error: e.clone() },
-            Some(Outcome::Failed(NodeError::Panicked(e))) => StepOutcome::Failed { error: format!("panicked: {e}") },
-            Some(Outcome::Skipped { because }) => StepOutcome::Skipped { because: because.clone() },
+            Some(Outcome::Failed(NodeError::Panicked(e))) => StepOutcome::Failed {
+                error: format!("panicked: {e}"),
+            },
+            Some(Outcome::Skipped { because }) => StepOutcome::Skipped {
+                because: because.clone(),
+            },
             _ => StepOutcome::NotStarted,
         };
-        steps_out.push(StepResult { id: step.id.clone(), action: step.action.name(), outcome });
+        steps_out.push(StepResult {
+            id: step.id.clone(),
+            action: step.action.name(),
+            outcome,
+        });
     }
     let shared = Arc::try_unwrap(shared)
         .map_err(|_| ApplyError::Step("a step outlived the run".into()))?
@@ -224,14 +269,20 @@ async fn run_step<B: StateBackend>(
             let current = mark(shared, &step.id, ResourceStatus::Deleting).await?;
             if let Some(current) = current {
                 mutations.fetch_add(1, SeqCst);
-                provider.delete(&step.id, &current).await.map_err(|e| err(&e))?;
+                provider
+                    .delete(&step.id, &current)
+                    .await
+                    .map_err(|e| err(&e))?;
             }
             let mut s = shared.lock().await;
             s.state.resources.shift_remove(&step.id);
             s.save().await.map_err(|e| err(&e))
         }
         Action::Create | Action::Update { .. } | Action::Replace { .. } => {
-            let desired = step.desired.as_ref().ok_or_else(|| err(&"the plan has no desired properties"))?;
+            let desired = step
+                .desired
+                .as_ref()
+                .ok_or_else(|| err(&"the plan has no desired properties"))?;
             let resolved = {
                 let s = shared.lock().await;
                 let known = |id: &str, attr: &str| -> Option<Value> {
@@ -256,7 +307,10 @@ async fn run_step<B: StateBackend>(
                 // the new one can take its name.
                 if let Some(current) = mark(shared, &step.id, ResourceStatus::Deleting).await? {
                     mutations.fetch_add(1, SeqCst);
-                    provider.delete(&step.id, &current).await.map_err(|e| err(&e))?;
+                    provider
+                        .delete(&step.id, &current)
+                        .await
+                        .map_err(|e| err(&e))?;
                 }
                 let mut s = shared.lock().await;
                 s.state.resources.shift_remove(&step.id);
@@ -265,23 +319,39 @@ async fn run_step<B: StateBackend>(
             let update = match &step.action {
                 Action::Update { changes } => {
                     let current = shared.lock().await.state.resources.get(&step.id).cloned();
-                    current.map(|c| (c, changes.iter().map(|c| c.property.clone()).collect::<Vec<_>>()))
+                    current.map(|c| {
+                        (
+                            c,
+                            changes
+                                .iter()
+                                .map(|c| c.property.clone())
+                                .collect::<Vec<_>>(),
+                        )
+                    })
                 }
                 _ => None,
             };
-            let status = if update.is_some() { ResourceStatus::Updating } else { ResourceStatus::Creating };
+            let status = if update.is_some() {
+                ResourceStatus::Updating
+            } else {
+                ResourceStatus::Creating
+            };
             {
                 let mut s = shared.lock().await;
-                let entry = s.state.resources.entry(step.id.clone()).or_insert_with(|| ResourceState {
-                    kind: step.kind.clone(),
-                    physical_id: None,
-                    physical_name: resolved.physical_name.clone(),
-                    properties: Value::Null,
-                    attributes: Default::default(),
-                    dependencies: step.waits_for.clone(),
-                    tags: resolved.tags.clone(),
-                    status,
-                });
+                let entry =
+                    s.state
+                        .resources
+                        .entry(step.id.clone())
+                        .or_insert_with(|| ResourceState {
+                            kind: step.kind.clone(),
+                            physical_id: None,
+                            physical_name: resolved.physical_name.clone(),
+                            properties: Value::Null,
+                            attributes: Default::default(),
+                            dependencies: step.waits_for.clone(),
+                            tags: resolved.tags.clone(),
+                            status,
+                        });
                 entry.status = status;
                 s.save().await.map_err(|e| err(&e))?;
             }
@@ -317,7 +387,9 @@ async fn mark<B: StateBackend>(
     status: ResourceStatus,
 ) -> Result<Option<ResourceState>, String> {
     let mut s = shared.lock().await;
-    let Some(r) = s.state.resources.get_mut(id) else { return Ok(None) };
+    let Some(r) = s.state.resources.get_mut(id) else {
+        return Ok(None);
+    };
     let before = r.clone();
     r.status = status;
     s.save().await.map_err(|e| format!("{id}: {e}"))?;
@@ -347,7 +419,10 @@ pub fn destroy_plan(state: &State) -> Plan {
         stack: state.stack.clone(),
         blueprint: state.blueprint.clone(),
         parameters: state.parameters.clone(),
-        base: Some(crate::plan::Base { lineage: state.lineage.clone(), serial: state.serial }),
+        base: Some(crate::plan::Base {
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+        }),
         steps,
     }
 }

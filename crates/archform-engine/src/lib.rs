@@ -2,8 +2,8 @@
 //! stack and where it is stored, plans (desired graph vs state as typed
 //! steps), and a generic DAG executor that applies them in parallel.
 
+pub mod apply;
 pub mod dag;
 pub mod plan;
-pub mod apply;
 pub mod provider;
 pub mod state;

@@ -41,7 +41,11 @@ impl Resolved {
     pub fn strs(&self, name: &str) -> Vec<String> {
         self.prop(name)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -114,6 +118,9 @@ pub trait Provider: Send + Sync {
     ) -> BoxFuture<'a, ProviderResult<Applied>>;
 
     /// Deletes the resource; one that is already gone counts as deleted.
-    fn delete<'a>(&'a self, id: &'a str, current: &'a ResourceState)
-    -> BoxFuture<'a, ProviderResult<()>>;
+    fn delete<'a>(
+        &'a self,
+        id: &'a str,
+        current: &'a ResourceState,
+    ) -> BoxFuture<'a, ProviderResult<()>>;
 }

@@ -4,9 +4,10 @@ mod blueprints;
 pub mod emulator;
 mod graph;
 mod kinds;
+pub mod lifecycle;
 mod render;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, StateCommand};
 
 pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     let out = cli.output;
@@ -16,6 +17,14 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Render { stack, format } => render::render(out, stack, *format),
         Command::Validate { stack } => render::validate(out, stack),
         Command::Graph { stack } => graph::run(out, stack),
+        Command::Plan(args) => lifecycle::plan(out, args),
+        Command::Deploy(args) => lifecycle::deploy(out, args),
+        Command::Destroy(args) => lifecycle::destroy(out, args),
+        Command::Outputs { stack, state_dir } => lifecycle::outputs(out, stack, state_dir),
+        Command::State(StateCommand::List { state_dir }) => lifecycle::state_list(out, state_dir),
+        Command::State(StateCommand::Show { stack, state_dir }) => {
+            lifecycle::state_show(out, stack, state_dir)
+        }
         Command::Emulator(args) => emulator::run(args, out == crate::args::OutputFormat::Json),
     }
 }

@@ -1,0 +1,502 @@
+//! `archform plan`, `deploy`, `destroy`, `outputs` and `state`.
+
+use crate::args::{OutputFormat, StackArgs};
+use crate::code;
+use crate::output;
+use crate::target::{self, TargetArgs};
+use anyhow::{Context, bail};
+use archform_aws::AwsProvider;
+use archform_blueprint::{Graph, compile, refs};
+use archform_engine::apply::{self, ApplyOptions, ApplyReport, Event, StepOutcome};
+use archform_engine::dag::{CancelToken, Direction};
+use archform_engine::plan::{self, Action, NewValue, Plan, PseudoAttrs};
+use archform_engine::provider::Provider;
+use archform_engine::state::{LocalBackend, State, StateBackend};
+use indexmap::IndexMap;
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args, Clone)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// How many resources to create or change at once.
+    #[arg(long, default_value_t = 16)]
+    pub parallelism: usize,
+    /// Deploy this zip as the code of every function (placeholder deploys).
+    #[arg(long, value_name = "ZIP")]
+    pub code_override: Option<PathBuf>,
+    /// Apply exactly this saved plan (from `archform plan --out`).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+    /// Save the plan to apply it later with `archform deploy --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, clap::Args, Clone)]
+pub struct StackNameArgs {
+    /// The stack name.
+    #[arg(long)]
+    pub stack: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[arg(long, default_value_t = 16)]
+    pub parallelism: usize,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn blueprint_dir(stack: &StackArgs) -> PathBuf {
+    stack
+        .blueprint
+        .as_deref()
+        .map(Path::new)
+        .filter(|p| p.exists())
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Compiles the stack; `Err(code)` when it is invalid (already reported).
+fn graph(out: OutputFormat, args: &DeployArgs) -> Result<Graph, i32> {
+    let mut g = compile(&args.stack.request()).map_err(|e| output::load_error(out, &e))?;
+    if let Err(e) = code::prepare(
+        &mut g,
+        &blueprint_dir(&args.stack),
+        args.code_override.as_deref(),
+    ) {
+        eprintln!("error: {e:#}");
+        return Err(2);
+    }
+    Ok(g)
+}
+
+struct Session {
+    provider: Arc<AwsProvider>,
+    pseudo: PseudoAttrs,
+    local: bool,
+}
+
+async fn session(t: &TargetArgs, region: Option<&str>) -> anyhow::Result<Session> {
+    let target = target::resolve(t, region).await?;
+    let provider = Arc::new(AwsProvider::new(&target.config));
+    let pseudo = provider
+        .pseudo()
+        .await
+        .context("reading the target account")?;
+    Ok(Session {
+        provider,
+        pseudo,
+        local: target.local,
+    })
+}
+
+fn pseudo_str<'a>(p: &'a PseudoAttrs, k: &str) -> &'a str {
+    p.get(k).and_then(Value::as_str).unwrap_or("?")
+}
+
+pub fn plan(out: OutputFormat, args: &PlanArgs) -> anyhow::Result<i32> {
+    let g = match graph(out, &args.deploy) {
+        Ok(g) => g,
+        Err(code) => return Ok(code),
+    };
+    runtime()?.block_on(async {
+        let s = session(&args.deploy.target, g.stack.region.as_deref()).await?;
+        let backend = LocalBackend::new(&args.deploy.target.state_dir);
+        let state = backend.load(&g.stack.name).await?;
+        let p = plan::plan(&g, state.as_ref(), &s.pseudo)?;
+        if let Some(path) = &args.out {
+            std::fs::write(path, serde_json::to_vec_pretty(&p)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        output::emit(out, &p, || render_plan(&p));
+        Ok(if args.detailed_exitcode && p.has_changes() {
+            2
+        } else {
+            0
+        })
+    })
+}
+
+pub fn deploy(out: OutputFormat, args: &DeployArgs) -> anyhow::Result<i32> {
+    let g = match graph(out, args) {
+        Ok(g) => g,
+        Err(code) => return Ok(code),
+    };
+    runtime()?.block_on(async {
+        let s = session(&args.target, g.stack.region.as_deref()).await?;
+        let backend = LocalBackend::new(&args.target.state_dir);
+        let lock = backend.lock(&g.stack.name, "deploy").await?;
+        let mut state = match backend.load(&g.stack.name).await? {
+            Some(st) => st,
+            None => State::new(&g.stack.name, &g.stack.blueprint),
+        };
+        state.parameters = g.stack.parameters.clone();
+        let p = match &args.plan {
+            Some(path) => {
+                let p: Plan = serde_json::from_slice(
+                    &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+                )?;
+                p
+            }
+            None => plan::plan(&g, Some(&state), &s.pseudo)?,
+        };
+        if !p.has_changes() {
+            let outputs = resolve_outputs(&g, &state, &s.pseudo);
+            if outputs != state.outputs {
+                state.outputs = outputs;
+                backend.save(&lock, &mut state).await?;
+            }
+            backend.unlock(lock).await?;
+            let report =
+                serde_json::json!({"changes": 0, "mutations": 0, "outputs": state.outputs});
+            output::emit(out, &report, || {
+                format!(
+                    "No changes. Stack `{}` is up to date.\n{}",
+                    g.stack.name,
+                    render_outputs(&state.outputs)
+                )
+            });
+            return Ok(0);
+        }
+        if out == OutputFormat::Text {
+            eprint!("{}", render_plan(&p));
+        }
+        if !s.local {
+            target::confirm(
+                pseudo_str(&s.pseudo, "account_id"),
+                pseudo_str(&s.pseudo, "region"),
+                &format!("deploy stack `{}`", g.stack.name),
+                args.target.yes,
+            )?;
+        }
+        let options = ApplyOptions {
+            parallelism: args.parallelism,
+            direction: Direction::Forward,
+            exit_after_steps: exit_hook(),
+        };
+        let (mut state, report, backend, lock) =
+            run_apply(out, &p, state, backend, lock, &s, options).await?;
+        if report.is_success() {
+            state.outputs = resolve_outputs(&g, &state, &s.pseudo);
+            backend.save(&lock, &mut state).await?;
+        }
+        backend.unlock(lock).await?;
+        finish(out, &report, &state.outputs, "deploy")
+    })
+}
+
+pub fn destroy(out: OutputFormat, args: &StackNameArgs) -> anyhow::Result<i32> {
+    runtime()?.block_on(async {
+        let backend = LocalBackend::new(&args.target.state_dir);
+        let Some(state) = backend.load(&args.stack).await? else {
+            bail!(
+                "no state for stack `{}` in {}: nothing to destroy",
+                args.stack,
+                args.target.state_dir.display()
+            );
+        };
+        let s = session(&args.target, None).await?;
+        let lock = backend.lock(&args.stack, "destroy").await?;
+        let p = apply::destroy_plan(&state);
+        if !s.local {
+            target::confirm(
+                pseudo_str(&s.pseudo, "account_id"),
+                pseudo_str(&s.pseudo, "region"),
+                &format!(
+                    "DESTROY stack `{}` ({} resources)",
+                    args.stack,
+                    p.steps.len()
+                ),
+                args.target.yes,
+            )?;
+        }
+        let options = ApplyOptions {
+            parallelism: args.parallelism,
+            direction: Direction::Reverse,
+            exit_after_steps: exit_hook(),
+        };
+        let (mut state, report, backend, lock) =
+            run_apply(out, &p, state, backend, lock, &s, options).await?;
+        if report.is_success() {
+            state.outputs.clear();
+            backend.save(&lock, &mut state).await?;
+        }
+        backend.unlock(lock).await?;
+        finish(out, &report, &IndexMap::new(), "destroy")
+    })
+}
+
+/// Test-only hook: exit after N completed steps, as if killed.
+fn exit_hook() -> Option<usize> {
+    std::env::var("ARCHFORM_TEST_EXIT_AFTER_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
+
+async fn run_apply(
+    out: OutputFormat,
+    p: &Plan,
+    state: State,
+    backend: LocalBackend,
+    lock: archform_engine::state::Lock,
+    s: &Session,
+    options: ApplyOptions,
+) -> anyhow::Result<(
+    State,
+    ApplyReport,
+    LocalBackend,
+    archform_engine::state::Lock,
+)> {
+    let cancel = CancelToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ninterrupted: letting in-flight steps finish, then saving state (Ctrl-C again to abort)"
+            );
+            c.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let events: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e: Event| match out {
+        OutputFormat::Json => eprintln!("{}", serde_json::to_string(&e).unwrap_or_default()),
+        OutputFormat::Text => match e {
+            Event::Started { id, kind, action } => {
+                eprintln!("  {:<9} {id} ({kind})", format!("{action}…"))
+            }
+            Event::Finished {
+                id,
+                action,
+                seconds,
+            } => eprintln!("  done      {id} {action} in {seconds:.1}s"),
+            Event::Failed { id, action, error } => eprintln!("  FAILED    {id} {action}: {error}"),
+        },
+    });
+    let provider: Arc<dyn Provider> = s.provider.clone();
+    Ok(apply::apply(
+        p,
+        state,
+        backend,
+        lock,
+        provider,
+        s.pseudo.clone(),
+        options,
+        &cancel,
+        events,
+    )
+    .await?)
+}
+
+fn finish(
+    out: OutputFormat,
+    report: &ApplyReport,
+    outputs: &IndexMap<String, Value>,
+    what: &str,
+) -> anyhow::Result<i32> {
+    let value =
+        serde_json::json!({"success": report.is_success(), "report": report, "outputs": outputs});
+    output::emit(out, &value, || {
+        let mut s = String::new();
+        let done = report
+            .steps
+            .iter()
+            .filter(|r| matches!(r.outcome, StepOutcome::Done { .. }) && r.action != "no_op")
+            .count();
+        if report.is_success() {
+            let _ = writeln!(
+                s,
+                "{what} complete: {done} changes, {} AWS mutations.",
+                report.mutations
+            );
+        } else {
+            let _ = writeln!(s, "{what} FAILED:");
+            for r in &report.steps {
+                match &r.outcome {
+                    StepOutcome::Failed { error } => {
+                        let _ = writeln!(s, "  error   {}: {error}", r.id);
+                    }
+                    StepOutcome::Skipped { because } => {
+                        let _ = writeln!(s, "  skipped {} (depends on failed {because})", r.id);
+                    }
+                    StepOutcome::NotStarted => {
+                        let _ = writeln!(s, "  not started {}", r.id);
+                    }
+                    StepOutcome::Done { .. } => {}
+                }
+            }
+            let _ = writeln!(s, "State is saved; run the command again to resume.");
+        }
+        s.push_str(&render_outputs(outputs));
+        s
+    });
+    Ok(if report.is_success() { 0 } else { 1 })
+}
+
+fn resolve_outputs(g: &Graph, state: &State, pseudo: &PseudoAttrs) -> IndexMap<String, Value> {
+    let mut out = IndexMap::new();
+    for (name, o) in &g.outputs {
+        let Ok(pieces) = refs::split(&o.value) else {
+            continue;
+        };
+        let mut text = String::new();
+        let mut ok = true;
+        for p in pieces {
+            match p {
+                refs::Piece::Text(t) => text.push_str(t),
+                refs::Piece::Ref(r) => {
+                    let v = if r.id == "aws" {
+                        pseudo.get(&r.attr)
+                    } else {
+                        state
+                            .resources
+                            .get(&r.id)
+                            .and_then(|x| x.attributes.get(&r.attr))
+                    };
+                    match v {
+                        Some(Value::String(s)) => text.push_str(s),
+                        Some(other) => text.push_str(&other.to_string()),
+                        None => ok = false,
+                    }
+                }
+            }
+        }
+        if ok {
+            out.insert(name.clone(), Value::String(text));
+        }
+    }
+    out
+}
+
+fn render_outputs(outputs: &IndexMap<String, Value>) -> String {
+    let mut s = String::new();
+    if !outputs.is_empty() {
+        s.push_str("Outputs:\n");
+        for (k, v) in outputs {
+            let _ = writeln!(
+                s,
+                "  {k} = {}",
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            );
+        }
+    }
+    s
+}
+
+fn render_plan(p: &Plan) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Plan for stack `{}` ({}):", p.stack, p.blueprint);
+    for step in &p.steps {
+        let (sym, label) = match &step.action {
+            Action::NoOp => continue,
+            Action::Create => ("+", "create".to_string()),
+            Action::Delete => ("-", "delete".to_string()),
+            Action::Update { .. } => ("~", "update in place".to_string()),
+            Action::Replace { reason, .. } => ("-/+", format!("replace ({reason})")),
+        };
+        let _ = writeln!(s, "  {sym:<3} {} ({}): {label}", step.id, step.kind);
+        if let Action::Update { changes } | Action::Replace { changes, .. } = &step.action {
+            for c in changes {
+                let old = c
+                    .old
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "(none)".into());
+                let new = match &c.new {
+                    NewValue::Known(v) => v.to_string(),
+                    NewValue::KnownAfterApply => "(known after apply)".into(),
+                    NewValue::Removed => "(removed)".into(),
+                };
+                let forces = if c.forces_replacement {
+                    "  # forces replacement"
+                } else {
+                    ""
+                };
+                let _ = writeln!(s, "        {}: {old} -> {new}{forces}", c.property);
+            }
+        }
+    }
+    let summary: Vec<String> = p
+        .summary()
+        .iter()
+        .filter(|(k, _)| **k != "no_op")
+        .map(|(k, v)| format!("{v} to {k}"))
+        .collect();
+    let _ = writeln!(
+        s,
+        "{}",
+        if summary.is_empty() {
+            "No changes.".to_string()
+        } else {
+            summary.join(", ")
+        }
+    );
+    s
+}
+
+pub fn outputs(out: OutputFormat, stack: &str, state_dir: &Path) -> anyhow::Result<i32> {
+    let backend = LocalBackend::new(state_dir);
+    let Some(state) = runtime()?.block_on(backend.load(stack))? else {
+        bail!(
+            "no state for stack `{stack}` in {}: deploy it first",
+            state_dir.display()
+        );
+    };
+    output::emit(out, &state.outputs, || render_outputs(&state.outputs));
+    Ok(0)
+}
+
+pub fn state_list(out: OutputFormat, state_dir: &Path) -> anyhow::Result<i32> {
+    let backend = LocalBackend::new(state_dir);
+    let stacks = backend.list()?;
+    output::emit(out, &stacks, || {
+        stacks.iter().map(|s| format!("{s}\n")).collect()
+    });
+    Ok(0)
+}
+
+pub fn state_show(out: OutputFormat, stack: &str, state_dir: &Path) -> anyhow::Result<i32> {
+    let backend = LocalBackend::new(state_dir);
+    let Some(state) = runtime()?.block_on(backend.load(stack))? else {
+        bail!("no state for stack `{stack}` in {}", state_dir.display());
+    };
+    output::emit(out, &state, || {
+        let mut s = format!(
+            "stack {} (blueprint {}, serial {})\n",
+            state.stack, state.blueprint, state.serial
+        );
+        for (id, r) in &state.resources {
+            let _ = writeln!(
+                s,
+                "  {id:<28} {:<28} {:?} {}",
+                r.kind,
+                r.status,
+                r.physical_id.as_deref().unwrap_or("-")
+            );
+        }
+        s
+    });
+    Ok(0)
+}
