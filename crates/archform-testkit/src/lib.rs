@@ -13,11 +13,13 @@ mod cache_dir;
 pub mod daemon;
 mod emulator;
 mod error;
+mod fault_proxy;
 mod fixture;
 mod http_probe;
 mod log_tail;
 mod owned;
 mod process;
+pub mod zip;
 mod python_venv;
 
 pub use cache_dir::cache_root;
@@ -27,5 +29,6 @@ pub use fixture::{
     TEST_EMULATOR_ENV, TEST_ENDPOINT_ENV, endpoint_kind, sdk_config, test_endpoint,
     try_test_endpoint,
 };
+pub use fault_proxy::{FaultConfig, FaultProxy, ProxyStats, is_mutation};
 pub use owned::OwnedEmulator;
 pub use python_venv::{PythonTool, ensure_venv};

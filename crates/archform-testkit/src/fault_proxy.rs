@@ -1,0 +1,368 @@
+//! An HTTP proxy in front of an emulator that injects the faults real AWS
+//! produces (throttling, 5xx) on a share of calls and adds latency, per
+//! operation if asked (NAT gateways and load balancers take far longer to
+//! create than queues). It also counts calls, and mutating calls, per
+//! operation: a no-op redeploy must make none.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+#[derive(Clone, Debug, Default)]
+pub struct FaultConfig {
+    /// Share of calls (0.0..=1.0) answered with a throttling error or a 503
+    /// instead of being forwarded.
+    pub fault_rate: f64,
+    /// Added to every forwarded call.
+    pub latency: Duration,
+    /// Extra latency for operations whose name contains the key
+    /// (e.g. `CreateNatGateway` -> 3 s).
+    pub operation_latency: Vec<(String, Duration)>,
+    /// Seed of the fault sequence, so a failing run can be repeated.
+    pub seed: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    calls: BTreeMap<String, u64>,
+    faults: u64,
+}
+
+/// A running proxy; stops when dropped.
+pub struct FaultProxy {
+    pub endpoint: String,
+    counters: Arc<Mutex<Counters>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the proxy saw.
+#[derive(Clone, Debug, Default)]
+pub struct ProxyStats {
+    /// Calls per operation (`ec2:CreateVpc`, `lambda:POST /2015-03-31/functions`).
+    pub calls: BTreeMap<String, u64>,
+    pub faults: u64,
+}
+
+impl ProxyStats {
+    pub fn total(&self) -> u64 {
+        self.calls.values().sum()
+    }
+    /// Calls whose operation changes something.
+    pub fn mutations(&self) -> BTreeMap<String, u64> {
+        self.calls
+            .iter()
+            .filter(|(op, _)| is_mutation(op))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: &str, config: FaultConfig) -> std::io::Result<FaultProxy> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr: SocketAddr = listener.local_addr()?;
+        let counters = Arc::new(Mutex::new(Counters::default()));
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let shared = Arc::new(Shared {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            config,
+            counters: counters.clone(),
+            client,
+            sequence: AtomicU64::new(0),
+        });
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, std::convert::Infallible>(shared.handle(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(FaultProxy {
+            endpoint: format!("http://{addr}"),
+            counters,
+            task,
+        })
+    }
+
+    pub fn stats(&self) -> ProxyStats {
+        let c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        ProxyStats {
+            calls: c.calls.clone(),
+            faults: c.faults,
+        }
+    }
+
+    pub fn reset(&self) {
+        *self.counters.lock().unwrap_or_else(|e| e.into_inner()) = Counters::default();
+    }
+}
+
+struct Shared {
+    upstream: String,
+    config: FaultConfig,
+    counters: Arc<Mutex<Counters>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    sequence: AtomicU64,
+}
+
+/// The protocol family of a call decides what a throttling answer looks like.
+enum Protocol {
+    /// `X-Amz-Target` JSON (DynamoDB, SQS, CloudWatch Logs, ...).
+    Json,
+    /// Form-encoded `Action=` (EC2, IAM, SNS, ELBv2, RDS, STS).
+    Query { ec2: bool },
+    /// REST-JSON / REST-XML (Lambda, API Gateway v2, S3).
+    Rest,
+}
+
+impl Shared {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let (operation, protocol) = classify(&parts, &body);
+        {
+            let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+            *c.calls.entry(operation.clone()).or_default() += 1;
+        }
+        let n = self.sequence.fetch_add(1, Ordering::SeqCst);
+        if self.config.fault_rate > 0.0 && unit(self.config.seed, n) < self.config.fault_rate {
+            self.counters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .faults += 1;
+            return fault(&protocol, n);
+        }
+        let mut delay = self.config.latency;
+        for (key, extra) in &self.config.operation_latency {
+            if operation.contains(key.as_str()) {
+                delay += *extra;
+            }
+        }
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let uri = format!(
+            "{}{}",
+            self.upstream,
+            parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+        );
+        let mut forward = Request::builder().method(parts.method.clone()).uri(uri);
+        for (k, v) in parts.headers.iter() {
+            forward = forward.header(k, v);
+        }
+        let Ok(forward) = forward.body(Full::new(body)) else {
+            return plain(StatusCode::BAD_GATEWAY, "bad request to forward");
+        };
+        match self.client.request(forward).await {
+            Ok(resp) => {
+                let (p, b) = resp.into_parts();
+                let bytes = b.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                Response::from_parts(p, Full::new(bytes))
+            }
+            Err(e) => plain(StatusCode::BAD_GATEWAY, &format!("upstream: {e}")),
+        }
+    }
+}
+
+/// A deterministic pseudo-random number in [0, 1) for call `n` (splitmix64).
+fn unit(seed: u64, n: u64) -> f64 {
+    let mut z = seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn classify(parts: &hyper::http::request::Parts, body: &Bytes) -> (String, Protocol) {
+    let service = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or("unknown")
+        .to_string();
+    if let Some(target) = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+    {
+        let op = target.rsplit('.').next().unwrap_or(target);
+        return (format!("{service}:{op}"), Protocol::Json);
+    }
+    let text = String::from_utf8_lossy(body);
+    if let Some(action) = text
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("Action="))
+        .or_else(|| {
+            parts
+                .uri
+                .query()
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("Action=")))
+        })
+    {
+        return (
+            format!("{service}:{action}"),
+            Protocol::Query {
+                ec2: service == "ec2",
+            },
+        );
+    }
+    // REST: the method and the path without ids is a fair operation name.
+    let path: String = parts
+        .uri
+        .path()
+        .split('/')
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("/");
+    (format!("{service}:{} {path}", parts.method), Protocol::Rest)
+}
+
+/// Operations that change something.
+pub fn is_mutation(op: &str) -> bool {
+    let name = op.split(':').nth(1).unwrap_or(op);
+    if let Some(method) = name.split(' ').next().filter(|_| name.contains(' ')) {
+        return matches!(method, "POST" | "PUT" | "DELETE" | "PATCH");
+    }
+    const VERBS: &[&str] = &[
+        "Create",
+        "Put",
+        "Delete",
+        "Update",
+        "Modify",
+        "Add",
+        "Remove",
+        "Attach",
+        "Detach",
+        "Associate",
+        "Disassociate",
+        "Authorize",
+        "Revoke",
+        "Register",
+        "Deregister",
+        "Set",
+        "Tag",
+        "Untag",
+        "Subscribe",
+        "Unsubscribe",
+        "Allocate",
+        "Release",
+        "Replace",
+        "Enable",
+        "Disable",
+        "Publish",
+        "Send",
+        "Purge",
+        "Change",
+    ];
+    VERBS.iter().any(|v| name.starts_with(v))
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(text.to_string())));
+    *r.status_mut() = status;
+    r
+}
+
+/// Alternates a 503 (every protocol treats it as transient) with the
+/// protocol's own throttling error.
+fn fault(protocol: &Protocol, n: u64) -> Response<Full<Bytes>> {
+    if n % 2 == 0 {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable (injected)",
+        );
+    }
+    let (status, content_type, body) = match protocol {
+        Protocol::Json => (
+            StatusCode::BAD_REQUEST,
+            "application/x-amz-json-1.0",
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded (injected)"}"#.to_string(),
+        ),
+        Protocol::Query { ec2: true } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/xml",
+            "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded (injected)</Message></Error></Errors><RequestID>injected</RequestID></Response>".to_string(),
+        ),
+        Protocol::Query { ec2: false } => (
+            StatusCode::BAD_REQUEST,
+            "text/xml",
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded (injected)</Message></Error><RequestId>injected</RequestId></ErrorResponse>".to_string(),
+        ),
+        Protocol::Rest => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "application/json",
+            r#"{"message":"Rate exceeded (injected)"}"#.to_string(),
+        ),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    if matches!(protocol, Protocol::Rest) {
+        r.headers_mut().insert(
+            "x-amzn-errortype",
+            hyper::header::HeaderValue::from_static("TooManyRequestsException"),
+        );
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_sequence_is_deterministic_and_near_the_rate() {
+        let hits = (0..10_000).filter(|n| unit(7, *n) < 0.2).count();
+        assert!((1_700..2_300).contains(&hits), "{hits}");
+        assert_eq!(unit(7, 42), unit(7, 42));
+    }
+
+    #[test]
+    fn classifies_mutations() {
+        assert!(is_mutation("ec2:CreateVpc"));
+        assert!(!is_mutation("ec2:DescribeVpcs"));
+        assert!(is_mutation("lambda:POST /2015-03-31/functions"));
+        assert!(!is_mutation("lambda:GET /2015-03-31/functions"));
+        assert!(!is_mutation("dynamodb:DescribeTable"));
+    }
+}
