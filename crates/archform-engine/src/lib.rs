@@ -6,4 +6,5 @@ pub mod apply;
 pub mod dag;
 pub mod plan;
 pub mod provider;
+pub mod refresh;
 pub mod state;

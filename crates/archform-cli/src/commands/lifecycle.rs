@@ -11,6 +11,7 @@ use archform_engine::apply::{self, ApplyOptions, ApplyReport, Event, StepOutcome
 use archform_engine::dag::{CancelToken, Direction};
 use archform_engine::plan::{self, Action, NewValue, Plan, PseudoAttrs};
 use archform_engine::provider::Provider;
+use archform_engine::refresh::{self, Drift};
 use archform_engine::state::{LocalBackend, State, StateBackend};
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -30,6 +31,10 @@ pub struct DeployArgs {
     /// Deploy this zip as the code of every function (placeholder deploys).
     #[arg(long, value_name = "ZIP")]
     pub code_override: Option<PathBuf>,
+    /// Plan from the saved state without reading resources back from AWS
+    /// (faster, but blind to changes made outside archform).
+    #[arg(long)]
+    pub no_refresh: bool,
     /// Apply exactly this saved plan (from `archform plan --out`).
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
@@ -121,7 +126,13 @@ pub fn plan(out: OutputFormat, args: &PlanArgs) -> anyhow::Result<i32> {
     runtime()?.block_on(async {
         let s = session(&args.deploy.target, g.stack.region.as_deref()).await?;
         let backend = LocalBackend::new(&args.deploy.target.state_dir);
-        let state = backend.load(&g.stack.name).await?;
+        let mut state = backend.load(&g.stack.name).await?;
+        if let Some(st) = state.as_mut().filter(|_| !args.deploy.no_refresh) {
+            report_drift(
+                out,
+                &refresh::refresh(st, s.provider.as_ref(), args.deploy.parallelism).await?,
+            );
+        }
         let p = plan::plan(&g, state.as_ref(), &s.pseudo)?;
         if let Some(path) = &args.out {
             std::fs::write(path, serde_json::to_vec_pretty(&p)?)
@@ -150,6 +161,12 @@ pub fn deploy(out: OutputFormat, args: &DeployArgs) -> anyhow::Result<i32> {
             None => State::new(&g.stack.name, &g.stack.blueprint),
         };
         state.parameters = g.stack.parameters.clone();
+        if args.plan.is_none() && !args.no_refresh {
+            report_drift(
+                out,
+                &refresh::refresh(&mut state, s.provider.as_ref(), args.parallelism).await?,
+            );
+        }
         let p = match &args.plan {
             Some(path) => {
                 let p: Plan = serde_json::from_slice(
@@ -386,6 +403,27 @@ fn resolve_outputs(g: &Graph, state: &State, pseudo: &PseudoAttrs) -> IndexMap<S
         }
     }
     out
+}
+
+fn report_drift(out: OutputFormat, drifts: &[Drift]) {
+    for d in drifts {
+        match out {
+            OutputFormat::Json => eprintln!("{}", serde_json::to_string(d).unwrap_or_default()),
+            OutputFormat::Text => match d {
+                Drift::Deleted { id } => {
+                    eprintln!("drift: {id} was deleted outside archform; it will be created again")
+                }
+                Drift::Changed {
+                    id,
+                    property,
+                    applied,
+                    actual,
+                } => eprintln!(
+                    "drift: {id}.{property} was changed outside archform: applied {applied}, now {actual}"
+                ),
+            },
+        }
+    }
 }
 
 fn render_outputs(outputs: &IndexMap<String, Value>) -> String {

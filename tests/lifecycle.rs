@@ -1,0 +1,211 @@
+//! Deploy, redeploy, change and destroy through the built binary against the
+//! emulator, with a fault-injection proxy in between that also counts every
+//! call: a no-op redeploy must make zero mutating calls.
+
+use archform_testkit::{FaultConfig, FaultProxy, sdk_config, test_endpoint};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const VPC_BLUEPRINT: &str = "name: lifecycle-vpc
+description: a VPC with DNS hostnames
+parameters:
+  hostnames: {type: boolean, default: true}
+---
+resources:
+  vpc:
+    kind: ec2.vpc
+    properties:
+      cidr_block: 10.77.0.0/16
+      enable_dns_hostnames: {{params.hostnames}}
+  other:
+    kind: ec2.vpc
+    properties:
+      cidr_block: 10.78.0.0/16
+outputs:
+  vpc_id:
+    value: ${vpc.id}
+";
+
+fn workdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("archform-lifecycle-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+struct Run {
+    code: i32,
+    json: serde_json::Value,
+    stderr: String,
+}
+
+async fn archform(dir: &Path, args: Vec<String>) -> Run {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_archform"))
+            .current_dir(&dir)
+            .args(&args)
+            .args(["--output", "json"])
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            json: serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+async fn tagged_vpcs(stack: &str) -> usize {
+    let config = sdk_config(&test_endpoint()).await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let out = ec2
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:archform:stack")
+                .values(stack)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.vpcs().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_redeploy_update_destroy_under_twenty_percent_faults() {
+    let dir = workdir("faults");
+    std::fs::write(dir.join("bp.yaml"), VPC_BLUEPRINT).unwrap();
+    let stack = format!("lc-{}", std::process::id());
+    let proxy = FaultProxy::start(
+        &test_endpoint(),
+        FaultConfig {
+            fault_rate: 0.2,
+            seed: 11,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let target = ["--endpoint", proxy.endpoint.as_str()];
+    let deploy = |extra: &[&str]| {
+        let mut a = args(&["deploy", "bp.yaml", "--stack", &stack]);
+        a.extend(args(&target));
+        a.extend(args(extra));
+        a
+    };
+
+    let r = archform(&dir, deploy(&[])).await;
+    assert_eq!(r.code, 0, "first deploy: {}\n{}", r.json, r.stderr);
+    assert!(
+        r.json["outputs"]["vpc_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("vpc-")
+    );
+    assert_eq!(tagged_vpcs(&stack).await, 2);
+    assert!(proxy.stats().faults > 0, "the proxy injected no faults");
+
+    proxy.reset();
+    let r = archform(&dir, deploy(&[])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json["changes"], 0);
+    let mutations = proxy.stats().mutations();
+    assert!(
+        mutations.is_empty(),
+        "a no-op redeploy changed things: {mutations:?}"
+    );
+
+    // A parameter change updates only what it should, in place.
+    let r = archform(&dir, {
+        let mut a = args(&["plan", "bp.yaml", "--stack", &stack, "--detailed-exitcode"]);
+        a.extend(args(&target));
+        a.extend(args(&["--set", "hostnames=false"]));
+        a
+    })
+    .await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let changed: Vec<(String, String)> = r.json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] != "no_op")
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_string(),
+                s["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(changed, [("vpc".to_string(), "update".to_string())]);
+    let r = archform(&dir, deploy(&["--set", "hostnames=false"])).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let mut d = args(&["destroy", "--stack", &stack]);
+    d.extend(args(&target));
+    let r = archform(&dir, d).await;
+    assert_eq!(r.code, 0, "destroy: {}\n{}", r.json, r.stderr);
+    assert_eq!(
+        tagged_vpcs(&stack).await,
+        0,
+        "destroy left tagged VPCs behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_killed_after_each_step_converges_when_run_again() {
+    let dir = workdir("crash");
+    std::fs::write(dir.join("bp.yaml"), VPC_BLUEPRINT).unwrap();
+    let stack = format!("crash-{}", std::process::id());
+    let endpoint = test_endpoint();
+    let deploy = args(&[
+        "deploy",
+        "bp.yaml",
+        "--stack",
+        &stack,
+        "--endpoint",
+        &endpoint,
+    ]);
+    // Die after the first completed step, then resume.
+    let killed = {
+        let dir = dir.clone();
+        let deploy = deploy.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_archform"))
+                .current_dir(&dir)
+                .args(&deploy)
+                .env("ARCHFORM_TEST_EXIT_AFTER_STEPS", "1")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        killed.status.code(),
+        Some(137),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    let r = archform(&dir, deploy.clone()).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        tagged_vpcs(&stack).await,
+        2,
+        "exactly the desired VPCs, no duplicates"
+    );
+    let r = archform(
+        &dir,
+        args(&["destroy", "--stack", &stack, "--endpoint", &endpoint]),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(tagged_vpcs(&stack).await, 0);
+}
