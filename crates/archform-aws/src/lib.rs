@@ -10,9 +10,11 @@ mod clients;
 mod error;
 mod kinds;
 mod pseudo;
+pub mod state_s3;
 pub mod wait;
 
 pub use clients::Clients;
+pub use state_s3::S3Backend;
 use archform_engine::provider::{
     Applied, BoxFuture, Observed, Provider, ProviderError, ProviderResult, Resolved,
 };

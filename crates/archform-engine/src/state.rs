@@ -162,6 +162,13 @@ pub enum StateError {
     },
     #[error("the lock passed is for stack `{lock}`, not `{state}`")]
     WrongLock { lock: String, state: String },
+    /// A remote store (S3) failed or refused a call.
+    #[error("{action} {location}: {message}")]
+    Remote {
+        action: &'static str,
+        location: String,
+        message: String,
+    },
     #[error(
         "`{0}` is not a valid stack name for state: use letters, digits, `-` and `_` (at most 128)"
     )]

@@ -42,10 +42,23 @@ pub struct Lock {
     pub(crate) _os_lock: Option<std::fs::File>,
 }
 
+impl Lock {
+    /// A lock held by a remote record (an S3 lock object) rather than an OS
+    /// file lock: nothing is released on drop, so the backend's `unlock`
+    /// must run, and a dead holder's record is cleared with `force_unlock`.
+    pub fn remote(stack: impl Into<String>, info: LockInfo) -> Self {
+        Lock {
+            stack: stack.into(),
+            info,
+            _os_lock: None,
+        }
+    }
+}
+
 pub(crate) fn describe_locked(stack: &str, holder: Option<&LockInfo>) -> String {
     match holder {
         Some(h) => format!(
-            "stack `{stack}` is locked by {} (pid {}) since {} for `{}` (lock id {}); wait for it to finish, or if that process is gone run `archform state unlock {stack} {}`",
+            "stack `{stack}` is locked by {} (pid {}) since {} for `{}` (lock id {}); wait for it to finish, or if that process is gone run `archform state unlock --stack {stack} --lock-id {}`",
             h.who, h.pid, h.when, h.operation, h.id, h.id
         ),
         None => format!(
@@ -128,6 +141,6 @@ mod tests {
         };
         let m = describe_locked("demo", Some(&info));
         assert!(m.contains("ann@box") && m.contains("pid 42") && m.contains("`deploy`"));
-        assert!(m.contains("archform state unlock demo abc"));
+        assert!(m.contains("archform state unlock --stack demo --lock-id abc"));
     }
 }
