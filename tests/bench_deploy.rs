@@ -1,0 +1,303 @@
+//! Deploy and destroy of each blueprint on the emulator, measured against
+//! the plan's critical path. The emulator sits behind the fault proxy with a
+//! per-kind latency model (NAT gateways, load balancers and databases far
+//! slower than queues); the critical path is the longest chain of modeled
+//! latencies through the plan's dependency graph. Prints ratios (target
+//! <= 1.15); asserts nothing. Also times a no-op redeploy of the largest
+//! blueprint (target < 1 s, zero mutating calls).
+//!
+//!     cargo run --example bench_deploy [blueprint ...]
+//!
+//! (With ARCHFORM_TEST_ENDPOINT unset it starts its own moto.)
+
+use archform_testkit::{FaultConfig, FaultProxy, test_endpoint};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// (kind, operation the proxy delays, seconds) for creates and deletes.
+const CREATE_MODEL: &[(&str, &str, f64)] = &[
+    ("ec2.nat_gateway", "ec2:CreateNatGateway", 3.0),
+    (
+        "elbv2.load_balancer",
+        "elasticloadbalancing:CreateLoadBalancer",
+        2.5,
+    ),
+    ("rds.db_instance", "rds:CreateDBInstance", 4.0),
+    ("lambda.function", "lambda:POST /2015-03-31/functions", 0.5),
+    ("dynamodb.table", "dynamodb:CreateTable", 1.0),
+    ("iam.role", "iam:CreateRole", 0.5),
+];
+const DELETE_MODEL: &[(&str, &str, f64)] = &[
+    ("ec2.nat_gateway", "ec2:DeleteNatGateway", 2.0),
+    (
+        "elbv2.load_balancer",
+        "elasticloadbalancing:DeleteLoadBalancer",
+        2.0,
+    ),
+    ("rds.db_instance", "rds:DeleteDBInstance", 3.0),
+    ("dynamodb.table", "dynamodb:DeleteTable", 0.5),
+];
+
+fn archform(dir: &std::path::Path, args: &[&str]) -> (bool, Value, String, Duration) {
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_archform"))
+        .current_dir(dir)
+        .args(args)
+        .args(["--output", "json"])
+        .output()
+        .expect("run archform");
+    (
+        out.status.success(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        start.elapsed(),
+    )
+}
+
+/// Longest path through `steps` (id, kind, waits_for) with per-kind weights.
+/// Lambda permissions share the function's REST path in the proxy model, so
+/// they carry its latency too.
+fn critical_path(steps: &[(String, String, Vec<String>)], model: &[(&str, &str, f64)]) -> f64 {
+    let weight = |kind: &str| -> f64 {
+        let kind = if kind == "lambda.permission" {
+            "lambda.function"
+        } else {
+            kind
+        };
+        model
+            .iter()
+            .find(|(k, _, _)| *k == kind)
+            .map_or(0.0, |m| m.2)
+    };
+    let mut finish: BTreeMap<&str, f64> = BTreeMap::new();
+    // Steps come in dependency order (deletes: dependents first, reversed below).
+    for (id, kind, deps) in steps {
+        let start = deps
+            .iter()
+            .filter_map(|d| finish.get(d.as_str()))
+            .fold(0.0f64, |a, b| a.max(*b));
+        finish.insert(id, start + weight(kind));
+    }
+    finish.values().fold(0.0, |a, b| a.max(*b))
+}
+
+fn steps_of(plan: &Value) -> Vec<(String, String, Vec<String>)> {
+    plan["steps"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| {
+                    (
+                        s["id"].as_str().unwrap_or("").to_string(),
+                        s["kind"].as_str().unwrap_or("").to_string(),
+                        s["waits_for"]
+                            .as_array()
+                            .map(|w| {
+                                w.iter()
+                                    .filter_map(|x| x.as_str().map(String::from))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let requested: Vec<String> = std::env::args().skip(1).collect();
+    let blueprints: Vec<String> = if requested.is_empty() {
+        archform_blueprint::catalog::embedded_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        requested
+    };
+    let upstream = test_endpoint();
+    let dir = std::env::temp_dir().join(format!("archform-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let zip = dir.join("placeholder.zip");
+    std::fs::write(&zip, archform_testkit::zip::placeholder_function()).unwrap();
+    let zip = zip.display().to_string();
+    let model: Vec<(String, Duration)> = CREATE_MODEL
+        .iter()
+        .chain(DELETE_MODEL)
+        .map(|(_, op, s)| (op.to_string(), Duration::from_secs_f64(*s)))
+        .collect();
+    let proxy = FaultProxy::start(
+        &upstream,
+        FaultConfig {
+            operation_latency: model,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let ep = proxy.endpoint.clone();
+    println!(
+        "{:<15} {:>9} {:>10} {:>8} {:>9} {:>10} {:>8}",
+        "blueprint", "deploy s", "crit s", "ratio", "destroy s", "crit s", "ratio"
+    );
+    let mut largest: Option<(usize, String)> = None;
+    for bp in &blueprints {
+        let stack = format!("bench-{}", bp.replace('_', "-"));
+        let dir2 = dir.clone();
+        let (ok, plan, err, _) = tokio::task::spawn_blocking({
+            let (bp, stack, ep, zip) = (bp.clone(), stack.clone(), ep.clone(), zip.clone());
+            move || {
+                archform(
+                    &dir2,
+                    &[
+                        "plan",
+                        &bp,
+                        "--stack",
+                        &stack,
+                        "--endpoint",
+                        &ep,
+                        "--code-override",
+                        &zip,
+                    ],
+                )
+            }
+        })
+        .await
+        .unwrap();
+        if !ok {
+            println!("{bp:<15} plan failed: {}", err.lines().last().unwrap_or(""));
+            continue;
+        }
+        let steps = steps_of(&plan);
+        let crit_create = critical_path(&steps, CREATE_MODEL);
+        let dir2 = dir.clone();
+        let (ok, report, err, took) = tokio::task::spawn_blocking({
+            let (bp, stack, ep, zip) = (bp.clone(), stack.clone(), ep.clone(), zip.clone());
+            move || {
+                archform(
+                    &dir2,
+                    &[
+                        "deploy",
+                        &bp,
+                        "--stack",
+                        &stack,
+                        "--endpoint",
+                        &ep,
+                        "--code-override",
+                        &zip,
+                    ],
+                )
+            }
+        })
+        .await
+        .unwrap();
+        if !ok {
+            let errors: Vec<String> = report["report"]["steps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| s["outcome"] == "failed")
+                .map(|s| format!("{}: {}", s["id"], s["error"]))
+                .collect();
+            println!(
+                "{bp:<15} deploy failed: {} {}",
+                errors.join("; "),
+                err.lines().last().unwrap_or("")
+            );
+            let _ = archform(&dir, &["destroy", "--stack", &stack, "--endpoint", &ep]);
+            continue;
+        }
+        if largest.as_ref().is_none_or(|(n, _)| steps.len() > *n) {
+            largest = Some((steps.len(), bp.clone()));
+        }
+        // Destroy walks the same graph backwards: dependents first.
+        let mut reversed: Vec<(String, String, Vec<String>)> = Vec::new();
+        for (id, kind, _) in steps.iter().rev() {
+            let dependents = steps
+                .iter()
+                .filter(|(_, _, w)| w.contains(id))
+                .map(|(d, _, _)| d.clone())
+                .collect();
+            reversed.push((id.clone(), kind.clone(), dependents));
+        }
+        let crit_destroy = critical_path(&reversed, DELETE_MODEL);
+        let (ok, _, err, took_d) =
+            archform(&dir, &["destroy", "--stack", &stack, "--endpoint", &ep]);
+        if !ok {
+            println!(
+                "{bp:<15} destroy failed: {}",
+                err.lines().last().unwrap_or("")
+            );
+        }
+        let ratio = |m: Duration, c: f64| {
+            if c > 0.0 {
+                format!("{:.2}", m.as_secs_f64() / c)
+            } else {
+                "-".into()
+            }
+        };
+        println!(
+            "{bp:<15} {:>9.2} {:>10.2} {:>8} {:>9.2} {:>10.2} {:>8}",
+            took.as_secs_f64(),
+            crit_create,
+            ratio(took, crit_create),
+            took_d.as_secs_f64(),
+            crit_destroy,
+            ratio(took_d, crit_destroy)
+        );
+    }
+    // No-op redeploy of the largest blueprint that deployed.
+    if let Some((_, bp)) = largest {
+        let stack = format!("bench-noop-{}", bp);
+        let (ok, _, err, _) = archform(
+            &dir,
+            &[
+                "deploy",
+                &bp,
+                "--stack",
+                &stack,
+                "--endpoint",
+                &upstream,
+                "--code-override",
+                &zip,
+            ],
+        );
+        if ok {
+            proxy.reset();
+            let (_, report, _, took) = archform(
+                &dir,
+                &[
+                    "deploy",
+                    &bp,
+                    "--stack",
+                    &stack,
+                    "--endpoint",
+                    &ep,
+                    "--code-override",
+                    &zip,
+                ],
+            );
+            let stats = proxy.stats();
+            println!(
+                "no-op redeploy of {bp}: {:.3} s (target < 1 s), {} calls, {} mutating (target 0), changes {}",
+                took.as_secs_f64(),
+                stats.total(),
+                stats.mutations().values().sum::<u64>(),
+                report["changes"]
+            );
+            let _ = archform(
+                &dir,
+                &["destroy", "--stack", &stack, "--endpoint", &upstream],
+            );
+        } else {
+            println!(
+                "no-op redeploy of {bp}: first deploy failed: {}",
+                err.lines().last().unwrap_or("")
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
