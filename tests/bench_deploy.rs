@@ -6,7 +6,7 @@
 //! <= 1.15); asserts nothing. Also times a no-op redeploy of the largest
 //! blueprint (target < 1 s, zero mutating calls).
 //!
-//!     cargo run --example bench_deploy [blueprint ...]
+//!     cargo build && cargo run --example bench_deploy [blueprint ...]
 //!
 //! (With ARCHFORM_TEST_ENDPOINT unset it starts its own moto.)
 
@@ -42,7 +42,7 @@ const DELETE_MODEL: &[(&str, &str, f64)] = &[
 
 fn archform(dir: &std::path::Path, args: &[&str]) -> (bool, Value, String, Duration) {
     let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_archform"))
+    let out = Command::new(binary())
         .current_dir(dir)
         .args(args)
         .args(["--output", "json"])
@@ -54,6 +54,19 @@ fn archform(dir: &std::path::Path, args: &[&str]) -> (bool, Value, String, Durat
         String::from_utf8_lossy(&out.stderr).into_owned(),
         start.elapsed(),
     )
+}
+
+/// The `archform` binary beside this example's directory (target/debug),
+/// or `$ARCHFORM_BIN`.
+fn binary() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("ARCHFORM_BIN") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().expect("own path");
+    exe.parent()
+        .and_then(|examples| examples.parent())
+        .map(|debug| debug.join("archform"))
+        .expect("target directory")
 }
 
 /// Longest path through `steps` (id, kind, waits_for) with per-kind weights.
