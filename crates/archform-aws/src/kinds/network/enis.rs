@@ -1,0 +1,121 @@
+//! Lambda's VPC network interfaces. A function in a VPC leaves
+//! requester-managed `awslambda_` ENIs behind for a long while after its VPC
+//! config is removed or it is deleted; until they are gone, DeleteSubnet and
+//! DeleteSecurityGroup answer DependencyViolation. Destroy waits for them to
+//! become `available` and deletes them, with bounded waiting.
+
+use crate::clients::Clients;
+use crate::error;
+use archform_engine::provider::ProviderResult;
+use aws_sdk_ec2::types::{Filter, NetworkInterface, NetworkInterfaceStatus};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// How many times subnet and security group deletes retry after
+/// DependencyViolation (each retry first releases Lambda ENIs).
+pub(crate) const RETRIES: u32 = 4;
+
+/// How long to wait for Lambda to release its ENIs.
+const LIMIT: Duration = Duration::from_secs(20 * 60);
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Scope<'a> {
+    Subnet(&'a str),
+    SecurityGroup(&'a str),
+}
+
+/// True for an ENI that Lambda created and manages.
+pub(crate) fn is_lambda(eni: &NetworkInterface) -> bool {
+    let requester = eni.requester_id().unwrap_or_default();
+    let description = eni.description().unwrap_or_default();
+    let interface_type = eni.interface_type().map(|t| t.as_str()).unwrap_or_default();
+    requester.contains("awslambda_")
+        || interface_type == "lambda"
+        || (eni.requester_managed().unwrap_or(false)
+            && description.starts_with("AWS Lambda VPC ENI"))
+}
+
+async fn lambda_enis(c: &Clients, scope: Scope<'_>) -> ProviderResult<Vec<NetworkInterface>> {
+    let filter = match scope {
+        Scope::Subnet(id) => Filter::builder().name("subnet-id").values(id).build(),
+        Scope::SecurityGroup(id) => Filter::builder().name("group-id").values(id).build(),
+    };
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let out = c
+            .ec2
+            .describe_network_interfaces()
+            .filters(filter.clone())
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| error::aws("ec2:DescribeNetworkInterfaces", e))?;
+        found.extend(
+            out.network_interfaces()
+                .iter()
+                .filter(|e| is_lambda(e))
+                .cloned(),
+        );
+        token = out
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        if token.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
+/// Waits (bounded) until no Lambda ENI is left in the subnet or security
+/// group, deleting each one as soon as Lambda has released it (status
+/// `available`). Returns the number of ENIs deleted. When none is there,
+/// returns at once after a short pause, so the caller's retry of its own
+/// delete covers AWS's eventual consistency.
+pub(crate) async fn release(c: &Clients, scope: Scope<'_>) -> ProviderResult<usize> {
+    let deleted = AtomicUsize::new(0);
+    let polls = AtomicUsize::new(0);
+    let what = match scope {
+        Scope::Subnet(id) => format!("Lambda ENIs in subnet {id} to be released"),
+        Scope::SecurityGroup(id) => format!("Lambda ENIs of security group {id} to be released"),
+    };
+    crate::wait::until(&what, Duration::from_secs(2), LIMIT, || {
+        let was_first = polls.fetch_add(1, Ordering::Relaxed) == 0;
+        let deleted = &deleted;
+        async move {
+            let enis = lambda_enis(c, scope).await?;
+            if enis.is_empty() {
+                if was_first {
+                    // Nothing of Lambda's: the dependency is something else
+                    // or AWS has not caught up yet.
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                return Ok(Some(()));
+            }
+            for eni in enis {
+                if eni.status() != Some(&NetworkInterfaceStatus::Available) {
+                    continue;
+                }
+                let id = eni.network_interface_id().unwrap_or_default();
+                match c
+                    .ec2
+                    .delete_network_interface()
+                    .network_interface_id(id)
+                    .send()
+                    .await
+                {
+                    Ok(_) => {
+                        deleted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) if error::is_not_found(&e) => {}
+                    // Still held (Lambda is detaching it): try again next poll.
+                    Err(e) if error::code(&e) == Some("InvalidNetworkInterface.InUse") => {}
+                    Err(e) => return Err(error::aws("ec2:DeleteNetworkInterface", e)),
+                }
+            }
+            Ok(None)
+        }
+    })
+    .await?;
+    Ok(deleted.into_inner())
+}
