@@ -265,3 +265,156 @@ async fn log_group_lifecycle() {
 fn invalid(e: &ProviderError) -> bool {
     matches!(e, ProviderError::Invalid(_))
 }
+
+#[tokio::test]
+async fn secret_lifecycle() {
+    let (p, config) = provider().await;
+    let sm = aws_sdk_secretsmanager::Client::new(&config);
+    let s = stack("secret");
+    let name = format!("{s}-db_secret");
+    let mut r = resolved(
+        "secretsmanager.secret",
+        &s,
+        "db_secret",
+        Some(name.clone()),
+        json!({"description": "first", "generate": {"length": 24, "exclude_punctuation": true,
+               "secret_template": "{\"username\":\"app\"}", "generate_key": "password"}}),
+    );
+    let (a, mut st) = create_twice(&p, &r).await;
+    let value = sm
+        .get_secret_value()
+        .secret_id(&a.physical_id)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+    assert_eq!(v["username"], "app");
+    assert_eq!(v["password"].as_str().unwrap().len(), 24);
+    let seen = p.read("db_secret", &st).await.unwrap().unwrap();
+    assert_eq!(seen.properties["description"], "first");
+
+    r.properties["description"] = json!("second");
+    r.tags.insert("team".into(), "core".into());
+    let a2 = p
+        .update(&r, &st, &["description".to_string(), "tags".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(a2, a);
+    st = state(&r, &a2);
+    let seen = p.read("db_secret", &st).await.unwrap().unwrap();
+    assert_eq!(seen.properties["description"], "second");
+    let d = sm
+        .describe_secret()
+        .secret_id(&a.physical_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(d.tags().iter().any(|t| t.key() == Some("team")));
+
+    delete_twice(&p, "db_secret", &st).await;
+    // Deleted without a recovery window: the name can be used again at once.
+    let (a3, st3) = create_twice(&p, &r).await;
+    delete_twice(&p, "db_secret", &st3).await;
+    assert!(a3.physical_id.contains(&name));
+}
+
+#[tokio::test]
+async fn sqs_queue_and_policy_lifecycle() {
+    let (p, config) = provider().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let s = stack("sqs");
+    let dlq = resolved(
+        "sqs.queue",
+        &s,
+        "jobs_dlq",
+        Some(format!("{s}-jobs_dlq")),
+        json!({"sqs_managed_sse": true, "message_retention_seconds": 1209600}),
+    );
+    let (dlq_a, dlq_st) = create_twice(&p, &dlq).await;
+    let dlq_arn = dlq_a.attributes["arn"].as_str().unwrap().to_string();
+    let name = format!("{s}-jobs");
+    let mut r = resolved(
+        "sqs.queue",
+        &s,
+        "jobs",
+        Some(name.clone()),
+        json!({"visibility_timeout": 180, "delay_seconds": 2, "receive_wait_time_seconds": 10,
+               "redrive_policy": {"dead_letter_target_arn": dlq_arn, "max_receive_count": 5}}),
+    );
+    let (a, mut st) = create_twice(&p, &r).await;
+    assert_eq!(a.attributes["name"], name.as_str());
+    assert!(a.attributes["url"].as_str().unwrap().ends_with(&name));
+    assert_eq!(a.physical_id, a.attributes["url"].as_str().unwrap());
+    let tags = sqs
+        .list_queue_tags()
+        .queue_url(&a.physical_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().unwrap()["archform:id"], "jobs");
+
+    let seen = p.read("jobs", &st).await.unwrap().unwrap();
+    assert_eq!(
+        seen.properties, r.properties,
+        "refresh reads back what was applied"
+    );
+    assert_eq!(seen.applied, a);
+
+    r.properties["visibility_timeout"] = json!(60);
+    r.properties
+        .as_object_mut()
+        .unwrap()
+        .remove("delay_seconds");
+    r.properties["redrive_policy"]["max_receive_count"] = json!(3);
+    let changed: Vec<String> = ["visibility_timeout", "delay_seconds", "redrive_policy"]
+        .map(String::from)
+        .to_vec();
+    let a2 = p.update(&r, &st, &changed).await.unwrap();
+    assert_eq!(a2, a);
+    st = state(&r, &a2);
+    let seen = p.read("jobs", &st).await.unwrap().unwrap();
+    assert_eq!(seen.properties["visibility_timeout"], 60);
+    assert_eq!(seen.properties["redrive_policy"]["max_receive_count"], 3);
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(&a.physical_id)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::DelaySeconds)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::DelaySeconds],
+        "0"
+    );
+
+    // The queue policy.
+    let doc = |sid: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Sid": sid, "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": a.attributes["arn"], "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:123456789012:t"}}}]})
+    };
+    let mut pr = resolved(
+        "sqs.queue_policy",
+        &s,
+        "jobs_policy",
+        None,
+        json!({"queue_url": a.physical_id, "policy": doc("One")}),
+    );
+    let (pa, mut pst) = create_twice(&p, &pr).await;
+    assert_eq!(pa.physical_id, a.physical_id);
+    let seen = p.read("jobs_policy", &pst).await.unwrap().unwrap();
+    assert_eq!(seen.properties["policy"], doc("One"));
+    pr.properties["policy"] = doc("Two");
+    let pa2 = p.update(&pr, &pst, &["policy".to_string()]).await.unwrap();
+    pst = state(&pr, &pa2);
+    let seen = p.read("jobs_policy", &pst).await.unwrap().unwrap();
+    assert_eq!(seen.properties["policy"]["Statement"][0]["Sid"], "Two");
+    delete_twice(&p, "jobs_policy", &pst).await;
+    // The queue itself is still there.
+    assert!(p.read("jobs", &st).await.unwrap().is_some());
+
+    delete_twice(&p, "jobs", &st).await;
+    delete_twice(&p, "jobs_dlq", &dlq_st).await;
+    // A policy whose queue is gone counts as deleted too.
+    p.delete("jobs_policy", &pst).await.unwrap();
+}
