@@ -1,8 +1,27 @@
-//! Providers of the edge kinds.
+//! Providers of the edge kinds: ELBv2 and API Gateway v2.
+
+mod elb;
+mod lambda_target;
+mod listener;
+mod listener_rule;
+mod load_balancer;
+mod target_group;
 
 use super::Handler;
 
+static TARGET_GROUP: Handler = handler!(target_group);
+static LAMBDA_TARGET: Handler = handler!(lambda_target);
+static LOAD_BALANCER: Handler = handler!(load_balancer);
+static LISTENER: Handler = handler!(listener);
+static LISTENER_RULE: Handler = handler!(listener_rule);
+
 pub(super) fn handler(kind: &str) -> Option<&'static Handler> {
-    let _ = kind;
-    None
+    match kind {
+        "elbv2.target_group" => Some(&TARGET_GROUP),
+        "elbv2.lambda_target" => Some(&LAMBDA_TARGET),
+        "elbv2.load_balancer" => Some(&LOAD_BALANCER),
+        "elbv2.listener" => Some(&LISTENER),
+        "elbv2.listener_rule" => Some(&LISTENER_RULE),
+        _ => None,
+    }
 }

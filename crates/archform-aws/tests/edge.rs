@@ -1,0 +1,428 @@
+//! Edge kinds (ELBv2 load balancer, target group, lambda target, listener,
+//! listener rule; API Gateway v2 WebSocket API, integration, route,
+//! deployment, stage) against the emulator: create, refresh, in-place
+//! update, delete, delete-when-gone and create-adopts-existing.
+
+use archform_aws::AwsProvider;
+use archform_engine::provider::{Applied, Provider, ProviderError, Resolved};
+use archform_engine::state::{ResourceState, ResourceStatus};
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+async fn provider() -> (AwsProvider, aws_config::SdkConfig) {
+    let endpoint = archform_testkit::test_endpoint();
+    let config = archform_testkit::sdk_config(&endpoint).await;
+    (AwsProvider::new(&config), config)
+}
+
+fn stack(prefix: &str) -> String {
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{}-{}", std::process::id() % 10000, n % 1_000_000)
+}
+
+fn resolved(
+    kind: &str,
+    stack: &str,
+    id: &str,
+    name: Option<String>,
+    properties: Value,
+) -> Resolved {
+    let mut tags = IndexMap::new();
+    tags.insert("archform:stack".to_string(), stack.to_string());
+    tags.insert("archform:id".to_string(), id.to_string());
+    Resolved {
+        stack: stack.into(),
+        id: id.into(),
+        kind: archform_blueprint::kinds::lookup(kind).unwrap(),
+        physical_name: name,
+        properties,
+        tags,
+    }
+}
+
+fn state(r: &Resolved, a: &Applied) -> ResourceState {
+    ResourceState {
+        kind: r.kind.name.to_string(),
+        physical_id: Some(a.physical_id.clone()),
+        physical_name: r.physical_name.clone(),
+        properties: r.properties.clone(),
+        attributes: a.attributes.clone(),
+        dependencies: vec![],
+        tags: r.tags.clone(),
+        status: ResourceStatus::Created,
+    }
+}
+
+fn assert_attrs(r: &Resolved, a: &Applied) {
+    let mut want: Vec<&str> = r.kind.attrs.iter().map(|a| a.name).collect();
+    let mut got: Vec<&str> = a.attributes.keys().map(String::as_str).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(want, got, "exported attributes of {}", r.kind.name);
+    for (k, v) in &a.attributes {
+        assert!(
+            !v.is_null() && v != "",
+            "attribute {k} of {} is empty",
+            r.kind.name
+        );
+    }
+}
+
+/// Create twice (the second adopts), then check the exports.
+async fn create_and_adopt(p: &AwsProvider, r: &Resolved) -> Applied {
+    let a = p
+        .create(r)
+        .await
+        .unwrap_or_else(|e| panic!("create {}: {e}", r.kind.name));
+    assert_attrs(r, &a);
+    let again = p.create(r).await.unwrap();
+    assert_eq!(
+        again.physical_id, a.physical_id,
+        "second create of {} adopts",
+        r.kind.name
+    );
+    a
+}
+
+/// Delete, check it is gone, delete again (already gone counts as deleted).
+async fn delete_twice(p: &AwsProvider, id: &str, cur: &ResourceState) {
+    p.delete(id, cur)
+        .await
+        .unwrap_or_else(|e| panic!("delete {id}: {e}"));
+    assert!(p.read(id, cur).await.unwrap().is_none(), "{id} is gone");
+    p.delete(id, cur).await.unwrap();
+}
+
+/// A VPC with two subnets in two zones and a security group.
+async fn network(config: &aws_config::SdkConfig, cidr: &str) -> (Vec<String>, String) {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block(format!("{cidr}.0.0/16"))
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let mut subnets = vec![];
+    for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .availability_zone(*az)
+            .cidr_block(format!("{cidr}.{i}.0/24"))
+            .send()
+            .await
+            .unwrap();
+        subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+    }
+    let sg = ec2
+        .create_security_group()
+        .vpc_id(&vpc)
+        .group_name(format!("alb-{cidr}-{}", std::process::id()))
+        .description("test")
+        .send()
+        .await
+        .unwrap();
+    (subnets, sg.group_id().unwrap().to_string())
+}
+
+/// A Lambda function (with its role) to register and integrate.
+async fn function(config: &aws_config::SdkConfig, name: &str) -> String {
+    let iam = aws_sdk_iam::Client::new(config);
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(doc)
+        .send()
+        .await
+        .unwrap();
+    let role_arn = role.role().unwrap().arn().to_string();
+    let lambda = aws_sdk_lambda::Client::new(config);
+    let zip = archform_testkit::zip::placeholder_function();
+    let f = lambda
+        .create_function()
+        .function_name(name)
+        .role(role_arn)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .handler("bootstrap")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(zip.into())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    f.function_arn().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn target_group_lifecycle() {
+    let (p, config) = provider().await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let s = stack("tg");
+    let mut r = resolved(
+        "elbv2.target_group",
+        &s,
+        "ingest_tg",
+        Some(format!("{s}-tg")),
+        json!({"target_type": "lambda", "multi_value_headers": true}),
+    );
+    let a = create_and_adopt(&p, &r).await;
+    assert!(
+        a.attributes["full_name"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("targetgroup/{s}-tg/"))
+    );
+    let all = elb
+        .describe_target_groups()
+        .names(format!("{s}-tg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.target_groups().len(), 1);
+    let tags = elb
+        .describe_tags()
+        .resource_arns(&a.physical_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tag_descriptions()[0]
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("archform:id"))
+    );
+
+    let cur = state(&r, &a);
+    let obs = p.read("ingest_tg", &cur).await.unwrap().unwrap();
+    assert_eq!(obs.properties["target_type"], "lambda");
+    assert_eq!(obs.properties["multi_value_headers"], true);
+
+    r.properties["multi_value_headers"] = json!(false);
+    r.properties["health_check_path"] = json!("/health");
+    r.tags.insert("team".into(), "edge".into());
+    let changed = ["multi_value_headers", "health_check_path", "tags"].map(String::from);
+    let u = p.update(&r, &cur, &changed).await.unwrap();
+    assert_eq!(u, a);
+    let cur = state(&r, &u);
+    let obs = p.read("ingest_tg", &cur).await.unwrap().unwrap();
+    assert_eq!(obs.properties["multi_value_headers"], false);
+    assert_eq!(obs.properties["health_check_path"], "/health");
+    let tags = elb
+        .describe_tags()
+        .resource_arns(&a.physical_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tag_descriptions()[0]
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("team"))
+    );
+
+    delete_twice(&p, "ingest_tg", &cur).await;
+    // Crash mid-create: no physical id, found by name.
+    let a = p.create(&r).await.unwrap();
+    let mut lost = state(&r, &a);
+    lost.physical_id = None;
+    p.delete("ingest_tg", &lost).await.unwrap();
+    assert!(p.read("ingest_tg", &state(&r, &a)).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn lambda_target_lifecycle() {
+    let (p, config) = provider().await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let s = stack("lt");
+    let f = function(&config, &format!("{s}-fn")).await;
+    let tg = resolved(
+        "elbv2.target_group",
+        &s,
+        "tg",
+        Some(format!("{s}-tg")),
+        json!({"target_type": "lambda"}),
+    );
+    let tga = p.create(&tg).await.unwrap();
+    let tg_arn = tga.physical_id.clone();
+
+    let r = resolved(
+        "elbv2.lambda_target",
+        &s,
+        "target",
+        None,
+        json!({"target_group_arn": tg_arn, "function_arn": f}),
+    );
+    let a = create_and_adopt(&p, &r).await;
+    assert_eq!(a.physical_id, format!("{tg_arn}|{f}"));
+    let health = elb
+        .describe_target_health()
+        .target_group_arn(&tg_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        health.target_health_descriptions().len(),
+        1,
+        "registered once"
+    );
+
+    let cur = state(&r, &a);
+    let obs = p.read("target", &cur).await.unwrap().unwrap();
+    assert_eq!(obs.properties["function_arn"], f.as_str());
+    // Nothing is in place; update returns the same registration.
+    assert_eq!(p.update(&r, &cur, &[]).await.unwrap(), a);
+
+    delete_twice(&p, "target", &cur).await;
+    p.delete("tg", &state(&tg, &tga)).await.unwrap();
+    // The whole target group gone: the registration reads as gone too.
+    assert!(p.read("target", &cur).await.unwrap().is_none());
+    p.delete("target", &cur).await.unwrap();
+}
+
+#[tokio::test]
+async fn load_balancer_listener_and_rule_lifecycle() {
+    let (p, config) = provider().await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let s = stack("lb");
+    let (subnets, sg) = network(&config, "10.42").await;
+
+    let mut lb = resolved(
+        "elbv2.load_balancer",
+        &s,
+        "alb",
+        Some(format!("{s}-alb")),
+        json!({"scheme": "internet-facing", "subnets": subnets, "security_groups": [sg],
+               "drop_invalid_header_fields": true}),
+    );
+    let lba = create_and_adopt(&p, &lb).await;
+    assert!(
+        lba.attributes["full_name"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("app/{s}-alb/"))
+    );
+    let all = elb
+        .describe_load_balancers()
+        .names(format!("{s}-alb"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.load_balancers().len(), 1);
+    let lb_cur = state(&lb, &lba);
+    let obs = p.read("alb", &lb_cur).await.unwrap().unwrap();
+    assert_eq!(obs.properties["scheme"], "internet-facing");
+    assert_eq!(obs.properties["drop_invalid_header_fields"], true);
+    assert_eq!(obs.properties["security_groups"], json!([sg]));
+
+    lb.properties["idle_timeout"] = json!(120);
+    lb.tags.insert("team".into(), "edge".into());
+    let u = p
+        .update(
+            &lb,
+            &lb_cur,
+            &["idle_timeout".to_string(), "tags".to_string()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(u.physical_id, lba.physical_id);
+    let lb_cur = state(&lb, &u);
+    let obs = p.read("alb", &lb_cur).await.unwrap().unwrap();
+    assert_eq!(obs.properties["idle_timeout"], 120);
+
+    let tg = resolved(
+        "elbv2.target_group",
+        &s,
+        "tg",
+        Some(format!("{s}-tg")),
+        json!({"target_type": "lambda"}),
+    );
+    let tga = p.create(&tg).await.unwrap();
+
+    // Listener.
+    let mut l = resolved(
+        "elbv2.listener",
+        &s,
+        "http",
+        None,
+        json!({"load_balancer_arn": lba.physical_id, "port": 80, "protocol": "HTTP",
+               "default_action": {"type": "fixed-response", "status_code": 404,
+                                  "content_type": "application/json", "message_body": "{\"error\":\"no route\"}"}}),
+    );
+    let la = create_and_adopt(&p, &l).await;
+    let ls = elb
+        .describe_listeners()
+        .load_balancer_arn(&lba.physical_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ls.listeners().len(), 1);
+    let l_cur = state(&l, &la);
+    let obs = p.read("http", &l_cur).await.unwrap().unwrap();
+    assert_eq!(obs.properties["port"], 80);
+    assert_eq!(obs.properties["default_action"]["status_code"], 404);
+    assert_eq!(
+        obs.properties["default_action"]["message_body"],
+        "{\"error\":\"no route\"}"
+    );
+    l.properties["default_action"] =
+        json!({"type": "forward", "target_group_arn": tga.physical_id});
+    p.update(&l, &l_cur, &["default_action".to_string()])
+        .await
+        .unwrap();
+    let l_cur = state(&l, &la);
+    let obs = p.read("http", &l_cur).await.unwrap().unwrap();
+    assert_eq!(
+        obs.properties["default_action"],
+        json!({"type": "forward", "target_group_arn": tga.physical_id})
+    );
+
+    // Rule.
+    let mut rule = resolved(
+        "elbv2.listener_rule",
+        &s,
+        "route",
+        None,
+        json!({"listener_arn": la.physical_id, "priority": 10, "path_patterns": ["/notifications*"],
+               "action": {"type": "forward", "target_group_arn": tga.physical_id}}),
+    );
+    let ra = create_and_adopt(&p, &rule).await;
+    let rules = elb
+        .describe_rules()
+        .listener_arn(&la.physical_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rules
+            .rules()
+            .iter()
+            .filter(|r| r.priority() == Some("10"))
+            .count(),
+        1
+    );
+    let r_cur = state(&rule, &ra);
+    let obs = p.read("route", &r_cur).await.unwrap().unwrap();
+    assert_eq!(obs.properties["priority"], 10);
+    assert_eq!(obs.properties["path_patterns"], json!(["/notifications*"]));
+    rule.properties["priority"] = json!(20);
+    rule.properties["http_methods"] = json!(["POST"]);
+    let changed = ["priority", "http_methods"].map(String::from);
+    p.update(&rule, &r_cur, &changed).await.unwrap();
+    let r_cur = state(&rule, &ra);
+    let obs = p.read("route", &r_cur).await.unwrap().unwrap();
+    assert_eq!(obs.properties["priority"], 20);
+    assert_eq!(obs.properties["http_methods"], json!(["POST"]));
+
+    delete_twice(&p, "route", &r_cur).await;
+    delete_twice(&p, "http", &l_cur).await;
+    p.delete("tg", &state(&tg, &tga)).await.unwrap();
+    delete_twice(&p, "alb", &lb_cur).await;
+}
