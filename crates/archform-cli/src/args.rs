@@ -60,8 +60,8 @@ pub enum Command {
     Outputs {
         #[arg(long)]
         stack: String,
-        #[arg(long, default_value = ".archform/state", value_name = "DIR")]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        target: crate::target::TargetArgs,
     },
     /// Inspect saved state.
     #[command(subcommand)]
@@ -118,14 +118,18 @@ impl StackArgs {
 pub enum StateCommand {
     /// The stacks that have state.
     List {
-        #[arg(long, default_value = ".archform/state", value_name = "DIR")]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        target: crate::target::TargetArgs,
     },
     /// One stack's resources, their status and physical ids.
     Show {
         #[arg(long)]
         stack: String,
-        #[arg(long, default_value = ".archform/state", value_name = "DIR")]
-        state_dir: PathBuf,
+        #[command(flatten)]
+        target: crate::target::TargetArgs,
     },
+    /// Remove a lock left by a run that died (the lock error names its id).
+    Unlock(crate::commands::state::UnlockArgs),
+    /// Forget a resource without deleting it in AWS.
+    Rm(crate::commands::state::RmArgs),
 }

@@ -24,6 +24,10 @@ pub struct TargetArgs {
     /// Where state files live.
     #[arg(long, default_value = ".archform/state", value_name = "DIR")]
     pub state_dir: std::path::PathBuf,
+    /// Where state lives: `s3://bucket/prefix` (locked with a lock object,
+    /// writes guarded by ETag) or a directory; overrides --state-dir.
+    #[arg(long, env = "ARCHFORM_STATE", value_name = "s3://BUCKET/PREFIX|DIR")]
+    pub state: Option<String>,
 }
 
 pub struct Target {

@@ -3,6 +3,7 @@
 use crate::args::{OutputFormat, StackArgs};
 use crate::code;
 use crate::output;
+use crate::state_store::Store;
 use crate::target::{self, TargetArgs};
 use anyhow::{Context, bail};
 use archform_aws::AwsProvider;
@@ -12,7 +13,7 @@ use archform_engine::dag::{CancelToken, Direction};
 use archform_engine::plan::{self, Action, NewValue, Plan, PseudoAttrs};
 use archform_engine::provider::Provider;
 use archform_engine::refresh::{self, Drift};
-use archform_engine::state::{LocalBackend, State, StateBackend};
+use archform_engine::state::{State, StateBackend};
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -125,7 +126,7 @@ pub fn plan(out: OutputFormat, args: &PlanArgs) -> anyhow::Result<i32> {
     };
     runtime()?.block_on(async {
         let s = session(&args.deploy.target, g.stack.region.as_deref()).await?;
-        let backend = LocalBackend::new(&args.deploy.target.state_dir);
+        let backend = Store::open(&args.deploy.target).await?;
         let mut state = backend.load(&g.stack.name).await?;
         if let Some(st) = state.as_mut().filter(|_| !args.deploy.no_refresh) {
             report_drift(
@@ -154,7 +155,7 @@ pub fn deploy(out: OutputFormat, args: &DeployArgs) -> anyhow::Result<i32> {
     };
     runtime()?.block_on(async {
         let s = session(&args.target, g.stack.region.as_deref()).await?;
-        let backend = LocalBackend::new(&args.target.state_dir);
+        let backend = Store::open(&args.target).await?;
         let lock = backend.lock(&g.stack.name, "deploy").await?;
         let mut state = match backend.load(&g.stack.name).await? {
             Some(st) => st,
@@ -223,12 +224,12 @@ pub fn deploy(out: OutputFormat, args: &DeployArgs) -> anyhow::Result<i32> {
 
 pub fn destroy(out: OutputFormat, args: &StackNameArgs) -> anyhow::Result<i32> {
     runtime()?.block_on(async {
-        let backend = LocalBackend::new(&args.target.state_dir);
+        let backend = Store::open(&args.target).await?;
         let Some(state) = backend.load(&args.stack).await? else {
             bail!(
                 "no state for stack `{}` in {}: nothing to destroy",
                 args.stack,
-                args.target.state_dir.display()
+                backend.describe()
             );
         };
         let s = session(&args.target, None).await?;
@@ -273,16 +274,11 @@ async fn run_apply(
     out: OutputFormat,
     p: &Plan,
     state: State,
-    backend: LocalBackend,
+    backend: Store,
     lock: archform_engine::state::Lock,
     s: &Session,
     options: ApplyOptions,
-) -> anyhow::Result<(
-    State,
-    ApplyReport,
-    LocalBackend,
-    archform_engine::state::Lock,
-)> {
+) -> anyhow::Result<(State, ApplyReport, Store, archform_engine::state::Lock)> {
     let cancel = CancelToken::new();
     let c = cancel.clone();
     tokio::spawn(async move {
@@ -494,31 +490,38 @@ fn render_plan(p: &Plan) -> String {
     s
 }
 
-pub fn outputs(out: OutputFormat, stack: &str, state_dir: &Path) -> anyhow::Result<i32> {
-    let backend = LocalBackend::new(state_dir);
-    let Some(state) = runtime()?.block_on(backend.load(stack))? else {
+pub fn outputs(out: OutputFormat, stack: &str, t: &TargetArgs) -> anyhow::Result<i32> {
+    let (backend, state) = runtime()?.block_on(async {
+        let backend = Store::open(t).await?;
+        let state = backend.load(stack).await?;
+        anyhow::Ok((backend, state))
+    })?;
+    let Some(state) = state else {
         bail!(
             "no state for stack `{stack}` in {}: deploy it first",
-            state_dir.display()
+            backend.describe()
         );
     };
     output::emit(out, &state.outputs, || render_outputs(&state.outputs));
     Ok(0)
 }
 
-pub fn state_list(out: OutputFormat, state_dir: &Path) -> anyhow::Result<i32> {
-    let backend = LocalBackend::new(state_dir);
-    let stacks = backend.list()?;
+pub fn state_list(out: OutputFormat, t: &TargetArgs) -> anyhow::Result<i32> {
+    let stacks = runtime()?.block_on(async { anyhow::Ok(Store::open(t).await?.list().await?) })?;
     output::emit(out, &stacks, || {
         stacks.iter().map(|s| format!("{s}\n")).collect()
     });
     Ok(0)
 }
 
-pub fn state_show(out: OutputFormat, stack: &str, state_dir: &Path) -> anyhow::Result<i32> {
-    let backend = LocalBackend::new(state_dir);
-    let Some(state) = runtime()?.block_on(backend.load(stack))? else {
-        bail!("no state for stack `{stack}` in {}", state_dir.display());
+pub fn state_show(out: OutputFormat, stack: &str, t: &TargetArgs) -> anyhow::Result<i32> {
+    let (backend, state) = runtime()?.block_on(async {
+        let backend = Store::open(t).await?;
+        let state = backend.load(stack).await?;
+        anyhow::Ok((backend, state))
+    })?;
+    let Some(state) = state else {
+        bail!("no state for stack `{stack}` in {}", backend.describe());
     };
     output::emit(out, &state, || {
         let mut s = format!(

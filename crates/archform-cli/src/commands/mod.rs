@@ -6,6 +6,7 @@ mod graph;
 mod kinds;
 pub mod lifecycle;
 mod render;
+pub mod state;
 
 use crate::args::{Cli, Command, StateCommand};
 
@@ -20,11 +21,13 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Plan(args) => lifecycle::plan(out, args),
         Command::Deploy(args) => lifecycle::deploy(out, args),
         Command::Destroy(args) => lifecycle::destroy(out, args),
-        Command::Outputs { stack, state_dir } => lifecycle::outputs(out, stack, state_dir),
-        Command::State(StateCommand::List { state_dir }) => lifecycle::state_list(out, state_dir),
-        Command::State(StateCommand::Show { stack, state_dir }) => {
-            lifecycle::state_show(out, stack, state_dir)
+        Command::Outputs { stack, target } => lifecycle::outputs(out, stack, target),
+        Command::State(StateCommand::List { target }) => lifecycle::state_list(out, target),
+        Command::State(StateCommand::Show { stack, target }) => {
+            lifecycle::state_show(out, stack, target)
         }
+        Command::State(StateCommand::Unlock(args)) => state::unlock(out, args),
+        Command::State(StateCommand::Rm(args)) => state::rm(out, args),
         Command::Emulator(args) => emulator::run(args, out == crate::args::OutputFormat::Json),
     }
 }
