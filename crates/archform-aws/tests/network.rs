@@ -519,3 +519,101 @@ async fn security_group_lifecycle() {
     delete_twice(&p, "app_sg", &st2).await;
     delete_twice(&p, "alb_sg", &alb_st).await;
 }
+
+#[tokio::test]
+async fn eip_and_nat_gateway_lifecycle() {
+    let (p, ec2) = provider().await;
+    let s = stack("nat");
+    let (_, v) = vpc(&p, &s, "vpc", "10.45.0.0/16").await;
+    let zone = az(&ec2, 0).await;
+    let sub_r = resolved(
+        "ec2.subnet",
+        &s,
+        "public_a",
+        json!({ "vpc_id": v.physical_id, "cidr_block": "10.45.0.0/24", "availability_zone": zone }),
+    );
+    let sub = p.create(&sub_r).await.unwrap();
+
+    let eip_r = resolved("ec2.eip", &s, "nat_eip", json!({}));
+    let eip = p.create(&eip_r).await.unwrap();
+    assert_attrs(&eip_r, &eip);
+    assert_eq!(
+        eip.physical_id,
+        eip.attributes["allocation_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        p.create(&eip_r).await.unwrap(),
+        eip,
+        "create adopts the tagged address"
+    );
+    let n = ec2
+        .describe_addresses()
+        .set_filters(Some(tag_filters(&s, "nat_eip")))
+        .send()
+        .await
+        .unwrap()
+        .addresses()
+        .len();
+    assert_eq!(n, 1, "no duplicate address");
+    let eip_st = state(&eip_r, &eip);
+    let o = p.read("nat_eip", &eip_st).await.unwrap().unwrap();
+    assert_eq!(o.applied, eip);
+    let mut eip_r2 = eip_r.clone();
+    eip_r2.tags.insert("team".into(), "net".into());
+    assert_eq!(
+        p.update(&eip_r2, &eip_st, &["tags".into()]).await.unwrap(),
+        eip
+    );
+    let eip_st = updated(&eip_r2, &eip);
+
+    let nat_r = resolved(
+        "ec2.nat_gateway",
+        &s,
+        "nat",
+        json!({ "subnet_id": sub.physical_id, "allocation_id": eip.physical_id }),
+    );
+    let nat = p.create(&nat_r).await.unwrap();
+    assert_attrs(&nat_r, &nat);
+    let g = ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(&nat.physical_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        g.nat_gateways()[0].state().map(|s| s.as_str()),
+        Some("available"),
+        "create waits until available"
+    );
+    assert_eq!(
+        p.create(&nat_r).await.unwrap().physical_id,
+        nat.physical_id,
+        "create adopts"
+    );
+    let nat_st = state(&nat_r, &nat);
+    let o = p.read("nat", &nat_st).await.unwrap().unwrap();
+    assert_eq!(o.properties["subnet_id"], json!(sub.physical_id));
+    assert_eq!(o.properties["allocation_id"], json!(eip.physical_id));
+    let mut nat_r2 = nat_r.clone();
+    nat_r2.tags.insert("team".into(), "net".into());
+    p.update(&nat_r2, &nat_st, &["tags".into()]).await.unwrap();
+    let nat_st = updated(&nat_r2, &nat);
+
+    // A private route table routing through the NAT gateway.
+    let rt_r = resolved(
+        "ec2.route_table",
+        &s,
+        "private_rt",
+        json!({ "vpc_id": v.physical_id, "routes": [{ "destination_cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.physical_id }] }),
+    );
+    let rt = p.create(&rt_r).await.unwrap();
+    let rt_st = state(&rt_r, &rt);
+    let o = p.read("private_rt", &rt_st).await.unwrap().unwrap();
+    assert_eq!(o.properties["routes"], rt_r.properties["routes"]);
+    delete_twice(&p, "private_rt", &rt_st).await;
+
+    // The gateway is deleted (waited for), then its address and subnet go.
+    delete_twice(&p, "nat", &nat_st).await;
+    delete_twice(&p, "nat_eip", &eip_st).await;
+    p.delete("public_a", &state(&sub_r, &sub)).await.unwrap();
+}

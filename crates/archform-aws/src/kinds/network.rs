@@ -1,8 +1,10 @@
 //! Providers of the VPC networking kinds.
 
 mod ec2_tags;
+mod eip;
 pub(crate) mod enis;
 mod internet_gateway;
+mod nat_gateway;
 mod route_table;
 mod security_group;
 mod subnet;
@@ -14,6 +16,8 @@ use serde_json::Value;
 static VPC: Handler = handler!(vpc);
 static SUBNET: Handler = handler!(subnet);
 static INTERNET_GATEWAY: Handler = handler!(internet_gateway);
+static EIP: Handler = handler!(eip);
+static NAT_GATEWAY: Handler = handler!(nat_gateway);
 static ROUTE_TABLE: Handler = handler!(route_table);
 static SECURITY_GROUP: Handler = handler!(security_group);
 
@@ -22,6 +26,8 @@ pub(super) fn handler(kind: &str) -> Option<&'static Handler> {
         "ec2.vpc" => Some(&VPC),
         "ec2.subnet" => Some(&SUBNET),
         "ec2.internet_gateway" => Some(&INTERNET_GATEWAY),
+        "ec2.eip" => Some(&EIP),
+        "ec2.nat_gateway" => Some(&NAT_GATEWAY),
         "ec2.route_table" => Some(&ROUTE_TABLE),
         "ec2.security_group" => Some(&SECURITY_GROUP),
         _ => None,
