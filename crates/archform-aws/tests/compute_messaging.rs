@@ -418,3 +418,101 @@ async fn sqs_queue_and_policy_lifecycle() {
     // A policy whose queue is gone counts as deleted too.
     p.delete("jobs_policy", &pst).await.unwrap();
 }
+
+#[tokio::test]
+async fn sns_topic_and_subscription_lifecycle() {
+    let (p, config) = provider().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let s = stack("sns");
+    let name = format!("{s}-topic");
+    let mut t = resolved(
+        "sns.topic",
+        &s,
+        "topic",
+        Some(name.clone()),
+        json!({"display_name": "Notifications", "kms_master_key_id": "alias/aws/sns"}),
+    );
+    let (ta, mut tst) = create_twice(&p, &t).await;
+    assert!(ta.physical_id.ends_with(&format!(":{name}")));
+    assert_eq!(ta.attributes["name"], name.as_str());
+    let tags = sns
+        .list_tags_for_resource()
+        .resource_arn(&ta.physical_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == "archform:id" && t.value() == "topic")
+    );
+    let seen = p.read("topic", &tst).await.unwrap().unwrap();
+    assert_eq!(seen.properties, t.properties);
+
+    t.properties["display_name"] = json!("Renamed");
+    t.tags.insert("team".into(), "core".into());
+    let ta2 = p
+        .update(&t, &tst, &["display_name".to_string(), "tags".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(ta2, ta);
+    tst = state(&t, &ta2);
+    assert_eq!(
+        p.read("topic", &tst).await.unwrap().unwrap().properties["display_name"],
+        "Renamed"
+    );
+
+    let q = resolved(
+        "sqs.queue",
+        &s,
+        "email",
+        Some(format!("{s}-email")),
+        json!({}),
+    );
+    let (qa, qst) = create_twice(&p, &q).await;
+    let mut sub = resolved(
+        "sns.subscription",
+        &s,
+        "email_sub",
+        None,
+        json!({"topic_arn": ta.physical_id, "protocol": "sqs", "endpoint": qa.attributes["arn"],
+               "raw_message_delivery": true, "filter_policy_scope": "MessageAttributes",
+               "filter_policy": {"channel": ["email"]}}),
+    );
+    let (sa, mut sst) = create_twice(&p, &sub).await;
+    let listed = sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&ta.physical_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.subscriptions().len(), 1, "no duplicate subscription");
+    let seen = p.read("email_sub", &sst).await.unwrap().unwrap();
+    assert_eq!(seen.properties, sub.properties);
+
+    sub.properties["filter_policy"] = json!({"channel": ["email", "sms"]});
+    sub.properties["raw_message_delivery"] = json!(false);
+    let sa2 = p
+        .update(
+            &sub,
+            &sst,
+            &[
+                "filter_policy".to_string(),
+                "raw_message_delivery".to_string(),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(sa2, sa);
+    sst = state(&sub, &sa2);
+    let seen = p.read("email_sub", &sst).await.unwrap().unwrap();
+    assert_eq!(
+        seen.properties["filter_policy"],
+        json!({"channel": ["email", "sms"]})
+    );
+    assert_eq!(seen.properties["raw_message_delivery"], false);
+
+    delete_twice(&p, "email_sub", &sst).await;
+    delete_twice(&p, "email", &qst).await;
+    delete_twice(&p, "topic", &tst).await;
+}
