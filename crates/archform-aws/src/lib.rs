@@ -8,12 +8,14 @@
 
 mod clients;
 mod error;
+pub mod inventory;
 mod kinds;
 mod pseudo;
 pub mod state_s3;
 pub mod wait;
 
 pub use clients::Clients;
+pub use inventory::{Found, InventoryError, assert_no_leftovers, inventory};
 pub use state_s3::S3Backend;
 use archform_engine::provider::{
     Applied, BoxFuture, Observed, Provider, ProviderError, ProviderResult, Resolved,
