@@ -3,12 +3,13 @@
 use crate::args::{OutputFormat, StackArgs};
 use crate::code;
 use crate::output;
+use crate::progress::{Mode, Progress};
 use crate::state_store::Store;
 use crate::target::{self, TargetArgs};
 use anyhow::{Context, bail};
 use archform_aws::AwsProvider;
 use archform_blueprint::{Graph, compile, refs};
-use archform_engine::apply::{self, ApplyOptions, ApplyReport, Event, StepOutcome};
+use archform_engine::apply::{self, ApplyOptions, ApplyReport, StepOutcome};
 use archform_engine::dag::{CancelToken, Direction};
 use archform_engine::plan::{self, Action, NewValue, Plan, PseudoAttrs};
 use archform_engine::provider::Provider;
@@ -292,22 +293,10 @@ async fn run_apply(
             }
         }
     });
-    let events: Arc<dyn Fn(Event) + Send + Sync> = Arc::new(move |e: Event| match out {
-        OutputFormat::Json => eprintln!("{}", serde_json::to_string(&e).unwrap_or_default()),
-        OutputFormat::Text => match e {
-            Event::Started { id, kind, action } => {
-                eprintln!("  {:<9} {id} ({kind})", format!("{action}…"))
-            }
-            Event::Finished {
-                id,
-                action,
-                seconds,
-            } => eprintln!("  done      {id} {action} in {seconds:.1}s"),
-            Event::Failed { id, action, error } => eprintln!("  FAILED    {id} {action}: {error}"),
-        },
-    });
+    let progress = Progress::start(Mode::detect(out == OutputFormat::Json));
+    let events = progress.sink();
     let provider: Arc<dyn Provider> = s.provider.clone();
-    Ok(apply::apply(
+    let result = apply::apply(
         p,
         state,
         backend,
@@ -318,7 +307,9 @@ async fn run_apply(
         &cancel,
         events,
     )
-    .await?)
+    .await;
+    progress.finish();
+    Ok(result?)
 }
 
 fn finish(
