@@ -9,11 +9,13 @@ mod route_table;
 mod security_group;
 mod subnet;
 mod vpc;
+mod vpc_endpoint;
 
 use super::Handler;
 use serde_json::Value;
 
 static VPC: Handler = handler!(vpc);
+static VPC_ENDPOINT: Handler = handler!(vpc_endpoint);
 static SUBNET: Handler = handler!(subnet);
 static INTERNET_GATEWAY: Handler = handler!(internet_gateway);
 static EIP: Handler = handler!(eip);
@@ -24,6 +26,7 @@ static SECURITY_GROUP: Handler = handler!(security_group);
 pub(super) fn handler(kind: &str) -> Option<&'static Handler> {
     match kind {
         "ec2.vpc" => Some(&VPC),
+        "ec2.vpc_endpoint" => Some(&VPC_ENDPOINT),
         "ec2.subnet" => Some(&SUBNET),
         "ec2.internet_gateway" => Some(&INTERNET_GATEWAY),
         "ec2.eip" => Some(&EIP),
