@@ -695,3 +695,171 @@ async fn lambda_function_lifecycle() {
     }
     p.delete("fn_role", &role_st).await.unwrap();
 }
+
+#[tokio::test]
+async fn lambda_wiring_lifecycle() {
+    let (p, config) = provider().await;
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let s = stack("wire");
+    let (role_arn, role_st) = lambda_role(&p, &s).await;
+    let f = resolved(
+        "lambda.function",
+        &s,
+        "worker",
+        Some(format!("{s}-worker")),
+        json!({"role": role_arn, "code": {"zip": zip_file(&s, "one")}, "timeout": 30}),
+    );
+    let fa = p.create(&f).await.unwrap();
+    let fst = state(&f, &fa);
+    let fname = fa.attributes["name"].as_str().unwrap().to_string();
+    let q = resolved(
+        "sqs.queue",
+        &s,
+        "jobs",
+        Some(format!("{s}-jobs")),
+        json!({"visibility_timeout": 180}),
+    );
+    let qa = p.create(&q).await.unwrap();
+    let qst = state(&q, &qa);
+    let qarn = qa.attributes["arn"].as_str().unwrap().to_string();
+
+    // Permission for a load balancer target group.
+    let perm = resolved(
+        "lambda.permission",
+        &s,
+        "alb_invoke",
+        None,
+        json!({"function_name": fname, "principal": "elasticloadbalancing.amazonaws.com",
+               "action": "lambda:InvokeFunction",
+               "source_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/0123456789abcdef"}),
+    );
+    let (pa, pst) = create_twice(&p, &perm).await;
+    assert_eq!(pa.physical_id, format!("{fname}|{s}-alb_invoke"));
+    let policy = lambda
+        .get_policy()
+        .function_name(&fname)
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    assert_eq!(
+        doc["Statement"].as_array().unwrap().len(),
+        1,
+        "no duplicate statement"
+    );
+    let seen = p.read("alb_invoke", &pst).await.unwrap().unwrap();
+    assert_eq!(
+        seen.properties["principal"],
+        "elasticloadbalancing.amazonaws.com"
+    );
+    assert_eq!(seen.properties["action"], "lambda:InvokeFunction");
+    // A function URL's pair of permissions.
+    let url_perm = resolved(
+        "lambda.permission",
+        &s,
+        "url_invoke",
+        None,
+        json!({"function_name": fname, "principal": "*", "action": "lambda:InvokeFunction",
+               "invoked_via_function_url": true}),
+    );
+    let (_, upst) = create_twice(&p, &url_perm).await;
+    let url_perm2 = resolved(
+        "lambda.permission",
+        &s,
+        "url_invoke_url",
+        None,
+        json!({"function_name": fname, "principal": "*", "action": "lambda:InvokeFunctionUrl",
+               "function_url_auth_type": "NONE"}),
+    );
+    let (_, upst2) = create_twice(&p, &url_perm2).await;
+    // Nothing is in place for permissions: update is a no-op.
+    assert_eq!(p.update(&perm, &pst, &[]).await.unwrap(), pa);
+    delete_twice(&p, "alb_invoke", &pst).await;
+    delete_twice(&p, "url_invoke", &upst).await;
+    delete_twice(&p, "url_invoke_url", &upst2).await;
+
+    // Event source mapping.
+    let mut esm = resolved(
+        "lambda.event_source_mapping",
+        &s,
+        "jobs_events",
+        None,
+        json!({"function_name": fname, "event_source_arn": qarn, "batch_size": 10,
+               "maximum_concurrency": 5, "report_batch_item_failures": true}),
+    );
+    let (ea, mut est) = create_twice(&p, &esm).await;
+    let listed = lambda
+        .list_event_source_mappings()
+        .function_name(&fname)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.event_source_mappings().len(),
+        1,
+        "no duplicate mapping"
+    );
+    let seen = p.read("jobs_events", &est).await.unwrap().unwrap();
+    assert_eq!(seen.properties, esm.properties);
+    esm.properties["batch_size"] = json!(5);
+    esm.properties["maximum_batching_window_seconds"] = json!(2);
+    let ea2 = p
+        .update(
+            &esm,
+            &est,
+            &[
+                "batch_size".to_string(),
+                "maximum_batching_window_seconds".to_string(),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ea2, ea);
+    est = state(&esm, &ea2);
+    let seen = p.read("jobs_events", &est).await.unwrap().unwrap();
+    assert_eq!(seen.properties["batch_size"], 5);
+    assert_eq!(seen.properties["maximum_batching_window_seconds"], 2);
+    delete_twice(&p, "jobs_events", &est).await;
+
+    // Function URL.
+    let mut url = resolved(
+        "lambda.function_url",
+        &s,
+        "worker_url",
+        None,
+        json!({"function_name": fname, "auth_type": "AWS_IAM"}),
+    );
+    let (ua, mut ust) = create_twice(&p, &url).await;
+    assert!(
+        ua.attributes["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+    assert_eq!(ua.attributes["arn"], fa.attributes["arn"]);
+    let seen = p.read("worker_url", &ust).await.unwrap().unwrap();
+    assert_eq!(seen.properties, url.properties);
+    url.properties["auth_type"] = json!("NONE");
+    let ua2 = p
+        .update(&url, &ust, &["auth_type".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(ua2.attributes["url"], ua.attributes["url"]);
+    ust = state(&url, &ua2);
+    assert_eq!(
+        p.read("worker_url", &ust)
+            .await
+            .unwrap()
+            .unwrap()
+            .properties["auth_type"],
+        "NONE"
+    );
+    delete_twice(&p, "worker_url", &ust).await;
+
+    delete_twice(&p, "worker", &fst).await;
+    // With the function gone, its permissions and URL count as deleted.
+    p.delete("alb_invoke", &pst).await.unwrap();
+    p.delete("worker_url", &ust).await.unwrap();
+    delete_twice(&p, "jobs", &qst).await;
+    p.delete("fn_role", &role_st).await.unwrap();
+}
