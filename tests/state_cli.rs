@@ -174,3 +174,79 @@ fn local_state_rm_prints_what_was_forgotten() {
     assert_eq!(s.serial, 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recover_rebuilds_a_lost_state_from_tags() {
+    let endpoint = test_endpoint();
+    let config = sdk_config(&endpoint).await;
+    let c = Clients::new(&config);
+    let stack = unique("rec").replace("archform-cli-", "r");
+    let q = c
+        .sqs
+        .create_queue()
+        .queue_name(format!("{stack}-jobs"))
+        .tags("archform:stack", &stack)
+        .tags("archform:id", "jobs")
+        .send()
+        .await
+        .unwrap();
+    let role = format!("{stack}-role");
+    c.iam
+        .create_role()
+        .role_name(&role)
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("archform:stack")
+                .value(&stack)
+                .build()
+                .unwrap(),
+        )
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("archform:id")
+                .value("role")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let dir = std::env::temp_dir().join(unique("recover"));
+    let d = dir.to_str().unwrap();
+    let args = [
+        "state",
+        "recover",
+        "--stack",
+        &stack,
+        "--blueprint",
+        "notifications",
+        "--endpoint",
+        &endpoint,
+        "--state-dir",
+        d,
+    ];
+    let o = archform(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Recovered 2 resources"), "{}", text(&o));
+    let s = LocalBackend::new(&dir).load_sync(&stack).unwrap().unwrap();
+    assert_eq!(s.blueprint, "notifications");
+    assert_eq!(s.serial, 1);
+    let jobs = &s.resources["jobs"];
+    assert_eq!(jobs.kind, "sqs.queue");
+    assert_eq!(jobs.physical_id.as_deref(), q.queue_url());
+    assert_eq!(jobs.status, ResourceStatus::Created);
+    assert_eq!(s.resources["role"].kind, "iam.role");
+    assert_eq!(s.resources["role"].physical_id.as_deref(), Some(&*role));
+
+    // An existing state is only replaced on request, continuing its lineage.
+    let o = archform(&args);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--force"), "{}", text(&o));
+    let o = archform(&[&args[..], &["--force"]].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let again = LocalBackend::new(&dir).load_sync(&stack).unwrap().unwrap();
+    assert_eq!((again.serial, &again.lineage), (2, &s.lineage));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -132,4 +132,6 @@ pub enum StateCommand {
     Unlock(crate::commands::state::UnlockArgs),
     /// Forget a resource without deleting it in AWS.
     Rm(crate::commands::state::RmArgs),
+    /// Rebuild a lost state file from the `archform:*` tags in the account.
+    Recover(crate::commands::state::RecoverArgs),
 }

@@ -28,6 +28,7 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         }
         Command::State(StateCommand::Unlock(args)) => state::unlock(out, args),
         Command::State(StateCommand::Rm(args)) => state::rm(out, args),
+        Command::State(StateCommand::Recover(args)) => state::recover(out, args),
         Command::Emulator(args) => emulator::run(args, out == crate::args::OutputFormat::Json),
     }
 }

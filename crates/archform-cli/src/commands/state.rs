@@ -127,3 +127,102 @@ pub fn rm(out: OutputFormat, args: &RmArgs) -> anyhow::Result<i32> {
         Ok(0)
     })
 }
+
+#[derive(Debug, clap::Args, Clone)]
+pub struct RecoverArgs {
+    /// The stack whose state to rebuild from the `archform:stack` tags.
+    #[arg(long)]
+    pub stack: String,
+    /// The blueprint name to record (default: the existing state's, or `unknown`).
+    #[arg(long)]
+    pub blueprint: Option<String>,
+    /// AWS region (default: from the AWS configuration).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Replace an existing state (its previous version is kept as the backup).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Rebuilds a lost state from the tags in the account. Properties are what
+/// each kind's provider reads back; anything it cannot read is left empty,
+/// so the next `archform plan` shows it as a change: review that plan.
+pub fn recover(out: OutputFormat, args: &RecoverArgs) -> anyhow::Result<i32> {
+    runtime()?.block_on(async {
+        let store = Store::open(&args.target).await?;
+        let target = crate::target::resolve(&args.target, args.region.as_deref()).await?;
+        let provider = archform_aws::AwsProvider::new(&target.config);
+        let lock = store.lock(&args.stack, "state recover").await?;
+        let result = async {
+            let existing = store.load(&args.stack).await?;
+            if existing.is_some() && !args.force {
+                bail!(
+                    "stack `{}` already has state in {}: pass --force to replace it with one rebuilt from tags",
+                    args.stack,
+                    store.describe()
+                );
+            }
+            let blueprint = args
+                .blueprint
+                .clone()
+                .or_else(|| existing.as_ref().map(|s| s.blueprint.clone()))
+                .unwrap_or_else(|| "unknown".into());
+            let mut r = archform_aws::inventory::recover(&provider, &args.stack, &blueprint).await?;
+            if let Some(old) = &existing {
+                // Continue the existing lineage so the write is accepted.
+                r.state.lineage = old.lineage.clone();
+                r.state.serial = old.serial;
+                r.state.parameters = old.parameters.clone();
+            }
+            store.save(&lock, &mut r.state).await?;
+            anyhow::Ok(r)
+        }
+        .await;
+        store.unlock(lock).await?;
+        let r = result?;
+        let report = serde_json::json!({
+            "stack": args.stack,
+            "state": store.describe(),
+            "resources": r.state.resources.iter().map(|(id, x)| serde_json::json!({
+                "id": id, "kind": x.kind, "physical_id": x.physical_id,
+            })).collect::<Vec<_>>(),
+            "untracked": r.untracked,
+            "unread": r.unread.iter().map(|(id, e)| serde_json::json!({"id": id, "error": e})).collect::<Vec<_>>(),
+        });
+        output::emit(out, &report, || {
+            let mut s = format!(
+                "Recovered {} resources of stack `{}` into {}:\n",
+                r.state.resources.len(),
+                args.stack,
+                store.describe()
+            );
+            for (id, x) in &r.state.resources {
+                let _ = writeln!(
+                    s,
+                    "  {id:<28} {:<28} {}",
+                    x.kind,
+                    x.physical_id.as_deref().unwrap_or("-")
+                );
+            }
+            for f in &r.untracked {
+                let _ = writeln!(
+                    s,
+                    "  not recorded: {} {} (tagged with the stack but {})",
+                    f.kind,
+                    f.physical_id,
+                    if f.id.is_empty() { "without an archform:id tag" } else { "its id is taken" }
+                );
+            }
+            for (id, e) in &r.unread {
+                let _ = writeln!(s, "  {id}: properties not read back ({e})");
+            }
+            s.push_str(
+                "Properties the providers could not read are empty: run `archform plan` and review it before deploying.\n",
+            );
+            s
+        });
+        Ok(0)
+    })
+}
