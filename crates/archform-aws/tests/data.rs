@@ -223,3 +223,91 @@ async fn dynamodb_table_lifecycle() {
     assert!(p.read("connections", &cur).await.unwrap().is_none());
     p.delete("connections", &cur).await.unwrap();
 }
+
+#[tokio::test]
+async fn s3_bucket_lifecycle() {
+    let (p, config) = provider().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let s = stack("bkt");
+    let mut r = resolved(
+        "s3.bucket",
+        &s,
+        "assets",
+        Some(format!("{s}-assets")),
+        json!({"encryption": "AES256", "versioning": true, "block_public_access": true}),
+    );
+    let a = p.create(&r).await.unwrap();
+    let name = format!("{s}-assets-123456789012-us-east-1");
+    assert_eq!(a.physical_id, name);
+    assert_attrs(&r, &a);
+    assert_eq!(a.attributes["arn"], format!("arn:aws:s3:::{name}"));
+    assert_eq!(
+        a.attributes["domain_name"],
+        format!("{name}.s3.us-east-1.amazonaws.com")
+    );
+    assert_eq!(p.create(&r).await.unwrap(), a, "second create adopts");
+    let tags = s3.get_bucket_tagging().bucket(&name).send().await.unwrap();
+    assert!(
+        tags.tag_set()
+            .iter()
+            .any(|t| t.key() == "archform:id" && t.value() == "assets")
+    );
+
+    let cur = state(&r, &a);
+    let obs = p.read("assets", &cur).await.unwrap().unwrap();
+    assert_eq!(
+        obs.properties,
+        json!({"encryption": "AES256", "versioning": true, "block_public_access": true})
+    );
+
+    r.properties["versioning"] = json!(false);
+    r.properties["encryption"] = json!("aws:kms");
+    r.tags.insert("team".into(), "web".into());
+    let changed = ["versioning", "encryption", "tags"].map(String::from);
+    assert_eq!(p.update(&r, &cur, &changed).await.unwrap(), a);
+    let cur = state(&r, &a);
+    let obs = p.read("assets", &cur).await.unwrap().unwrap();
+    assert_eq!(obs.properties["versioning"], false);
+    assert_eq!(obs.properties["encryption"], "aws:kms");
+    let tags = s3.get_bucket_tagging().bucket(&name).send().await.unwrap();
+    assert!(tags.tag_set().iter().any(|t| t.key() == "team"));
+
+    // Objects with several versions and a delete marker: delete empties first.
+    for body in ["one", "two"] {
+        s3.put_object()
+            .bucket(&name)
+            .key("k")
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    s3.delete_object()
+        .bucket(&name)
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket(&name)
+        .key("other")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    p.delete("assets", &cur).await.unwrap();
+    assert!(p.read("assets", &cur).await.unwrap().is_none());
+    p.delete("assets", &cur).await.unwrap();
+
+    // Crash mid-create: no physical id, found by the derived name.
+    let a = p.create(&r).await.unwrap();
+    let mut lost = state(&r, &a);
+    lost.physical_id = None;
+    assert!(p.read("assets", &lost).await.unwrap().is_some());
+    p.delete("assets", &lost).await.unwrap();
+    assert!(p.read("assets", &cur).await.unwrap().is_none());
+}
