@@ -705,6 +705,24 @@ async fn secrets(c: &Clients, stack: &str) -> Listed {
 
 // ---- recover ----
 
+/// Where a kind sits in creation order: every dependency archform's kinds
+/// can have points from a higher layer to a lower one (a subnet on its VPC,
+/// a function on its role, subnets and groups, a mapping on its function
+/// and queue), so deleting layer by layer from the top is always safe.
+pub fn layer(kind: &str) -> u8 {
+    match kind {
+        "ec2.subnet"
+        | "ec2.internet_gateway"
+        | "ec2.eip"
+        | "ec2.security_group"
+        | "elbv2.target_group" => 1,
+        "ec2.nat_gateway" | "rds.db_subnet_group" | "elbv2.load_balancer" => 2,
+        "ec2.route_table" | "lambda.function" => 3,
+        "ec2.vpc_endpoint" | "rds.db_instance" | "lambda.event_source_mapping" => 4,
+        _ => 0,
+    }
+}
+
 /// A state rebuilt from the account's tags by [`recover`].
 #[derive(Debug)]
 pub struct Recovered {
@@ -725,9 +743,10 @@ pub struct Recovered {
 /// attributes are what the kind's provider reads back from AWS. What the
 /// provider cannot read stays empty, so the next `archform plan` shows those
 /// properties as changes (updates, or replacements for properties that force
-/// one): review that plan before deploying. Dependencies are not known from
-/// tags; the next deploy records them again, so deploy once before a
-/// destroy to get the destroy order right.
+/// one): review that plan before deploying. Dependencies are not in the
+/// tags: each resource is recorded as depending on the recovered resources
+/// of the nearest lower [`layer`] of kinds, a conservative order under which
+/// a destroy deletes dependents before what they use.
 pub async fn recover(
     provider: &crate::AwsProvider,
     stack: &str,
@@ -770,6 +789,16 @@ pub async fn recover(
             Err(e) => unread.push((f.id.clone(), e.to_string())),
         }
         state.resources.insert(f.id, r);
+    }
+    let mut by_layer: std::collections::BTreeMap<u8, Vec<String>> = Default::default();
+    for (id, r) in &state.resources {
+        by_layer.entry(layer(&r.kind)).or_default().push(id.clone());
+    }
+    for r in state.resources.values_mut() {
+        let l = layer(&r.kind);
+        if let Some((_, below)) = by_layer.range(..l).next_back() {
+            r.dependencies = below.clone();
+        }
     }
     Ok(Recovered {
         state,

@@ -279,4 +279,14 @@ async fn inventory_finds_tagged_resources_and_recover_lists_them() {
         Some(&*format!("{stack}-jobs"))
     );
     assert_eq!(r.state.resources["vpc"].physical_name, None);
+    // Destroy order: dependents (subnet, group) before the VPC they use.
+    assert!(r.state.resources["vpc"].dependencies.is_empty());
+    assert!(
+        r.state.resources["subnet"]
+            .dependencies
+            .contains(&"vpc".to_string())
+    );
+    let plan = archform_engine::apply::destroy_plan(&r.state);
+    let sg = plan.steps.iter().find(|s| s.id == "web_sg").unwrap();
+    assert!(sg.waits_for.contains(&"vpc".to_string()));
 }
