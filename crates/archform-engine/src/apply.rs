@@ -64,6 +64,29 @@ pub enum ApplyError {
     Provider(#[from] ProviderError),
 }
 
+/// Why a step did not complete. `Unsupported` is an operation the endpoint
+/// lacks (an emulator gap), kept apart so it is reported as such.
+#[derive(Clone, Debug)]
+pub enum StepError {
+    Failed(String),
+    Unsupported(String),
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Failed(m) => f.write_str(m),
+            StepError::Unsupported(m) => write!(f, "skipped, the endpoint lacks it: {m}"),
+        }
+    }
+}
+
+impl From<String> for StepError {
+    fn from(m: String) -> Self {
+        StepError::Failed(m)
+    }
+}
+
 /// How each step ended.
 #[derive(Clone, Debug, Serialize)]
 pub struct StepResult {
@@ -76,9 +99,19 @@ pub struct StepResult {
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum StepOutcome {
-    Done { seconds: f64 },
-    Failed { error: String },
-    Skipped { because: String },
+    Done {
+        seconds: f64,
+    },
+    Failed {
+        error: String,
+    },
+    /// The endpoint does not implement an operation this step needs.
+    Unsupported {
+        reason: String,
+    },
+    Skipped {
+        because: String,
+    },
     NotStarted,
 }
 
@@ -98,6 +131,26 @@ impl ApplyReport {
                 .iter()
                 .all(|s| matches!(s.outcome, StepOutcome::Done { .. }))
     }
+    /// True when every step that did not complete was refused as
+    /// unsupported by the endpoint, or skipped because of such a step.
+    pub fn only_unsupported_left(&self) -> bool {
+        let unsupported = |id: &str| {
+            self.steps
+                .iter()
+                .any(|s| s.id == id && matches!(s.outcome, StepOutcome::Unsupported { .. }))
+        };
+        !self.cancelled
+            && self
+                .steps
+                .iter()
+                .any(|s| matches!(s.outcome, StepOutcome::Unsupported { .. }))
+            && self.steps.iter().all(|s| match &s.outcome {
+                StepOutcome::Done { .. } | StepOutcome::Unsupported { .. } => true,
+                StepOutcome::Skipped { because } => unsupported(because),
+                _ => false,
+            })
+    }
+
     pub fn errors(&self) -> Vec<(&str, &str)> {
         self.steps
             .iter()
@@ -166,7 +219,8 @@ where
         let stack = stack.clone();
         let mutations = mutations.clone();
         async move {
-            let step = step.ok_or_else(|| format!("no step {}", "?"))?;
+            let step =
+                step.ok_or_else(|| StepError::Failed("a step missing from the plan".into()))?;
             let started = Instant::now();
             let action = step.action.name();
             if !matches!(step.action, Action::NoOp) {
@@ -194,7 +248,7 @@ where
                 Err(e) => events(Event::Failed {
                     id: step.id.clone(),
                     action,
-                    error: e.clone(),
+                    error: e.to_string(),
                 }),
                 _ => {}
             }
@@ -203,16 +257,17 @@ where
     };
     let exit_after = options.exit_after_steps;
     let counter = shared.clone();
-    let on_done =
-        async move |_id: &str, _r: &Result<Duration, NodeError<String>>| -> Result<(), String> {
-            let mut s = counter.lock().await;
-            s.completed += 1;
-            if exit_after.is_some_and(|n| s.completed >= n) {
-                // The state is already saved; dying here is what SIGKILL would do.
-                std::process::exit(137);
-            }
-            Ok(())
-        };
+    let on_done = async move |_id: &str,
+                              _r: &Result<Duration, NodeError<StepError>>|
+                -> Result<(), StepError> {
+        let mut s = counter.lock().await;
+        s.completed += 1;
+        if exit_after.is_some_and(|n| s.completed >= n) {
+            // The state is already saved; dying here is what SIGKILL would do.
+            std::process::exit(137);
+        }
+        Ok(())
+    };
     let dag_options = dag::Options {
         parallelism: options.parallelism,
         direction: options.direction,
@@ -226,7 +281,12 @@ where
             Some(Outcome::Succeeded(d)) => StepOutcome::Done {
                 seconds: d.as_secs_f64(),
             },
-            Some(Outcome::Failed(NodeError::Failed(e))) => StepOutcome::Failed { error: e.clone() },
+            Some(Outcome::Failed(NodeError::Failed(StepError::Failed(e)))) => {
+                StepOutcome::Failed { error: e.clone() }
+            }
+            Some(Outcome::Failed(NodeError::Failed(StepError::Unsupported(m)))) => {
+                StepOutcome::Unsupported { reason: m.clone() }
+            }
             Some(Outcome::Failed(NodeError::Panicked(e))) => StepOutcome::Failed {
                 error: format!("panicked: {e}"),
             },
@@ -259,10 +319,19 @@ async fn run_step<B: StateBackend>(
     provider: &dyn Provider,
     pseudo: &PseudoAttrs,
     mutations: &std::sync::atomic::AtomicUsize,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     use std::sync::atomic::Ordering::SeqCst;
-    let kind = kinds::lookup(&step.kind).ok_or_else(|| format!("unknown kind {}", step.kind))?;
-    let err = |e: &dyn std::fmt::Display| format!("{} ({}): {e}", step.id, step.kind);
+    let kind = kinds::lookup(&step.kind)
+        .ok_or_else(|| StepError::Failed(format!("unknown kind {}", step.kind)))?;
+    let err =
+        |e: &dyn std::fmt::Display| StepError::Failed(format!("{} ({}): {e}", step.id, step.kind));
+    // Provider errors keep the unsupported/failed distinction.
+    let perr = |e: ProviderError| match e {
+        ProviderError::Unsupported { .. } => {
+            StepError::Unsupported(format!("{} ({}): {e}", step.id, step.kind))
+        }
+        other => err(&other),
+    };
     match &step.action {
         Action::NoOp => Ok(()),
         Action::Delete => {
@@ -359,8 +428,19 @@ async fn run_step<B: StateBackend>(
             let applied = match &update {
                 Some((current, changed)) => provider.update(&resolved, current, changed).await,
                 None => provider.create(&resolved).await,
-            }
-            .map_err(|e| err(&e))?;
+            };
+            let applied = match applied {
+                Ok(a) => a,
+                Err(e @ ProviderError::Unsupported { .. }) if update.is_none() => {
+                    // The endpoint refused before doing anything: nothing
+                    // exists, so nothing stays in the state.
+                    let mut s = shared.lock().await;
+                    s.state.resources.shift_remove(&step.id);
+                    s.save().await.map_err(|e| err(&e))?;
+                    return Err(perr(e));
+                }
+                Err(e) => return Err(perr(e)),
+            };
             let mut s = shared.lock().await;
             s.state.resources.insert(
                 step.id.clone(),

@@ -214,12 +214,12 @@ pub fn deploy(out: OutputFormat, args: &DeployArgs) -> anyhow::Result<i32> {
         };
         let (mut state, report, backend, lock) =
             run_apply(out, &p, state, backend, lock, &s, options).await?;
-        if report.is_success() {
+        if acceptable(&report, s.local) {
             state.outputs = resolve_outputs(&g, &state, &s.pseudo);
             backend.save(&lock, &mut state).await?;
         }
         backend.unlock(lock).await?;
-        finish(out, &report, &state.outputs, "deploy")
+        finish(out, &report, &state.outputs, "deploy", s.local)
     })
 }
 
@@ -255,12 +255,12 @@ pub fn destroy(out: OutputFormat, args: &StackNameArgs) -> anyhow::Result<i32> {
         };
         let (mut state, report, backend, lock) =
             run_apply(out, &p, state, backend, lock, &s, options).await?;
-        if report.is_success() {
+        if acceptable(&report, s.local) {
             state.outputs.clear();
             backend.save(&lock, &mut state).await?;
         }
         backend.unlock(lock).await?;
-        finish(out, &report, &IndexMap::new(), "destroy")
+        finish(out, &report, &IndexMap::new(), "destroy", s.local)
     })
 }
 
@@ -312,14 +312,21 @@ async fn run_apply(
     Ok(result?)
 }
 
+/// Against an emulator, steps it cannot do (and their dependents) are
+/// reported as skipped and do not fail the run; against AWS they do.
+fn acceptable(report: &ApplyReport, local: bool) -> bool {
+    report.is_success() || (local && report.only_unsupported_left())
+}
+
 fn finish(
     out: OutputFormat,
     report: &ApplyReport,
     outputs: &IndexMap<String, Value>,
     what: &str,
+    local: bool,
 ) -> anyhow::Result<i32> {
-    let value =
-        serde_json::json!({"success": report.is_success(), "report": report, "outputs": outputs});
+    let ok = acceptable(report, local);
+    let value = serde_json::json!({"success": ok, "report": report, "outputs": outputs});
     output::emit(out, &value, || {
         let mut s = String::new();
         let done = report
@@ -327,7 +334,7 @@ fn finish(
             .iter()
             .filter(|r| matches!(r.outcome, StepOutcome::Done { .. }) && r.action != "no_op")
             .count();
-        if report.is_success() {
+        if ok {
             let _ = writeln!(
                 s,
                 "{what} complete: {done} changes, {} AWS mutations.",
@@ -335,26 +342,39 @@ fn finish(
             );
         } else {
             let _ = writeln!(s, "{what} FAILED:");
-            for r in &report.steps {
-                match &r.outcome {
-                    StepOutcome::Failed { error } => {
-                        let _ = writeln!(s, "  error   {}: {error}", r.id);
-                    }
-                    StepOutcome::Skipped { because } => {
-                        let _ = writeln!(s, "  skipped {} (depends on failed {because})", r.id);
-                    }
-                    StepOutcome::NotStarted => {
-                        let _ = writeln!(s, "  not started {}", r.id);
-                    }
-                    StepOutcome::Done { .. } => {}
+        }
+        for r in &report.steps {
+            match &r.outcome {
+                StepOutcome::Failed { error } => {
+                    let _ = writeln!(s, "  error   {}: {error}", r.id);
                 }
+                StepOutcome::Unsupported { reason } => {
+                    let _ = writeln!(
+                        s,
+                        "  skipped {}: the endpoint does not support it ({reason})",
+                        r.id
+                    );
+                }
+                StepOutcome::Skipped { because } => {
+                    let _ = writeln!(
+                        s,
+                        "  skipped {} (depends on {because}, which did not complete)",
+                        r.id
+                    );
+                }
+                StepOutcome::NotStarted => {
+                    let _ = writeln!(s, "  not started {}", r.id);
+                }
+                StepOutcome::Done { .. } => {}
             }
+        }
+        if !ok {
             let _ = writeln!(s, "State is saved; run the command again to resume.");
         }
         s.push_str(&render_outputs(outputs));
         s
     });
-    Ok(if report.is_success() { 0 } else { 1 })
+    Ok(if ok { 0 } else { 1 })
 }
 
 fn resolve_outputs(g: &Graph, state: &State, pseudo: &PseudoAttrs) -> IndexMap<String, Value> {
