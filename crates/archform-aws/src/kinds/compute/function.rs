@@ -218,7 +218,13 @@ async fn update_config(c: &Clients, name: &str, r: &Resolved) -> ProviderResult<
         .description(r.str("description").unwrap_or_default())
         .environment(environment(r))
         .vpc_config(vpc(r))
-        .set_logging_config(logging(r))
+        // Without a log group of its own, the function logs to Lambda's
+        // default group again.
+        .logging_config(logging(r).unwrap_or_else(|| {
+            LoggingConfig::builder()
+                .log_group(format!("/aws/lambda/{name}"))
+                .build()
+        }))
         .send()
         .await
         .map_err(|e| error::aws("lambda:UpdateFunctionConfiguration", e))?;

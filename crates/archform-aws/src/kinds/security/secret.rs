@@ -138,16 +138,16 @@ pub(crate) async fn update(
             .await
             .map_err(|e| error::aws("secretsmanager:UpdateSecret", e))?;
     }
-    if has("generate") {
-        if let Some(value) = generated(c, r).await? {
-            c.secrets
-                .put_secret_value()
-                .secret_id(&id)
-                .secret_string(value)
-                .send()
-                .await
-                .map_err(|e| error::aws("secretsmanager:PutSecretValue", e))?;
-        }
+    if has("generate")
+        && let Some(value) = generated(c, r).await?
+    {
+        c.secrets
+            .put_secret_value()
+            .secret_id(&id)
+            .secret_string(value)
+            .send()
+            .await
+            .map_err(|e| error::aws("secretsmanager:PutSecretValue", e))?;
     }
     if has("tags") {
         let gone = removed_tags(&cur.tags, &r.tags);
