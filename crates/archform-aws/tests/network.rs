@@ -345,9 +345,10 @@ async fn route_table_lifecycle() {
     );
 }
 
-fn rules_of(
-    perms: &[aws_sdk_ec2::types::IpPermission],
-) -> Vec<(String, Option<i32>, Option<String>, Option<String>)> {
+/// (protocol, from port, CIDR source, group source).
+type FlatRule = (String, Option<i32>, Option<String>, Option<String>);
+
+fn rules_of(perms: &[aws_sdk_ec2::types::IpPermission]) -> Vec<FlatRule> {
     let mut out = vec![];
     for p in perms {
         for r in p.ip_ranges() {
