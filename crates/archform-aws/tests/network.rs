@@ -753,3 +753,43 @@ async fn vpc_endpoint_lifecycle() {
     assert_eq!(o.properties["security_group_ids"], json!([sgs[1]]));
     delete_twice(&p, "secrets_endpoint", &st2).await;
 }
+
+#[tokio::test]
+async fn vpc_lifecycle() {
+    let (p, ec2) = provider().await;
+    let s = stack("vpc");
+    let (r, a) = vpc(&p, &s, "vpc", "10.48.0.0/16").await;
+    assert_attrs(&r, &a);
+    assert_eq!(
+        p.create(&r).await.unwrap(),
+        a,
+        "create adopts the tagged VPC"
+    );
+    let n = ec2
+        .describe_vpcs()
+        .set_filters(Some(tag_filters(&s, "vpc")))
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+        .len();
+    assert_eq!(n, 1, "no duplicate VPC");
+    let st = state(&r, &a);
+    let o = p.read("vpc", &st).await.unwrap().unwrap();
+    assert_eq!(o.applied, a);
+    assert_eq!(o.properties["enable_dns_support"], json!(true));
+    assert_eq!(
+        o.properties["enable_dns_hostnames"],
+        json!(true),
+        "the kind's default: hostnames on"
+    );
+    let mut r2 = r.clone();
+    r2.properties["enable_dns_hostnames"] = json!(false);
+    p.update(&r2, &st, &["enable_dns_hostnames".into()])
+        .await
+        .unwrap();
+    let st2 = updated(&r2, &a);
+    let o = p.read("vpc", &st2).await.unwrap().unwrap();
+    assert_eq!(o.properties["enable_dns_hostnames"], json!(false));
+    delete_twice(&p, "vpc", &st2).await;
+}

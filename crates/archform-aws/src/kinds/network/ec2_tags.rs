@@ -13,7 +13,9 @@ pub(crate) fn spec(resource_type: ResourceType, r: &Resolved) -> TagSpecificatio
 }
 
 pub(crate) fn tags(t: &IndexMap<String, String>) -> Vec<Tag> {
-    t.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    t.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 /// Filters matching this resource's `archform:stack` and `archform:id` tags.

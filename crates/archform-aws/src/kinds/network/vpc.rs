@@ -14,14 +14,20 @@ fn applied(vpc: &aws_sdk_ec2::types::Vpc) -> Applied {
     let id = vpc.vpc_id().unwrap_or_default().to_string();
     let mut attributes = IndexMap::new();
     attributes.insert("id".into(), Value::from(id.clone()));
-    attributes.insert("cidr_block".into(), Value::from(vpc.cidr_block().unwrap_or_default()));
+    attributes.insert(
+        "cidr_block".into(),
+        Value::from(vpc.cidr_block().unwrap_or_default()),
+    );
     Applied {
         physical_id: id,
         attributes,
     }
 }
 
-async fn find(c: &Clients, tags: &IndexMap<String, String>) -> ProviderResult<Option<aws_sdk_ec2::types::Vpc>> {
+async fn find(
+    c: &Clients,
+    tags: &IndexMap<String, String>,
+) -> ProviderResult<Option<aws_sdk_ec2::types::Vpc>> {
     let out = c
         .ec2
         .describe_vpcs()
@@ -36,25 +42,46 @@ async fn with_default_sg(c: &Clients, mut a: Applied) -> ProviderResult<Applied>
     let out = c
         .ec2
         .describe_security_groups()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("vpc-id").values(&a.physical_id).build())
-        .filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values("default").build())
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&a.physical_id)
+                .build(),
+        )
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("default")
+                .build(),
+        )
         .send()
         .await
         .map_err(|e| error::aws("ec2:DescribeSecurityGroups", e))?;
     if let Some(id) = out.security_groups().first().and_then(|g| g.group_id()) {
-        a.attributes.insert("default_security_group".into(), Value::from(id));
+        a.attributes
+            .insert("default_security_group".into(), Value::from(id));
     }
     Ok(a)
 }
 
-async fn set_dns(c: &Clients, id: &str, r: &Resolved, changed: Option<&[String]>) -> ProviderResult<()> {
+async fn set_dns(
+    c: &Clients,
+    id: &str,
+    r: &Resolved,
+    changed: Option<&[String]>,
+) -> ProviderResult<()> {
     // Each attribute takes its own ModifyVpcAttribute call.
-    for (prop, default) in [("enable_dns_support", true), ("enable_dns_hostnames", false)] {
+    // (property, the kind's default, AWS's default for a new VPC). The kind
+    // documents both on; AWS starts hostnames off.
+    for (prop, default, aws_default) in [
+        ("enable_dns_support", true, true),
+        ("enable_dns_hostnames", true, false),
+    ] {
         if changed.is_some_and(|ch| !ch.iter().any(|p| p == prop)) {
             continue;
         }
         let want = r.bool(prop).unwrap_or(default);
-        if changed.is_none() && want == default {
+        if changed.is_none() && want == aws_default {
             continue;
         }
         let v = AttributeBooleanValue::builder().value(want).build();
@@ -64,7 +91,9 @@ async fn set_dns(c: &Clients, id: &str, r: &Resolved, changed: Option<&[String]>
         } else {
             req.enable_dns_hostnames(v)
         };
-        req.send().await.map_err(|e| error::aws("ec2:ModifyVpcAttribute", e))?;
+        req.send()
+            .await
+            .map_err(|e| error::aws("ec2:ModifyVpcAttribute", e))?;
     }
     Ok(())
 }
@@ -89,16 +118,25 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
     with_default_sg(c, a).await
 }
 
-pub(crate) async fn read(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<Option<Observed>> {
+pub(crate) async fn read(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+) -> ProviderResult<Option<Observed>> {
     let Some(vpc_id) = cur.physical_id.as_deref() else {
-        return Ok(find(c, &cur.tags).await?.map(|v| Observed { applied: applied(&v), properties: json!({}) }));
+        return Ok(find(c, &cur.tags).await?.map(|v| Observed {
+            applied: applied(&v),
+            properties: json!({}),
+        }));
     };
     let out = match c.ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
         Ok(o) => o,
         Err(e) if error::is_not_found(&e) => return Ok(None),
         Err(e) => return Err(error::aws("ec2:DescribeVpcs", e)),
     };
-    let Some(vpc) = out.vpcs().first() else { return Ok(None) };
+    let Some(vpc) = out.vpcs().first() else {
+        return Ok(None);
+    };
     let mut props = json!({ "cidr_block": vpc.cidr_block() });
     for (prop, name) in [
         ("enable_dns_support", VpcAttributeName::EnableDnsSupport),
@@ -120,16 +158,27 @@ pub(crate) async fn read(c: &Clients, _id: &str, cur: &ResourceState) -> Provide
         props[prop] = Value::from(v.unwrap_or(false));
     }
     let applied = with_default_sg(c, applied(vpc)).await?;
-    Ok(Some(Observed { applied, properties: props }))
+    Ok(Some(Observed {
+        applied,
+        properties: props,
+    }))
 }
 
-pub(crate) async fn update(c: &Clients, r: &Resolved, cur: &ResourceState, changed: &[String]) -> ProviderResult<Applied> {
+pub(crate) async fn update(
+    c: &Clients,
+    r: &Resolved,
+    cur: &ResourceState,
+    changed: &[String],
+) -> ProviderResult<Applied> {
     let id = cur.physical_id.clone().unwrap_or_default();
     set_dns(c, &id, r, Some(changed)).await?;
     if changed.iter().any(|p| p == "tags") {
         crate::kinds::network::retag(c, &id, &cur.tags, &r.tags).await?;
     }
-    let a = Applied { physical_id: id, attributes: cur.attributes.clone() };
+    let a = Applied {
+        physical_id: id,
+        attributes: cur.attributes.clone(),
+    };
     Ok(a)
 }
 
