@@ -23,6 +23,9 @@ fn invalid(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Invalid(e.to_string())
 }
 
+/// A key attribute: `(name, type)`.
+type Key = (String, String);
+
 /// `{name, type}` of a key property.
 fn key(v: Option<&Value>) -> Option<(String, String)> {
     let v = v?;
@@ -114,7 +117,7 @@ fn definitions(keys: &[&(String, String)]) -> ProviderResult<Vec<AttributeDefini
         .collect()
 }
 
-fn table_keys(r: &Resolved) -> ProviderResult<((String, String), Option<(String, String)>)> {
+fn table_keys(r: &Resolved) -> ProviderResult<(Key, Option<Key>)> {
     let pk = key(r.prop("partition_key"))
         .ok_or_else(|| ProviderError::Invalid("partition_key needs name and type".into()))?;
     Ok((pk, key(r.prop("sort_key"))))
