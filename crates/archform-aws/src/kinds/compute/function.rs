@@ -69,8 +69,8 @@ fn zip(r: &Resolved) -> ProviderResult<Blob> {
         None if code.get("package").is_some() || code.get("bin").is_some() => {
             Err(ProviderError::Invalid(format!(
                 "{}: the function code ({}) must be built into a zip first: run `archform build` (a later feature) \
-             or give a zip with `--code-override {}=<path to zip>`",
-                r.id, code, r.id
+             or deploy a zip instead with `--code-override <path to zip>`",
+                r.id, code
             )))
         }
         None => Err(ProviderError::Invalid(format!(
@@ -325,16 +325,24 @@ pub(crate) async fn read(
         put("description", Value::from(v));
     }
     if let Some(vars) = f.environment().and_then(|e| e.variables()) {
+        // Lambda keeps every value as text; a value applied as a number or
+        // boolean (a resolved reference) that reads back as the same text is
+        // reported as applied, not as drift.
+        let applied_env = cur.properties.get("environment");
         let mut m: Vec<_> = vars.iter().collect();
         m.sort();
-        put(
-            "environment",
-            Value::Object(
-                m.into_iter()
-                    .map(|(k, v)| (k.clone(), Value::from(v.clone())))
-                    .collect(),
-            ),
-        );
+        let env = m
+            .into_iter()
+            .map(|(k, v)| {
+                let was = applied_env.and_then(|e| e.get(k));
+                let value = match was {
+                    Some(w) if !w.is_string() && w.to_string() == *v => w.clone(),
+                    _ => Value::from(v.clone()),
+                };
+                (k.clone(), value)
+            })
+            .collect();
+        put("environment", Value::Object(env));
     }
     if let Some(v) = f.vpc_config().filter(|v| !v.subnet_ids().is_empty()) {
         put(
