@@ -362,6 +362,7 @@ async fn run_step<B: StateBackend>(
                 };
                 let properties = diff::resolve(&desired.properties, &known)
                     .ok_or_else(|| err(&"a referenced attribute is not known (its resource failed or was not created)"))?;
+                let properties = kinds::coerce(kind, properties);
                 Resolved {
                     stack: stack.to_string(),
                     id: step.id.clone(),

@@ -283,3 +283,44 @@ mod tests {
         }
     }
 }
+
+/// Brings a resolved value to its declared type. References resolve to the
+/// attribute's own JSON type (a port is a number), but a property declared
+/// as text (an environment variable) must hold text, or AWS, which stores
+/// text, would differ from the plan on every run.
+pub fn coerce_value(ty: &Ty, v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match (ty, v) {
+        (Ty::Str | Ty::Cidr | Ty::Enum(_), J::Number(n)) => J::String(n.to_string()),
+        (Ty::Str | Ty::Cidr | Ty::Enum(_), J::Bool(b)) => J::String(b.to_string()),
+        (Ty::Int { .. } | Ty::IntSet(_), J::String(s)) => match s.parse::<i64>() {
+            Ok(i) => J::from(i),
+            Err(_) => J::String(s),
+        },
+        (Ty::List(item), J::Array(a)) => {
+            J::Array(a.into_iter().map(|x| coerce_value(item, x)).collect())
+        }
+        (Ty::Map(item), J::Object(m)) => J::Object(
+            m.into_iter()
+                .map(|(k, x)| (k, coerce_value(item, x)))
+                .collect(),
+        ),
+        (Ty::Obj(props), J::Object(m)) => J::Object(
+            m.into_iter()
+                .map(|(k, x)| {
+                    let x = match props.iter().find(|p| p.name == k) {
+                        Some(p) => coerce_value(&p.ty, x),
+                        None => x,
+                    };
+                    (k, x)
+                })
+                .collect(),
+        ),
+        (_, v) => v,
+    }
+}
+
+/// [`coerce_value`] for a whole `properties` object of a kind.
+pub fn coerce(kind: &KindSpec, props: serde_json::Value) -> serde_json::Value {
+    coerce_value(&Ty::Obj(kind.props), props)
+}

@@ -55,7 +55,12 @@ pub(super) fn resource(r: &Resource, old: &ResourceState, known: &Known) -> Acti
     for name in names {
         let new = match desired.get(name) {
             None => NewValue::Removed,
-            Some(v) => resolve(v, known).map_or(NewValue::KnownAfterApply, NewValue::Known),
+            Some(v) => resolve(v, known).map_or(NewValue::KnownAfterApply, |v| {
+                NewValue::Known(match r.kind.prop(name) {
+                    Some(p) => archform_blueprint::kinds::coerce_value(&p.ty, v),
+                    None => v,
+                })
+            }),
         };
         let was = current.get(name);
         if matches!((&new, was), (NewValue::Known(n), Some(o)) if n == o) {
