@@ -863,3 +863,73 @@ async fn lambda_wiring_lifecycle() {
     delete_twice(&p, "jobs", &qst).await;
     p.delete("fn_role", &role_st).await.unwrap();
 }
+
+/// A create that was cut off before its answer was saved leaves state with
+/// no physical id: read and delete find the resource by its name.
+#[tokio::test]
+async fn named_kinds_are_found_without_a_physical_id() {
+    let (p, _) = provider().await;
+    let s = stack("lost");
+    let cases = [
+        resolved(
+            "sqs.queue",
+            &s,
+            "q",
+            Some(format!("{s}-q")),
+            json!({"delay_seconds": 1}),
+        ),
+        resolved(
+            "sns.topic",
+            &s,
+            "t",
+            Some(format!("{s}-t")),
+            json!({"display_name": "T"}),
+        ),
+        resolved(
+            "iam.role",
+            &s,
+            "r",
+            Some(format!("{s}-r")),
+            json!({"assume_role_policy": lambda_trust()}),
+        ),
+        resolved(
+            "logs.log_group",
+            &s,
+            "l",
+            Some(format!("/archform/{s}-l")),
+            json!({"retention_in_days": 7}),
+        ),
+        resolved(
+            "secretsmanager.secret",
+            &s,
+            "x",
+            Some(format!("{s}-x")),
+            json!({"description": "d"}),
+        ),
+    ];
+    for r in &cases {
+        let a = p
+            .create(r)
+            .await
+            .unwrap_or_else(|e| panic!("create {}: {e}", r.kind.name));
+        let mut lost = state(r, &a);
+        lost.physical_id = None;
+        lost.status = ResourceStatus::Creating;
+        let seen = p.read(&r.id, &lost).await.unwrap();
+        assert_eq!(
+            seen.map(|o| o.applied.physical_id),
+            Some(a.physical_id.clone()),
+            "{}",
+            r.kind.name
+        );
+        p.delete(&r.id, &lost)
+            .await
+            .unwrap_or_else(|e| panic!("delete {}: {e}", r.kind.name));
+        assert!(
+            p.read(&r.id, &lost).await.unwrap().is_none(),
+            "{} deleted by name",
+            r.kind.name
+        );
+        p.delete(&r.id, &lost).await.unwrap();
+    }
+}
