@@ -336,7 +336,12 @@ pub(crate) async fn read(
             .map(|(k, v)| {
                 let was = applied_env.and_then(|e| e.get(k));
                 let value = match was {
-                    Some(w) if !w.is_string() && w.to_string() == *v => w.clone(),
+                    Some(w)
+                        if !w.is_string()
+                            && serde_json::from_str::<Value>(v).ok().as_ref() == Some(w) =>
+                    {
+                        w.clone()
+                    }
                     _ => Value::from(v.clone()),
                 };
                 (k.clone(), value)
