@@ -216,14 +216,19 @@ async fn ec2(c: &Clients, stack: &str) -> Listed {
         .map_err(|x| aws("DescribeVpcEndpoints", x))?
         .vpc_endpoints()
     {
-        let gone = matches!(
-            v.state(),
-            Some(aws_sdk_ec2::types::State::Deleted | aws_sdk_ec2::types::State::Deleting)
-        );
+        // AWS and emulators spell these states in either case.
+        let gone = v
+            .state()
+            .map(|s| s.as_str().to_ascii_lowercase())
+            .is_some_and(|s| s == "deleted" || s == "deleting");
         if !gone {
             out.push(ec2_found("ec2.vpc_endpoint", v.vpc_endpoint_id(), v.tags()));
         }
     }
+    // The tag filter is checked again here: an endpoint that ignores it
+    // (moto does for NAT gateways and VPC endpoints) would otherwise list
+    // other stacks' resources.
+    out.retain(|f| f.tags.iter().any(|(k, v)| k == STACK_TAG && v == stack));
     Ok(out)
 }
 

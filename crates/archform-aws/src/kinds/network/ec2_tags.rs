@@ -28,3 +28,16 @@ pub(crate) fn identity_filters(tags: &IndexMap<String, String>) -> Vec<Filter> {
         })
         .collect()
 }
+
+/// True when `have` carries this resource's `archform:stack` and
+/// `archform:id` tags. Checked after every tag-filtered lookup: an endpoint
+/// that ignores the filters (moto does for some EC2 calls) must never make a
+/// stack adopt another stack's resource.
+pub(crate) fn is_ours(have: &[Tag], want: &IndexMap<String, String>) -> bool {
+    ["archform:stack", "archform:id"].iter().all(|k| {
+        want.get(*k).is_some_and(|v| {
+            have.iter()
+                .any(|t| t.key() == Some(*k) && t.value() == Some(v.as_str()))
+        })
+    })
+}

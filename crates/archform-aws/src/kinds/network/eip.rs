@@ -35,7 +35,11 @@ async fn find(c: &Clients, tags: &IndexMap<String, String>) -> ProviderResult<Op
         .send()
         .await
         .map_err(|e| error::aws("ec2:DescribeAddresses", e))?;
-    Ok(out.addresses().first().cloned())
+    Ok(out
+        .addresses()
+        .iter()
+        .find(|a| ec2_tags::is_ours(a.tags(), tags))
+        .cloned())
 }
 
 async fn describe(c: &Clients, id: &str) -> ProviderResult<Option<Address>> {

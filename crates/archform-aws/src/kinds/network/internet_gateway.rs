@@ -38,7 +38,11 @@ async fn find(
         .send()
         .await
         .map_err(|e| error::aws("ec2:DescribeInternetGateways", e))?;
-    Ok(out.internet_gateways().first().cloned())
+    Ok(out
+        .internet_gateways()
+        .iter()
+        .find(|g| ec2_tags::is_ours(g.tags(), tags))
+        .cloned())
 }
 
 async fn describe(c: &Clients, id: &str) -> ProviderResult<Option<InternetGateway>> {

@@ -40,19 +40,11 @@ async fn find(c: &Clients, tags: &IndexMap<String, String>) -> ProviderResult<Op
         .send()
         .await
         .map_err(|e| error::aws("ec2:DescribeNatGateways", e))?;
-    // The tags are checked here as well: an endpoint that ignores the tag
-    // filters (moto does for NAT gateways) must not make us adopt another
-    // stack's gateway.
-    let ours = |g: &&NatGateway| {
-        ["archform:stack", "archform:id"].iter().all(|k| {
-            tags.get(*k).is_some_and(|want| {
-                g.tags()
-                    .iter()
-                    .any(|t| t.key() == Some(*k) && t.value() == Some(want.as_str()))
-            })
-        })
-    };
-    Ok(out.nat_gateways().iter().filter(ours).find(|g| live(g)).cloned())
+    Ok(out
+        .nat_gateways()
+        .iter()
+        .find(|g| live(g) && ec2_tags::is_ours(g.tags(), tags))
+        .cloned())
 }
 
 /// The gateway in whatever state it is, `None` when AWS no longer knows it.

@@ -103,7 +103,11 @@ async fn find(c: &Clients, tags: &IndexMap<String, String>) -> ProviderResult<Op
         .send()
         .await
         .map_err(|e| error::aws("ec2:DescribeRouteTables", e))?;
-    Ok(out.route_tables().first().cloned())
+    Ok(out
+        .route_tables()
+        .iter()
+        .find(|t| ec2_tags::is_ours(t.tags(), tags))
+        .cloned())
 }
 
 async fn describe(c: &Clients, id: &str) -> ProviderResult<Option<RouteTable>> {

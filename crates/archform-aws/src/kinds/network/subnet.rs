@@ -37,7 +37,11 @@ async fn find(c: &Clients, tags: &IndexMap<String, String>) -> ProviderResult<Op
         .send()
         .await
         .map_err(|e| error::aws("ec2:DescribeSubnets", e))?;
-    Ok(out.subnets().first().cloned())
+    Ok(out
+        .subnets()
+        .iter()
+        .find(|s| ec2_tags::is_ours(s.tags(), tags))
+        .cloned())
 }
 
 async fn describe(c: &Clients, id: &str) -> ProviderResult<Option<Subnet>> {

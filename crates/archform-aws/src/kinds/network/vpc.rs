@@ -35,7 +35,11 @@ async fn find(
         .send()
         .await
         .map_err(|e| error::aws("ec2:DescribeVpcs", e))?;
-    Ok(out.vpcs().first().cloned())
+    Ok(out
+        .vpcs()
+        .iter()
+        .find(|v| ec2_tags::is_ours(v.tags(), tags))
+        .cloned())
 }
 
 async fn with_default_sg(c: &Clients, mut a: Applied) -> ProviderResult<Applied> {

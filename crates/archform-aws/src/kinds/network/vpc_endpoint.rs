@@ -67,7 +67,11 @@ async fn find(c: &Clients, tags: &IndexMap<String, String>) -> ProviderResult<Op
         .send()
         .await
         .map_err(|e| error::aws("ec2:DescribeVpcEndpoints", e))?;
-    Ok(out.vpc_endpoints().iter().find(|e| live(e)).cloned())
+    Ok(out
+        .vpc_endpoints()
+        .iter()
+        .find(|e| live(e) && ec2_tags::is_ours(e.tags(), tags))
+        .cloned())
 }
 
 /// The endpoint in whatever state it is; `None` when AWS no longer knows it.
