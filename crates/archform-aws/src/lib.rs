@@ -14,15 +14,15 @@ mod pseudo;
 pub mod state_s3;
 pub mod wait;
 
-pub use clients::Clients;
-pub use inventory::{Found, InventoryError, assert_no_leftovers, inventory};
-pub use state_s3::S3Backend;
 use archform_engine::provider::{
     Applied, BoxFuture, Observed, Provider, ProviderError, ProviderResult, Resolved,
 };
 use archform_engine::state::ResourceState;
+pub use clients::Clients;
 use indexmap::IndexMap;
+pub use inventory::{Found, InventoryError, assert_no_leftovers, inventory};
 use serde_json::Value;
+pub use state_s3::S3Backend;
 
 /// The AWS implementation of the engine's provider.
 pub struct AwsProvider {

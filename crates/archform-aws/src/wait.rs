@@ -7,7 +7,12 @@ use std::time::{Duration, Instant};
 
 /// Polls `check` until it answers `Some`, with exponential backoff from
 /// `first` up to 10 s between polls, for at most `limit`.
-pub async fn until<T, F, Fut>(what: &str, first: Duration, limit: Duration, mut check: F) -> ProviderResult<T>
+pub async fn until<T, F, Fut>(
+    what: &str,
+    first: Duration,
+    limit: Duration,
+    mut check: F,
+) -> ProviderResult<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = ProviderResult<Option<T>>>,

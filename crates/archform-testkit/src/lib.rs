@@ -19,16 +19,16 @@ mod http_probe;
 mod log_tail;
 mod owned;
 mod process;
-pub mod zip;
 mod python_venv;
+pub mod zip;
 
 pub use cache_dir::cache_root;
 pub use emulator::EmulatorKind;
 pub use error::{Error, Result};
+pub use fault_proxy::{FaultConfig, FaultProxy, ProxyStats, is_mutation};
 pub use fixture::{
     TEST_EMULATOR_ENV, TEST_ENDPOINT_ENV, endpoint_kind, sdk_config, test_endpoint,
     try_test_endpoint,
 };
-pub use fault_proxy::{FaultConfig, FaultProxy, ProxyStats, is_mutation};
 pub use owned::OwnedEmulator;
 pub use python_venv::{PythonTool, ensure_venv};

@@ -28,9 +28,13 @@ use crate::clients::Clients;
 use archform_engine::provider::{Applied, BoxFuture, Observed, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 
-pub(crate) type CreateFn = for<'a> fn(&'a Clients, &'a Resolved) -> BoxFuture<'a, ProviderResult<Applied>>;
-pub(crate) type ReadFn =
-    for<'a> fn(&'a Clients, &'a str, &'a ResourceState) -> BoxFuture<'a, ProviderResult<Option<Observed>>>;
+pub(crate) type CreateFn =
+    for<'a> fn(&'a Clients, &'a Resolved) -> BoxFuture<'a, ProviderResult<Applied>>;
+pub(crate) type ReadFn = for<'a> fn(
+    &'a Clients,
+    &'a str,
+    &'a ResourceState,
+) -> BoxFuture<'a, ProviderResult<Option<Observed>>>;
 pub(crate) type UpdateFn = for<'a> fn(
     &'a Clients,
     &'a Resolved,
@@ -46,7 +50,6 @@ pub(crate) struct Handler {
     pub update: UpdateFn,
     pub delete: DeleteFn,
 }
-
 
 pub(crate) fn handler(kind: &str) -> Option<&'static Handler> {
     network::handler(kind)
