@@ -38,13 +38,14 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    if let SdkError::ServiceError(se) = &e {
-        if se.err().code().is_none() && format!("{:?}", se.raw()).contains("404") {
-            return ProviderError::Unsupported {
-                operation: operation.to_string(),
-                message: "the endpoint answered 404 without an AWS error".into(),
-            };
-        }
+    if let SdkError::ServiceError(se) = &e
+        && se.err().code().is_none()
+        && format!("{:?}", se.raw()).contains("404")
+    {
+        return ProviderError::Unsupported {
+            operation: operation.to_string(),
+            message: "the endpoint answered 404 without an AWS error".into(),
+        };
     }
     let code = e.code().unwrap_or("error").to_string();
     let message = e

@@ -303,7 +303,7 @@ fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
 /// Alternates a 503 (every protocol treats it as transient) with the
 /// protocol's own throttling error.
 fn fault(protocol: &Protocol, n: u64) -> Response<Full<Bytes>> {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         return plain(
             StatusCode::SERVICE_UNAVAILABLE,
             "Service Unavailable (injected)",

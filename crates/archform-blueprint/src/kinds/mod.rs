@@ -260,30 +260,6 @@ pub const AWS_ATTRS: &[&str] = &[
     "az5",
 ];
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
-
-    #[test]
-    fn kind_names_and_cfn_types_are_unique() {
-        let mut names = HashSet::new();
-        for k in ALL {
-            assert!(names.insert(k.name), "duplicate kind {}", k.name);
-            assert!(k.cfn_type.starts_with("AWS::") || k.cfn_type.is_empty());
-            let mut props = HashSet::new();
-            for p in k.props {
-                assert!(
-                    props.insert(p.name),
-                    "{}: duplicate prop {}",
-                    k.name,
-                    p.name
-                );
-            }
-        }
-    }
-}
-
 /// Brings a resolved value to its declared type. References resolve to the
 /// attribute's own JSON type (a port is a number), but a property declared
 /// as text (an environment variable) must hold text, or AWS, which stores
@@ -323,4 +299,28 @@ pub fn coerce_value(ty: &Ty, v: serde_json::Value) -> serde_json::Value {
 /// [`coerce_value`] for a whole `properties` object of a kind.
 pub fn coerce(kind: &KindSpec, props: serde_json::Value) -> serde_json::Value {
     coerce_value(&Ty::Obj(kind.props), props)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn kind_names_and_cfn_types_are_unique() {
+        let mut names = HashSet::new();
+        for k in ALL {
+            assert!(names.insert(k.name), "duplicate kind {}", k.name);
+            assert!(k.cfn_type.starts_with("AWS::") || k.cfn_type.is_empty());
+            let mut props = HashSet::new();
+            for p in k.props {
+                assert!(
+                    props.insert(p.name),
+                    "{}: duplicate prop {}",
+                    k.name,
+                    p.name
+                );
+            }
+        }
+    }
 }
