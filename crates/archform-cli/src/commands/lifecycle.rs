@@ -59,6 +59,9 @@ pub struct StackNameArgs {
     /// The stack name.
     #[arg(long)]
     pub stack: String,
+    /// AWS region of the stack (default: from the AWS configuration).
+    #[arg(long)]
+    pub region: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
     #[arg(long, default_value_t = 16)]
@@ -233,7 +236,7 @@ pub fn destroy(out: OutputFormat, args: &StackNameArgs) -> anyhow::Result<i32> {
                 backend.describe()
             );
         };
-        let s = session(&args.target, None).await?;
+        let s = session(&args.target, args.region.as_deref()).await?;
         let lock = backend.lock(&args.stack, "destroy").await?;
         let p = apply::destroy_plan(&state);
         if !s.local {
