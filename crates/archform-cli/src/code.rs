@@ -42,3 +42,15 @@ pub fn prepare(
     }
     Ok(())
 }
+
+/// Writes the placeholder package (a `bootstrap` that answers nothing) to
+/// `.archform/placeholder.zip` and returns its path. The bytes never change,
+/// so redeploys see no code change.
+pub fn placeholder() -> anyhow::Result<PathBuf> {
+    let dir = PathBuf::from(".archform");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("placeholder.zip");
+    std::fs::write(&path, archform_testkit::zip::placeholder_function())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}

@@ -33,6 +33,10 @@ pub struct DeployArgs {
     /// Deploy this zip as the code of every function (placeholder deploys).
     #[arg(long, value_name = "ZIP")]
     pub code_override: Option<PathBuf>,
+    /// Deploy a placeholder `bootstrap` as every function's code: the whole
+    /// architecture deploys before the functions are built.
+    #[arg(long, conflicts_with = "code_override")]
+    pub placeholder_code: bool,
     /// Plan from the saved state without reading resources back from AWS
     /// (faster, but blind to changes made outside archform).
     #[arg(long)]
@@ -88,10 +92,20 @@ fn blueprint_dir(stack: &StackArgs) -> PathBuf {
 /// Compiles the stack; `Err(code)` when it is invalid (already reported).
 fn graph(out: OutputFormat, args: &DeployArgs) -> Result<Graph, i32> {
     let mut g = compile(&args.stack.request()).map_err(|e| output::load_error(out, &e))?;
+    let override_zip = match args.placeholder_code {
+        true => match code::placeholder() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Err(1);
+            }
+        },
+        false => args.code_override.clone(),
+    };
     if let Err(e) = code::prepare(
         &mut g,
         &blueprint_dir(&args.stack),
-        args.code_override.as_deref(),
+        override_zip.as_deref(),
     ) {
         eprintln!("error: {e:#}");
         return Err(2);
