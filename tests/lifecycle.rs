@@ -10,6 +10,7 @@ const VPC_BLUEPRINT: &str = "name: lifecycle-vpc
 description: a VPC with DNS hostnames
 parameters:
   hostnames: {type: boolean, default: true}
+  other_cidr: {type: cidr, default: 10.78.0.0/16}
 ---
 resources:
   vpc:
@@ -20,7 +21,7 @@ resources:
   other:
     kind: ec2.vpc
     properties:
-      cidr_block: 10.78.0.0/16
+      cidr_block: {{params.other_cidr}}
 outputs:
   vpc_id:
     value: ${vpc.id}
@@ -148,6 +149,53 @@ async fn deploy_redeploy_update_destroy_under_twenty_percent_faults() {
     let r = archform(&dir, deploy(&["--set", "hostnames=false"])).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
 
+    // A change that forces replacement: the old VPC goes, a new one comes.
+    let old_id = {
+        let state: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!(".archform/state/{stack}.json"))).unwrap(),
+        )
+        .unwrap();
+        state["resources"]["other"]["physical_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let r = archform(
+        &dir,
+        deploy(&[
+            "--set",
+            "hostnames=false",
+            "--set",
+            "other_cidr=10.79.0.0/16",
+        ]),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let replaced: Vec<&serde_json::Value> = r.json["report"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] != "no_op")
+        .collect();
+    assert_eq!(replaced.len(), 1, "{replaced:?}");
+    assert_eq!(replaced[0]["id"], "other");
+    assert_eq!(replaced[0]["action"], "replace");
+    assert_eq!(
+        tagged_vpcs(&stack).await,
+        2,
+        "the replaced VPC is gone, its successor exists"
+    );
+    let config = sdk_config(&test_endpoint()).await;
+    let gone = aws_sdk_ec2::Client::new(&config)
+        .describe_vpcs()
+        .vpc_ids(&old_id)
+        .send()
+        .await;
+    assert!(
+        gone.map(|o| o.vpcs().is_empty()).unwrap_or(true),
+        "old VPC {old_id} still exists"
+    );
+
     let mut d = args(&["destroy", "--stack", &stack]);
     d.extend(args(&target));
     let r = archform(&dir, d).await;
@@ -208,4 +256,85 @@ async fn a_deploy_killed_after_each_step_converges_when_run_again() {
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(tagged_vpcs(&stack).await, 0);
+}
+
+/// Kills a url-shortener deploy (function URL variant) after every step
+/// boundary in turn, then at pseudo-random moments with SIGKILL, running
+/// deploy again each time; the stack must end with exactly one resource
+/// per logical id and nothing left after destroy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_every_step_boundary_and_at_random_moments_converges() {
+    let dir = workdir("kills");
+    let zip = dir.join("placeholder.zip");
+    std::fs::write(&zip, archform_testkit::zip::placeholder_function()).unwrap();
+    let stack = format!("kill-{}", std::process::id());
+    let endpoint = test_endpoint();
+    let deploy: Vec<String> = args(&[
+        "deploy",
+        "url-shortener",
+        "--stack",
+        &stack,
+        "--endpoint",
+        &endpoint,
+        "--set",
+        "front_door=function_url",
+        "--code-override",
+        zip.to_str().unwrap(),
+    ]);
+    let spawn = |extra_env: Option<(&str, String)>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_archform"));
+        c.current_dir(&dir)
+            .args(&deploy)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some((k, v)) = extra_env {
+            c.env(k, v);
+        }
+        c
+    };
+    // Every step boundary: the hook exits after N completed steps.
+    for n in 1..=14 {
+        let status = spawn(Some(("ARCHFORM_TEST_EXIT_AFTER_STEPS", n.to_string())))
+            .status()
+            .unwrap();
+        assert!(
+            matches!(status.code(), Some(0 | 137)),
+            "run {n}: {status:?}"
+        );
+    }
+    // Random moments: SIGKILL after a delay from a fixed pseudo-random sequence.
+    let mut seed: u64 = 0x5eed;
+    for _ in 0..5 {
+        let _ = archform(
+            &dir,
+            args(&["destroy", "--stack", &stack, "--endpoint", &endpoint]),
+        )
+        .await;
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = std::time::Duration::from_millis(30 + (seed >> 33) % 400);
+        let mut child = spawn(None).spawn().unwrap();
+        tokio::time::sleep(delay).await;
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let r = archform(&dir, deploy.clone()).await;
+    assert_eq!(r.code, 0, "final deploy: {}", r.stderr);
+    let r = archform(&dir, deploy.clone()).await;
+    assert_eq!(r.json["changes"], 0, "the stack converged: {}", r.json);
+    let clients = archform_aws::Clients::new(&sdk_config(&endpoint).await);
+    let found = archform_aws::inventory(&clients, &stack).await.unwrap();
+    let mut ids: Vec<&str> = found.iter().map(|f| f.id.as_str()).collect();
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(before, ids.len(), "duplicates after kills: {found:?}");
+    let r = archform(
+        &dir,
+        args(&["destroy", "--stack", &stack, "--endpoint", &endpoint]),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    archform_aws::assert_no_leftovers(&clients, &stack).await;
 }

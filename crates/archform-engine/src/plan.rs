@@ -85,7 +85,7 @@ impl Action {
             Action::Update { .. } => "update",
             Action::Replace { .. } => "replace",
             Action::Delete => "delete",
-            Action::NoOp => "no-op",
+            Action::NoOp => "no_op",
         }
     }
 
@@ -261,7 +261,7 @@ impl Plan {
     /// Number of steps per action name, in a fixed order.
     pub fn summary(&self) -> IndexMap<&'static str, usize> {
         let mut m: IndexMap<&'static str, usize> =
-            ["create", "update", "replace", "delete", "no-op"]
+            ["create", "update", "replace", "delete", "no_op"]
                 .into_iter()
                 .map(|a| (a, 0))
                 .collect();
