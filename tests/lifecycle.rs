@@ -338,3 +338,118 @@ async fn killed_at_every_step_boundary_and_at_random_moments_converges() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     archform_aws::assert_no_leftovers(&clients, &stack).await;
 }
+
+/// Two deploys of one stack at once: one runs, the other stops with a lock
+/// error naming the holder; the state is intact and a saved plan applies
+/// exactly, and is refused once the state has moved on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deploys_lock_and_saved_plans_apply_exactly() {
+    let dir = workdir("lock");
+    std::fs::write(dir.join("bp.yaml"), VPC_BLUEPRINT).unwrap();
+    let stack = format!("lock-{}", std::process::id());
+    let proxy = FaultProxy::start(
+        &test_endpoint(),
+        FaultConfig {
+            latency: std::time::Duration::from_millis(150),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let deploy = args(&[
+        "deploy",
+        "bp.yaml",
+        "--stack",
+        &stack,
+        "--endpoint",
+        &proxy.endpoint,
+    ]);
+    let (a, b) = tokio::join!(archform(&dir, deploy.clone()), async {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        archform(&dir, deploy.clone()).await
+    });
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    assert_ne!(
+        b.code, 0,
+        "the second deploy must not run while the first holds the lock"
+    );
+    assert!(
+        b.stderr.contains("locked") || b.stderr.contains("lock"),
+        "{}",
+        b.stderr
+    );
+    assert!(
+        b.stderr.contains("deploy"),
+        "the error names the holder's operation: {}",
+        b.stderr
+    );
+    assert_eq!(tagged_vpcs(&stack).await, 2);
+
+    let endpoint = test_endpoint();
+    let plan = dir.join("change.plan");
+    let r = archform(
+        &dir,
+        args(&[
+            "plan",
+            "bp.yaml",
+            "--stack",
+            &stack,
+            "--endpoint",
+            &endpoint,
+            "--set",
+            "hostnames=false",
+            "--out",
+            plan.to_str().unwrap(),
+        ]),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = archform(
+        &dir,
+        args(&[
+            "deploy",
+            "bp.yaml",
+            "--stack",
+            &stack,
+            "--endpoint",
+            &endpoint,
+            "--plan",
+            plan.to_str().unwrap(),
+        ]),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let changed: Vec<&str> = r.json["report"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] != "no_op")
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(changed, ["vpc"]);
+    let r = archform(
+        &dir,
+        args(&[
+            "deploy",
+            "bp.yaml",
+            "--stack",
+            &stack,
+            "--endpoint",
+            &endpoint,
+            "--plan",
+            plan.to_str().unwrap(),
+        ]),
+    )
+    .await;
+    assert_ne!(
+        r.code, 0,
+        "a saved plan must be refused once the state moved on"
+    );
+    assert!(r.stderr.contains("make a new plan"), "{}", r.stderr);
+    let r = archform(
+        &dir,
+        args(&["destroy", "--stack", &stack, "--endpoint", &endpoint]),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
