@@ -365,6 +365,7 @@ async fn main() {
         println!("no successful round");
         std::process::exit(1);
     }
+    let counted = cf_create.len();
     let (ad, cc, ax, cd) = (
         median(af_deploy),
         median(cf_create),
@@ -373,9 +374,7 @@ async fn main() {
     );
     println!(
         "{} archform resources ({} CloudFormation resources: attachments, routes and associations are separate there), {} counted rounds",
-        af_n,
-        cf_n,
-        cf_create.len()
+        af_n, cf_n, counted
     );
     println!(
         "median deploy:  archform {ad:.3} s, CloudFormation {cc:.3} s, ratio {:.2} (target <= 1.0)",
