@@ -102,11 +102,7 @@ fn graph(out: OutputFormat, args: &DeployArgs) -> Result<Graph, i32> {
         },
         false => args.code_override.clone(),
     };
-    if let Err(e) = code::prepare(
-        &mut g,
-        &blueprint_dir(&args.stack),
-        override_zip.as_deref(),
-    ) {
+    if let Err(e) = code::prepare(&mut g, &blueprint_dir(&args.stack), override_zip.as_deref()) {
         eprintln!("error: {e:#}");
         return Err(2);
     }
