@@ -2,76 +2,11 @@
 //! against the emulator: create, refresh, in-place update, delete,
 //! delete-when-gone and create-adopts-existing.
 
-use archform_aws::AwsProvider;
-use archform_engine::provider::{Applied, Provider, ProviderError, Resolved};
-use archform_engine::state::{ResourceState, ResourceStatus};
-use indexmap::IndexMap;
-use serde_json::{Value, json};
-use std::time::{SystemTime, UNIX_EPOCH};
+use archform_engine::provider::{Provider, ProviderError};
+use serde_json::json;
 
-async fn provider() -> (AwsProvider, aws_config::SdkConfig) {
-    let endpoint = archform_testkit::test_endpoint();
-    let config = archform_testkit::sdk_config(&endpoint).await;
-    (AwsProvider::new(&config), config)
-}
-
-fn stack(prefix: &str) -> String {
-    let n = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{}-{}", std::process::id() % 10000, n % 1_000_000)
-}
-
-fn resolved(
-    kind: &str,
-    stack: &str,
-    id: &str,
-    name: Option<String>,
-    properties: Value,
-) -> Resolved {
-    let mut tags = IndexMap::new();
-    tags.insert("archform:stack".to_string(), stack.to_string());
-    tags.insert("archform:id".to_string(), id.to_string());
-    Resolved {
-        stack: stack.into(),
-        id: id.into(),
-        kind: archform_blueprint::kinds::lookup(kind).unwrap(),
-        physical_name: name,
-        properties,
-        tags,
-    }
-}
-
-fn state(r: &Resolved, a: &Applied) -> ResourceState {
-    ResourceState {
-        kind: r.kind.name.to_string(),
-        physical_id: Some(a.physical_id.clone()),
-        physical_name: r.physical_name.clone(),
-        properties: r.properties.clone(),
-        attributes: a.attributes.clone(),
-        dependencies: vec![],
-        tags: r.tags.clone(),
-        status: ResourceStatus::Created,
-    }
-}
-
-fn assert_attrs(r: &Resolved, a: &Applied) {
-    let want: Vec<&str> = r.kind.attrs.iter().map(|a| a.name).collect();
-    let got: Vec<&str> = a.attributes.keys().map(String::as_str).collect();
-    let mut w = want.clone();
-    w.sort();
-    let mut g = got.clone();
-    g.sort();
-    assert_eq!(w, g, "exported attributes of {}", r.kind.name);
-    for (k, v) in &a.attributes {
-        assert!(
-            !v.is_null() && v != "",
-            "attribute {k} of {} is empty",
-            r.kind.name
-        );
-    }
-}
+mod common;
+use common::{assert_attrs, provider, resolved, stack, state};
 
 #[tokio::test]
 async fn dynamodb_table_lifecycle() {

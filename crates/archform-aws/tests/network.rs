@@ -4,24 +4,18 @@
 
 use archform_aws::AwsProvider;
 use archform_engine::provider::{Applied, Provider, Resolved};
-use archform_engine::state::{ResourceState, ResourceStatus};
+use archform_engine::state::ResourceState;
 use aws_sdk_ec2::types::Filter;
 use indexmap::IndexMap;
 use serde_json::{Value, json};
-use std::time::{SystemTime, UNIX_EPOCH};
+
+mod common;
+use common::{assert_attrs, stack, state};
 
 async fn provider() -> (AwsProvider, aws_sdk_ec2::Client) {
     let endpoint = archform_testkit::test_endpoint();
     let config = archform_testkit::sdk_config(&endpoint).await;
     (AwsProvider::new(&config), aws_sdk_ec2::Client::new(&config))
-}
-
-fn stack(prefix: &str) -> String {
-    let n = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{}-{}", std::process::id() % 10000, n % 1_000_000)
 }
 
 fn resolved(kind: &str, stack: &str, id: &str, properties: Value) -> Resolved {
@@ -39,37 +33,9 @@ fn resolved(kind: &str, stack: &str, id: &str, properties: Value) -> Resolved {
     }
 }
 
-fn state(r: &Resolved, a: &Applied) -> ResourceState {
-    ResourceState {
-        kind: r.kind.name.to_string(),
-        physical_id: Some(a.physical_id.clone()),
-        physical_name: r.physical_name.clone(),
-        properties: r.properties.clone(),
-        attributes: a.attributes.clone(),
-        dependencies: vec![],
-        tags: r.tags.clone(),
-        status: ResourceStatus::Created,
-    }
-}
-
 /// The state after an update: new properties and tags, attributes as answered.
 fn updated(r: &Resolved, a: &Applied) -> ResourceState {
     state(r, a)
-}
-
-fn assert_attrs(r: &Resolved, a: &Applied) {
-    let mut want: Vec<&str> = r.kind.attrs.iter().map(|a| a.name).collect();
-    let mut got: Vec<&str> = a.attributes.keys().map(String::as_str).collect();
-    want.sort();
-    got.sort();
-    assert_eq!(want, got, "exported attributes of {}", r.kind.name);
-    for (k, v) in &a.attributes {
-        assert!(
-            !v.is_null() && v != "",
-            "attribute {k} of {} is empty",
-            r.kind.name
-        );
-    }
 }
 
 fn tag_filters(stack: &str, id: &str) -> Vec<Filter> {
