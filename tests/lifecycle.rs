@@ -453,3 +453,190 @@ async fn concurrent_deploys_lock_and_saved_plans_apply_exactly() {
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// A change made outside archform is reported as drift and planned back;
+/// a resource deleted outside archform is created again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_reported_and_planned_back() {
+    let dir = workdir("drift");
+    std::fs::write(dir.join("bp.yaml"), VPC_BLUEPRINT).unwrap();
+    let stack = format!("drift-{}", std::process::id());
+    let endpoint = test_endpoint();
+    let deploy = args(&[
+        "deploy",
+        "bp.yaml",
+        "--stack",
+        &stack,
+        "--endpoint",
+        &endpoint,
+    ]);
+    assert_eq!(archform(&dir, deploy.clone()).await.code, 0);
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!(".archform/state/{stack}.json"))).unwrap(),
+    )
+    .unwrap();
+    let vpc = state["resources"]["vpc"]["physical_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = state["resources"]["other"]["physical_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(&endpoint).await);
+    ec2.modify_vpc_attribute()
+        .vpc_id(&vpc)
+        .enable_dns_hostnames(
+            aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                .value(false)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_vpc().vpc_id(&other).send().await.unwrap();
+
+    let plan = args(&[
+        "plan",
+        "bp.yaml",
+        "--stack",
+        &stack,
+        "--endpoint",
+        &endpoint,
+        "--detailed-exitcode",
+    ]);
+    let r = archform(&dir, plan).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let drift: Vec<serde_json::Value> = r
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("drift").is_some())
+        .collect();
+    assert!(
+        drift.iter().any(|d| d["drift"] == "changed"
+            && d["id"] == "vpc"
+            && d["property"] == "enable_dns_hostnames"),
+        "{drift:?}"
+    );
+    assert!(
+        drift
+            .iter()
+            .any(|d| d["drift"] == "deleted" && d["id"] == "other"),
+        "{drift:?}"
+    );
+    let actions: Vec<(String, String)> = r.json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] != "no_op")
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().into(),
+                s["action"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("vpc".into(), "update".into()),
+            ("other".into(), "create".into())
+        ]
+    );
+    assert_eq!(archform(&dir, deploy.clone()).await.code, 0);
+    let r = archform(&dir, deploy).await;
+    assert_eq!(r.json["changes"], 0, "drift was put right: {}", r.json);
+    let r = archform(
+        &dir,
+        args(&["destroy", "--stack", &stack, "--endpoint", &endpoint]),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// Ctrl-C (SIGINT) lets the steps in flight finish, saves the state and
+/// exits; running deploy again finishes the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_finishes_in_flight_steps_and_saves_state() {
+    let dir = workdir("sigint");
+    let zip = dir.join("placeholder.zip");
+    std::fs::write(&zip, archform_testkit::zip::placeholder_function()).unwrap();
+    let stack = format!("int-{}", std::process::id());
+    let proxy = FaultProxy::start(
+        &test_endpoint(),
+        FaultConfig {
+            latency: std::time::Duration::from_millis(120),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let deploy = args(&[
+        "deploy",
+        "url-shortener",
+        "--stack",
+        &stack,
+        "--endpoint",
+        &proxy.endpoint,
+        "--set",
+        "front_door=function_url",
+        "--code-override",
+        zip.to_str().unwrap(),
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_archform"))
+        .current_dir(&dir)
+        .args(&deploy)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first steps are in flight.
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        use std::io::{BufRead, Read};
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        let mut line = String::new();
+        while err.read_line(&mut line).unwrap_or(0) > 0 {
+            seen.push_str(&line);
+            if line.contains("create…") {
+                Command::new("kill")
+                    .args(["-INT", &child.id().to_string()])
+                    .status()
+                    .unwrap();
+                break;
+            }
+            line.clear();
+        }
+        err.read_to_string(&mut seen).unwrap();
+        (child.wait().unwrap(), seen)
+    })
+    .await
+    .unwrap();
+    assert!(stderr.contains("interrupted"), "{status:?}\n{stderr}");
+    assert!(
+        stderr.contains("not started"),
+        "steps not begun are reported: {stderr}"
+    );
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!(".archform/state/{stack}.json"))).unwrap(),
+    )
+    .unwrap();
+    let resources = state["resources"].as_object().unwrap();
+    assert!(
+        !resources.is_empty(),
+        "some steps finished before the interrupt"
+    );
+    assert!(
+        resources.values().all(|r| r["status"] == "created"),
+        "in-flight steps finished before exiting: {resources:?}"
+    );
+    let r = archform(&dir, deploy.clone()).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = archform(
+        &dir,
+        args(&["destroy", "--stack", &stack, "--endpoint", &proxy.endpoint]),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
