@@ -50,6 +50,11 @@ pub enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
+    /// Build every function whose code is `{package, bin}` into a reproducible zip.
+    Build {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
     /// Show what a deploy would change: create, update, replace, delete, per property.
     Plan(crate::commands::lifecycle::PlanArgs),
     /// Create or update a stack's resources in AWS (or the emulator with --local).

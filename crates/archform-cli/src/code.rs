@@ -1,18 +1,119 @@
 //! Function code: `code.zip` paths become absolute and carry the zip's hash,
 //! so an unchanged zip plans as no change and a changed one as an update.
+//! Code named as `{package, bin}` is built first (see [`build_functions`]).
 
 use anyhow::Context;
 use archform_blueprint::Graph;
+use archform_package::{Architecture, Artifact, BuildOptions, FunctionCode};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// Names a zip too large for direct upload would go through (not yet supported).
+pub const ARTIFACT_BUCKET_ENV: &str = "ARCHFORM_ARTIFACT_BUCKET";
+/// The Cargo workspace holding lambdas/ (default: the nearest one above the
+/// current directory).
+pub const WORKSPACE_ENV: &str = "ARCHFORM_WORKSPACE";
+
+/// One function built from `{package, bin}`.
+pub struct Built {
+    pub id: String,
+    pub code: FunctionCode,
+    pub artifact: Artifact,
+}
+
+/// The `{package, bin}` code of a function whose code has no `zip`.
+fn function_code(r: &archform_blueprint::Resource) -> Option<FunctionCode> {
+    let code = r.properties.get("code")?.as_object()?;
+    if code.contains_key("zip") {
+        return None;
+    }
+    let package = code.get("package")?.as_str()?.to_string();
+    let bin = code.get("bin")?.as_str()?.to_string();
+    let architecture = r
+        .properties
+        .get("architecture")
+        .and_then(|a| a.as_str())
+        .and_then(Architecture::parse)
+        .unwrap_or_default();
+    Some(FunctionCode {
+        package,
+        bin,
+        architecture,
+    })
+}
+
+/// Builds every function whose code is `{package, bin}` (each distinct one
+/// once), in resource order. Build warnings go to stderr.
+pub fn build_functions(graph: &Graph) -> anyhow::Result<Vec<Built>> {
+    let wanted: Vec<(String, FunctionCode)> = graph
+        .resources
+        .values()
+        .filter(|r| r.kind.name == "lambda.function")
+        .filter_map(|r| function_code(r).map(|c| (r.id.clone(), c)))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let root = match std::env::var_os(WORKSPACE_ENV) {
+        Some(w) => PathBuf::from(w),
+        None => archform_package::find_workspace_root(Path::new("."))?,
+    };
+    let options = BuildOptions {
+        artifact_bucket: std::env::var(ARTIFACT_BUCKET_ENV)
+            .ok()
+            .filter(|b| !b.is_empty()),
+        ..Default::default()
+    };
+    let mut done: BTreeMap<(String, String, &'static str), Artifact> = BTreeMap::new();
+    let mut built = Vec::new();
+    for (id, code) in wanted {
+        let key = (
+            code.package.clone(),
+            code.bin.clone(),
+            code.architecture.as_str(),
+        );
+        let artifact = match done.get(&key) {
+            Some(a) => a.clone(),
+            None => {
+                let a = archform_package::build(&code, &root, &options)
+                    .with_context(|| format!("building function `{id}`"))?;
+                for w in &a.warnings {
+                    eprintln!("warning: {w}");
+                }
+                done.insert(key, a.clone());
+                a
+            }
+        };
+        built.push(Built { id, code, artifact });
+    }
+    Ok(built)
+}
 
 /// Rewrites every function's `code` in place. `blueprint_dir` anchors
 /// relative zip paths; `override_zip` replaces all code (placeholder deploys).
+/// Without an override, `{package, bin}` code is built and becomes its zip.
 pub fn prepare(
     graph: &mut Graph,
     blueprint_dir: &Path,
     override_zip: Option<&Path>,
 ) -> anyhow::Result<()> {
+    if override_zip.is_none() {
+        for b in build_functions(graph)? {
+            let Some(code) = graph
+                .resources
+                .get_mut(&b.id)
+                .and_then(|r| r.properties.get_mut("code"))
+                .and_then(|c| c.as_object_mut())
+            else {
+                continue;
+            };
+            code.insert(
+                "zip".into(),
+                b.artifact.zip_path.display().to_string().into(),
+            );
+        }
+    }
     for r in graph
         .resources
         .values_mut()
@@ -50,7 +151,7 @@ pub fn placeholder() -> anyhow::Result<PathBuf> {
     let dir = PathBuf::from(".archform");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("placeholder.zip");
-    std::fs::write(&path, archform_testkit::zip::placeholder_function())
+    std::fs::write(&path, archform_package::zip::placeholder_function())
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod blueprints;
+mod build;
 pub mod emulator;
 mod graph;
 mod kinds;
@@ -18,6 +19,7 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Render { stack, format } => render::render(out, stack, *format),
         Command::Validate { stack } => render::validate(out, stack),
         Command::Graph { stack } => graph::run(out, stack),
+        Command::Build { stack } => build::run(out, stack),
         Command::Plan(args) => lifecycle::plan(out, args),
         Command::Deploy(args) => lifecycle::deploy(out, args),
         Command::Destroy(args) => lifecycle::destroy(out, args),
