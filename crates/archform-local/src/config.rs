@@ -1,0 +1,124 @@
+//! What a local function runs with: the binary, its identity and environment.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The AWS endpoint (emulator or proxy) and credentials the function's SDK
+/// clients should use, passed as `AWS_ENDPOINT_URL` and the key variables.
+#[derive(Clone, Debug)]
+pub struct AwsEndpoint {
+    pub url: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl AwsEndpoint {
+    /// An emulator endpoint with the emulator's test credentials.
+    pub fn emulator(url: impl Into<String>) -> Self {
+        AwsEndpoint {
+            url: url.into(),
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct FunctionConfig {
+    /// The `bootstrap` executable (a custom-runtime function's entry point).
+    pub bootstrap: PathBuf,
+    pub name: String,
+    /// The ARN sent as `Lambda-Runtime-Invoked-Function-Arn`.
+    pub arn: String,
+    pub memory_mb: u32,
+    pub version: String,
+    pub region: String,
+    /// The function's own environment variables (from the stack state).
+    pub environment: Vec<(String, String)>,
+    /// Where the function's AWS calls go; `None` passes the caller's AWS
+    /// configuration (profile, keys) through to the real account.
+    pub aws_endpoint: Option<AwsEndpoint>,
+    /// How long the process may take to reach its first `next` request
+    /// (Lambda allows 10 seconds of init).
+    pub init_timeout: Duration,
+}
+
+impl FunctionConfig {
+    /// Defaults like a new Lambda function: 128 MB, `$LATEST`, us-east-1.
+    pub fn new(bootstrap: impl Into<PathBuf>, name: impl Into<String>) -> Self {
+        let name = name.into();
+        let region = "us-east-1".to_string();
+        FunctionConfig {
+            bootstrap: bootstrap.into(),
+            arn: format!("arn:aws:lambda:{region}:000000000000:function:{name}"),
+            name,
+            memory_mb: 128,
+            version: "$LATEST".into(),
+            region,
+            environment: Vec::new(),
+            aws_endpoint: None,
+            init_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The variables the child process starts with (besides PATH and HOME):
+    /// the Lambda-reserved ones, then the function's own.
+    pub(crate) fn child_env(&self, runtime_api: &str) -> Vec<(String, String)> {
+        let task_root = self
+            .bootstrap
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| ".".into());
+        let mut env: Vec<(String, String)> = [
+            ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+            ("AWS_LAMBDA_FUNCTION_NAME", self.name.clone()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                self.memory_mb.to_string(),
+            ),
+            ("AWS_LAMBDA_FUNCTION_VERSION", self.version.clone()),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", self.name),
+            ),
+            (
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "local/[$LATEST]archform".into(),
+            ),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
+            ("AWS_REGION", self.region.clone()),
+            ("AWS_DEFAULT_REGION", self.region.clone()),
+            ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023".into()),
+            ("LAMBDA_TASK_ROOT", task_root.clone()),
+            ("LAMBDA_RUNTIME_DIR", task_root),
+            ("_HANDLER", "bootstrap".into()),
+            ("TZ", ":UTC".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        match &self.aws_endpoint {
+            Some(e) => {
+                env.push(("AWS_ENDPOINT_URL".into(), e.url.clone()));
+                env.push(("AWS_ACCESS_KEY_ID".into(), e.access_key_id.clone()));
+                env.push(("AWS_SECRET_ACCESS_KEY".into(), e.secret_access_key.clone()));
+            }
+            None => {
+                for k in [
+                    "AWS_ACCESS_KEY_ID",
+                    "AWS_SECRET_ACCESS_KEY",
+                    "AWS_SESSION_TOKEN",
+                    "AWS_PROFILE",
+                    "AWS_CONFIG_FILE",
+                    "AWS_SHARED_CREDENTIALS_FILE",
+                ] {
+                    if let Ok(v) = std::env::var(k) {
+                        env.push((k.into(), v));
+                    }
+                }
+            }
+        }
+        env.extend(self.environment.iter().cloned());
+        env
+    }
+}
