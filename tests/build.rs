@@ -1,0 +1,171 @@
+//! `archform build` and the implicit build of deploy: a blueprint function
+//! named as `{package, bin}` becomes a reproducible `bootstrap` zip, an
+//! unchanged function redeploys with no change, and a changed one plans an
+//! update. Blueprint functions whose package does not exist yet fail clearly.
+
+use archform_testkit::test_endpoint;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BLUEPRINT: &str = r#"name: build-test
+description: one function built from a package
+---
+resources:
+  role:
+    kind: iam.role
+    properties:
+      assume_role_policy:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: lambda.amazonaws.com}
+            Action: sts:AssumeRole
+  hello:
+    kind: lambda.function
+    properties:
+      role: ${role.arn}
+      code: {package: hello, bin: hello-bin}
+      runtime: provided.al2023
+      handler: bootstrap
+"#;
+
+fn put(path: &Path, text: &str) {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return;
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A Cargo workspace with lambdas/hello (binary `hello-bin`) and the
+/// blueprint, kept under the target dir with its own target dir so reruns
+/// build nothing. `message` is what the function prints.
+fn workspace(message: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("archform-build-ws");
+    put(
+        &root.join("Cargo.toml"),
+        "[workspace]\nresolver = \"3\"\nmembers = [\"lambdas/*\"]\n\n\
+         [profile.lambda]\ninherits = \"release\"\nopt-level = \"s\"\nlto = true\n\
+         codegen-units = 1\npanic = \"abort\"\nstrip = true\n",
+    );
+    put(
+        &root.join("lambdas/hello/Cargo.toml"),
+        "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [[bin]]\nname = \"hello-bin\"\npath = \"src/main.rs\"\n",
+    );
+    put(
+        &root.join("lambdas/hello/src/main.rs"),
+        &format!("fn main() {{\n    println!(\"{message}\");\n}}\n"),
+    );
+    put(&root.join("bp.yaml"), BLUEPRINT);
+    root
+}
+
+struct Run {
+    code: i32,
+    json: Value,
+    stderr: String,
+}
+
+fn archform(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_archform"))
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .args(args)
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        json: serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// One test: the steps share the workspace and must run in order.
+#[test]
+fn build_then_deploy_unchanged_and_changed_code() {
+    let dir = workspace("hello");
+    let r = archform(&dir, &["build", "bp.yaml"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let f = &r.json["functions"][0];
+    assert_eq!(f["id"], "hello", "{}", r.json);
+    assert_eq!(f["architecture"], "x86_64");
+    let size = f["size"].as_u64().unwrap();
+    assert!(size > 0 && size < 5 * 1024 * 1024, "{size}");
+    let zip = f["zip"].as_str().unwrap().to_string();
+    assert!(
+        zip.ends_with("archform/hello/hello-bin-x86_64.zip"),
+        "{zip}"
+    );
+    let sha = f["sha256"].as_str().unwrap().to_string();
+    assert_eq!(sha.len(), 64);
+    // Without cargo-lambda it is a host build, and says so.
+    if !archform_package::cargo_lambda_available() {
+        assert!(r.stderr.contains("glibc"), "{}", r.stderr);
+    }
+
+    let again = archform(&dir, &["build", "bp.yaml"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.json["functions"][0]["sha256"], sha.as_str());
+
+    // Deploy builds implicitly; a redeploy of unchanged code changes nothing.
+    let endpoint = test_endpoint();
+    let stack = format!("build-{}", std::process::id());
+    let target = ["--stack", &stack, "--endpoint", &endpoint];
+    let with = |cmd: &[&str]| -> Vec<String> {
+        cmd.iter()
+            .chain(target.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |cmd: &[&str]| {
+        let a = with(cmd);
+        archform(&dir, &a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let r = run(&["deploy", "bp.yaml"]);
+    assert_eq!(r.code, 0, "deploy: {}\n{}", r.json, r.stderr);
+    let r = run(&["deploy", "bp.yaml"]);
+    assert_eq!(r.code, 0, "redeploy: {}\n{}", r.json, r.stderr);
+    assert_eq!(r.json["changes"], 0, "unchanged code: {}", r.json);
+
+    // Changed code: a new zip, so the function's code is updated.
+    workspace("hello again");
+    let r = run(&["plan", "bp.yaml", "--detailed-exitcode"]);
+    workspace("hello");
+    assert_eq!(r.code, 2, "changed code must plan a change: {}", r.stderr);
+    let ids: Vec<&str> = r.json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["action"] != "no_op")
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    let destroyed = run(&["destroy"]);
+    assert_eq!(ids, ["hello"], "{}", r.json);
+    let hello = r.json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "hello");
+    assert_eq!(hello.unwrap()["action"], "update", "{}", r.json);
+    assert_eq!(
+        destroyed.code, 0,
+        "destroy: {}\n{}",
+        destroyed.json, destroyed.stderr
+    );
+}
+
+#[test]
+fn a_blueprint_function_without_its_package_names_it_and_the_way_out() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let r = archform(root, &["build", "url-shortener"]);
+    assert_eq!(r.code, 1, "{}", r.json);
+    let msg = r.json["error"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("`shortener`") && msg.contains("--placeholder-code"),
+        "{}",
+        r.json
+    );
+}
