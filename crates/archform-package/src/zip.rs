@@ -123,4 +123,50 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn binary_entries_round_trip_in_order_with_their_modes() {
+        let exe: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+        let files: &[(&str, &[u8], u32)] = &[
+            ("bootstrap", &exe, 0o755),
+            ("data/readme.txt", b"hi\n", 0o644),
+        ];
+        let a = build(files);
+        assert_eq!(a, build(files), "same input, same bytes");
+        assert_ne!(a, build(&[("bootstrap", &exe[1..], 0o755)]));
+        let dir = std::env::temp_dir().join(format!("archform-zip2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.zip");
+        std::fs::write(&path, &a).unwrap();
+        let script = "import hashlib,sys,zipfile\n\
+            z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None\n\
+            for i in z.infolist(): print(i.filename, oct(i.external_attr>>16), i.date_time, hashlib.sha256(z.read(i)).hexdigest()[:12])";
+        let out = std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let sha = |b: &[u8]| {
+            use sha2::Digest;
+            sha2::Sha256::digest(b)
+                .iter()
+                .take(6)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!(
+                "bootstrap 0o100755 (1980, 1, 1, 0, 0, 0) {}\ndata/readme.txt 0o100644 (1980, 1, 1, 0, 0, 0) {}\n",
+                sha(&exe),
+                sha(b"hi\n")
+            )
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
