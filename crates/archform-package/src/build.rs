@@ -142,7 +142,9 @@ pub fn build(
     let mut warnings = Vec::new();
     let (mut cmd, binary) = if use_cargo_lambda {
         let mut cmd = Command::new("cargo");
-        cmd.args(["lambda", "build", "--release", "--package"])
+        // The size-tuned profile; cargo-lambda still copies the binary to
+        // <target>/lambda/<bin>/bootstrap.
+        cmd.args(["lambda", "build", "--profile", "lambda", "--package"])
             .arg(&function.package)
             .arg("--bin")
             .arg(&function.bin);
@@ -171,12 +173,23 @@ pub fn build(
              needs it)",
             function.package, function.bin
         ));
+        // An explicit host target keeps the output in <target>/<triple>/lambda/,
+        // away from cargo-lambda's <target>/lambda/<bin>/ directories.
+        let triple = host_triple()?;
         let mut cmd = Command::new("cargo");
-        cmd.args(["build", "--profile", "lambda", "--package"])
-            .arg(&function.package)
-            .arg("--bin")
-            .arg(&function.bin);
-        (cmd, target_dir.join("lambda").join(&function.bin))
+        cmd.args([
+            "build",
+            "--profile",
+            "lambda",
+            "--target",
+            &triple,
+            "--package",
+        ])
+        .arg(&function.package)
+        .arg("--bin")
+        .arg(&function.bin);
+        let binary = target_dir.join(&triple).join("lambda").join(&function.bin);
+        (cmd, binary)
     };
     cmd.current_dir(workspace_root);
     if let Some(t) = &options.target_dir {
@@ -243,6 +256,27 @@ pub fn build(
         size,
         warnings,
     })
+}
+
+/// The host's target triple, from `rustc -vV`.
+fn host_triple() -> Result<String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let command = format!("{} -vV", rustc.to_string_lossy());
+    let out = Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .map_err(|source| Error::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(|h| h.trim().to_string())
+        .ok_or(Error::CargoFailed {
+            command,
+            status: out.status.to_string(),
+        })
 }
 
 /// `cargo metadata --no-deps` of the workspace.
