@@ -55,6 +55,9 @@ pub enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
+    /// Run one invocation of a deployed function locally (its code, environment
+    /// and the stack's AWS endpoint), printing the response, logs and a REPORT line.
+    Invoke(crate::commands::invoke::InvokeArgs),
     /// Show what a deploy would change: create, update, replace, delete, per property.
     Plan(crate::commands::lifecycle::PlanArgs),
     /// Create or update a stack's resources in AWS (or the emulator with --local).

@@ -12,6 +12,7 @@
 //! ```
 
 mod api;
+pub mod bundle;
 mod config;
 mod error;
 mod function;

@@ -17,6 +17,8 @@ pub async fn echo(event: LambdaEvent<Value>) -> Result<Value, Error> {
         "trace_id": ctx.xray_trace_id,
         "function_name": std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
         "env_greeting": std::env::var("GREETING").ok(),
+        "aws_endpoint_url": std::env::var("AWS_ENDPOINT_URL").ok(),
+        "aws_region": std::env::var("AWS_REGION").ok(),
     }))
 }
 

@@ -4,6 +4,7 @@ mod blueprints;
 mod build;
 pub mod emulator;
 mod graph;
+pub mod invoke;
 mod kinds;
 pub mod lifecycle;
 mod render;
@@ -20,6 +21,7 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Validate { stack } => render::validate(out, stack),
         Command::Graph { stack } => graph::run(out, stack),
         Command::Build { stack } => build::run(out, stack),
+        Command::Invoke(args) => invoke::run(out, args),
         Command::Plan(args) => lifecycle::plan(out, args),
         Command::Deploy(args) => lifecycle::deploy(out, args),
         Command::Destroy(args) => lifecycle::destroy(out, args),
