@@ -199,3 +199,59 @@ async fn deadline_exceeded_kills_and_cold_starts_again() {
         "a new process after the timeout"
     );
 }
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("archform-local-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[tokio::test]
+async fn a_zipped_bootstrap_is_extracted_and_runs() {
+    let dir = scratch("bundle");
+    let bin = std::fs::read(testfn("testfn-echo")).unwrap();
+    let zip = archform_package::zip::build(&[
+        ("bootstrap", &bin, 0o755),
+        ("config/settings.json", b"{\"a\":1}", 0o644),
+    ]);
+    std::fs::write(dir.join("fn.zip"), zip).unwrap();
+    let bootstrap = archform_local::bundle::extract(&dir.join("fn.zip"), &dir.join("x")).unwrap();
+    assert_eq!(bootstrap, dir.join("x/bootstrap"));
+    assert_eq!(
+        std::fs::read(dir.join("x/config/settings.json")).unwrap(),
+        b"{\"a\":1}"
+    );
+    let mut f = LocalFunction::new(FunctionConfig::new(bootstrap, "bundled"));
+    let out = f
+        .invoke(json!("zipped"), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(out.response().unwrap()["echo"], json!("zipped"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bundle_refuses_compressed_entries_and_zips_without_bootstrap() {
+    let dir = scratch("bundle-bad");
+    let no_bootstrap = archform_package::zip::build(&[("main", b"x", 0o755)]);
+    std::fs::write(dir.join("a.zip"), no_bootstrap).unwrap();
+    let err = archform_local::bundle::extract(&dir.join("a.zip"), &dir.join("a")).unwrap_err();
+    assert!(err.to_string().contains("no `bootstrap`"), "{err}");
+
+    // Mark the entry deflated (method 8) in the central directory.
+    let mut deflated = archform_package::zip::build(&[("bootstrap", b"x", 0o755)]);
+    let central = deflated
+        .windows(4)
+        .position(|w| w == 0x0201_4b50u32.to_le_bytes())
+        .unwrap();
+    deflated[central + 10] = 8;
+    std::fs::write(dir.join("b.zip"), deflated).unwrap();
+    let err = archform_local::bundle::extract(&dir.join("b.zip"), &dir.join("b")).unwrap_err();
+    assert!(err.to_string().contains("compressed (method 8)"), "{err}");
+
+    std::fs::write(dir.join("c.zip"), b"not a zip at all, just some bytes here").unwrap();
+    let err = archform_local::bundle::extract(&dir.join("c.zip"), &dir.join("c")).unwrap_err();
+    assert!(err.to_string().contains("not a zip"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
