@@ -9,6 +9,7 @@ use crate::ids;
 use crate::logs::LogBuffer;
 use crate::outcome::{FunctionError, InvokeOutcome, InvokeResult};
 use bytes::Bytes;
+use std::os::fd::{AsRawFd, RawFd};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
@@ -21,6 +22,9 @@ struct Environment {
     api: RuntimeApi,
     logs: LogBuffer,
     readers: Vec<JoinHandle<()>>,
+    /// The child's stdout/stderr pipe fds (owned by the readers), to see
+    /// whether log output is still waiting to be read.
+    pipes: Vec<RawFd>,
     pid: Option<u32>,
 }
 
@@ -106,9 +110,7 @@ impl LocalFunction {
         let duration = ended - delivered;
         let max_memory_kb = env.pid.and_then(peak_memory_kb);
         let logs = if alive {
-            // The process wrote its log lines before answering; give the
-            // pipe readers a moment to catch up with the HTTP answer.
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            settle(&env.pipes).await;
             env.logs.take()
         } else {
             self.stop().await
@@ -141,7 +143,13 @@ impl LocalFunction {
     async fn start(&self) -> Result<Environment, LocalError> {
         let api = RuntimeApi::start(&self.config.arn).await?;
         let runtime_api = api.addr.to_string();
-        let mut cmd = Command::new(&self.config.bootstrap);
+        // Absolute: the process runs in the bootstrap's folder (the task root).
+        let bootstrap =
+            std::path::absolute(&self.config.bootstrap).map_err(|source| LocalError::Spawn {
+                path: self.config.bootstrap.clone(),
+                source,
+            })?;
+        let mut cmd = Command::new(&bootstrap);
         cmd.env_clear();
         for k in ["PATH", "HOME", "RUST_BACKTRACE", "RUST_LOG"] {
             if let Ok(v) = std::env::var(k) {
@@ -153,12 +161,7 @@ impl LocalFunction {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        if let Some(dir) = self
-            .config
-            .bootstrap
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
+        if let Some(dir) = bootstrap.parent().filter(|d| !d.as_os_str().is_empty()) {
             cmd.current_dir(dir);
         }
         let mut child = cmd.spawn().map_err(|source| LocalError::Spawn {
@@ -166,11 +169,13 @@ impl LocalFunction {
             source,
         })?;
         let logs = LogBuffer::default();
-        let mut readers = Vec::new();
+        let (mut readers, mut pipes) = (Vec::new(), Vec::new());
         if let Some(out) = child.stdout.take() {
+            pipes.push(out.as_raw_fd());
             readers.push(logs.collect(out));
         }
         if let Some(err) = child.stderr.take() {
+            pipes.push(err.as_raw_fd());
             readers.push(logs.collect(err));
         }
         Ok(Environment {
@@ -179,6 +184,7 @@ impl LocalFunction {
             api,
             logs,
             readers,
+            pipes,
         })
     }
 }
@@ -297,6 +303,32 @@ fn exit_error(request_id: &str, status: Option<ExitStatus>) -> FunctionError {
     FunctionError {
         error_type: "Runtime.ExitError".into(),
         message: format!("RequestId: {request_id} Error: Runtime exited with error: {how}"),
+    }
+}
+
+/// Waits (at most 50 ms) until the log pipes hold no unread bytes: the
+/// process wrote its log lines before answering, but the reader tasks may
+/// not have caught up with the HTTP answer yet.
+async fn settle(pipes: &[RawFd]) {
+    let unread = |fd: RawFd| {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one c_int; the fd is a pipe this process
+        // keeps open while the child is alive.
+        let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+        rc == 0 && n > 0
+    };
+    let until = Instant::now() + Duration::from_millis(50);
+    loop {
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+        if !pipes.iter().any(|&fd| unread(fd)) || Instant::now() > until {
+            break;
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
     }
 }
 
