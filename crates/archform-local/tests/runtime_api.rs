@@ -255,3 +255,25 @@ fn bundle_refuses_compressed_entries_and_zips_without_bootstrap() {
     assert!(err.to_string().contains("not a zip"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_process_exiting_mid_invocation_is_an_exit_error_and_restarts() {
+    let mut f = function("testfn-sleep");
+    let out = f
+        .invoke(json!({"ms": 1, "exit": 3}), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let InvokeResult::Error(e) = &out.result else {
+        panic!("expected an exit error: {out:?}")
+    };
+    assert_eq!(e.error_type, "Runtime.ExitError");
+    assert!(e.message.contains("exit status: 3"), "{e:?}");
+    assert!(out.logs.contains("exiting with 3"), "{}", out.logs);
+    assert!(!f.is_warm());
+    let after = f
+        .invoke(json!({"ms": 1}), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(after.response().unwrap()["slept_ms"], json!(1));
+    assert!(after.init_duration.is_some());
+}
