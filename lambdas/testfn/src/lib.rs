@@ -1,5 +1,12 @@
 //! Shared pieces of the test functions: each binary in `src/bin` is one
-//! behaviour the local Lambda runtime must handle like AWS does.
+//! behaviour the local Lambda runtime must handle like AWS does, or one kind
+//! of event source `archform dev` drives (HTTP, SQS, WebSocket).
+
+pub mod http_routes;
+pub mod http_serving;
+pub mod sqs_forwarder;
+pub mod ws_management;
+pub mod ws_routes;
 
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
