@@ -55,6 +55,22 @@ pub fn trace_id() -> String {
     )
 }
 
+/// The `1-<epoch seconds, 8 hex>-<96 random bits, 24 hex>` part of an X-Ray
+/// trace id, as load balancers and API Gateway put in `X-Amzn-Trace-Id`.
+pub fn xray_id() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("1-{secs:08x}-{:024x}", random128() & ((1u128 << 96) - 1))
+}
+
+/// An API Gateway style id (`connectionId`, `requestId` of WebSocket
+/// events): 11 random bytes in base64, so 15 characters and one `=`.
+pub fn api_gateway_id() -> String {
+    let bytes = random128().to_be_bytes();
+    crate::events::base64::encode(&bytes[..11])
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -65,5 +81,10 @@ mod tests {
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "4");
         assert!(super::trace_id().starts_with("Root=1-"));
+        let x = super::xray_id();
+        assert_eq!(x.len(), 35, "{x}");
+        let g = super::api_gateway_id();
+        assert!(g.len() == 16 && g.ends_with('='), "{g}");
+        assert_ne!(g, super::api_gateway_id());
     }
 }

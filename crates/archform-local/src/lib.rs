@@ -15,6 +15,7 @@ mod api;
 pub mod bundle;
 mod config;
 mod error;
+pub mod events;
 mod function;
 mod ids;
 mod logs;
