@@ -23,6 +23,9 @@ impl AwsEndpoint {
     }
 }
 
+/// The `_HANDLER` of a custom-runtime function: its `bootstrap`.
+pub(crate) const HANDLER: &str = "bootstrap";
+
 #[derive(Clone, Debug)]
 pub struct FunctionConfig {
     /// The `bootstrap` executable (a custom-runtime function's entry point).
@@ -91,7 +94,7 @@ impl FunctionConfig {
             ("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023".into()),
             ("LAMBDA_TASK_ROOT", task_root.clone()),
             ("LAMBDA_RUNTIME_DIR", task_root),
-            ("_HANDLER", "bootstrap".into()),
+            ("_HANDLER", HANDLER.into()),
             ("TZ", ":UTC".into()),
         ]
         .into_iter()

@@ -126,12 +126,18 @@ impl LocalFunction {
         })
     }
 
-    /// Kills the process (if any); the next invoke cold-starts.
-    /// Returns the logs not yet handed out.
+    /// Ends the process (if any) the way Lambda shuts an environment down;
+    /// the next invoke cold-starts. A process that registered an extension
+    /// gets SIGTERM and [`SHUTDOWN_GRACE`] to exit before SIGKILL; any other
+    /// is killed at once. Returns the logs not yet handed out (including
+    /// what the process wrote while shutting down).
     pub async fn stop(&mut self) -> String {
         let Some(mut env) = self.env.take() else {
             return String::new();
         };
+        if env.api.extensions_registered() {
+            terminate(&mut env.child).await;
+        }
         let _ = env.child.start_kill();
         let _ = env.child.wait().await;
         for r in env.readers.drain(..) {
@@ -141,7 +147,7 @@ impl LocalFunction {
     }
 
     async fn start(&self) -> Result<Environment, LocalError> {
-        let api = RuntimeApi::start(&self.config.arn).await?;
+        let api = RuntimeApi::start(&self.config).await?;
         let runtime_api = api.addr.to_string();
         // Absolute: the process runs in the bootstrap's folder (the task root).
         let bootstrap =
@@ -187,6 +193,28 @@ impl LocalFunction {
             pipes,
         })
     }
+}
+
+/// How long Lambda lets a runtime with a registered internal extension
+/// shut down after SIGTERM before it sends SIGKILL (500 ms; it is 300 ms
+/// when the extensions are external processes, which local runs have none
+/// of).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+/// SIGTERM, then up to [`SHUTDOWN_GRACE`] for the process to exit.
+async fn terminate(child: &mut Child) {
+    // Only a process that is still running (not yet reaped, so its pid is
+    // still its own) gets the signal.
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    let Some(pid) = child.id().and_then(|p| libc::pid_t::try_from(p).ok()) else {
+        return;
+    };
+    // SAFETY: kill(2) on the pid of our own child, which try_wait just
+    // reported as not exited (and so not reaped).
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, child.wait()).await;
 }
 
 /// Phase one: until the function's `next` takes our invocation. A cold

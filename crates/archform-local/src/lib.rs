@@ -2,6 +2,13 @@
 //! child process and serves it the Lambda Runtime API (2018-06-01) on a
 //! loopback port, like the Lambda service does, without Docker.
 //!
+//! The same port answers the Extensions API for extensions inside the
+//! function's process (`lambda_runtime`'s graceful-shutdown helper
+//! registers one): [`LocalFunction::stop`] then ends the process with
+//! SIGTERM and [`SHUTDOWN_GRACE`] before SIGKILL, as Lambda does.
+//! [`events`] builds the events the ALB, function URLs, WebSocket APIs, SQS
+//! and SNS send, and reads HTTP responses the way those services do.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), archform_local::LocalError> {
 //! use archform_local::{FunctionConfig, LocalFunction};
@@ -16,6 +23,7 @@ pub mod bundle;
 mod config;
 mod error;
 pub mod events;
+mod extensions;
 mod function;
 mod ids;
 mod logs;
@@ -23,5 +31,5 @@ mod outcome;
 
 pub use config::{AwsEndpoint, FunctionConfig};
 pub use error::LocalError;
-pub use function::LocalFunction;
+pub use function::{LocalFunction, SHUTDOWN_GRACE};
 pub use outcome::{FunctionError, InvokeOutcome, InvokeResult};
