@@ -303,7 +303,11 @@ pub fn connect(config: &Config, sdk: &SdkConfig, metrics: MetricsSink) -> AwsSer
         clicks: Arc::new(DynamoClicks::new(dynamodb, &config.clicks_table)),
     };
     let queue = Arc::new(SqsClickQueue::new(sqs, &config.clicks_queue_url));
-    let (sender, batcher) = ClickBatcher::spawn(queue, BatcherConfig::default());
+    let batching = BatcherConfig {
+        max_age: config.click_batch_max_age,
+        ..BatcherConfig::default()
+    };
+    let (sender, batcher) = ClickBatcher::spawn(queue, batching);
     AwsService {
         state: AppState::new(config.service.clone(), stores, sender, metrics),
         batcher,

@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Base of short URLs, e.g. https://sho.rt (default: from each request's Host)
     #[arg(long, env = "PUBLIC_BASE_URL", value_name = "URL")]
     pub public_base_url: Option<String>,
+    /// Milliseconds the first click event of a batch waits for more before
+    /// it is sent to the queue (default 200)
+    #[arg(long, env = "CLICK_BATCH_MAX_AGE_MS", value_name = "MS")]
+    pub click_batch_max_age_ms: Option<String>,
     /// Behind a reverse proxy: client address from the last X-Forwarded-For
     /// entry and scheme from X-Forwarded-Proto [env: TRUST_FORWARDED_FOR=true]
     #[arg(long)]
@@ -62,6 +66,7 @@ impl ServeArgs {
             cache_max_entries: self.cache_max_entries.clone(),
             create_rate_per_minute: self.create_rate_per_minute.clone(),
             public_base_url: self.public_base_url.clone(),
+            click_batch_max_age_ms: self.click_batch_max_age_ms.clone(),
             trust_forwarded_for: if self.trust_forwarded_for {
                 Some("true".to_owned())
             } else {

@@ -47,6 +47,10 @@ pub const PUBLIC_BASE_URL: Setting = Setting {
     flag: "--public-base-url",
     env: "PUBLIC_BASE_URL",
 };
+pub const CLICK_BATCH_MAX_AGE_MS: Setting = Setting {
+    flag: "--click-batch-max-age-ms",
+    env: "CLICK_BATCH_MAX_AGE_MS",
+};
 pub const TRUST_FORWARDED_FOR: Setting = Setting {
     flag: "--trust-forwarded-for",
     env: "TRUST_FORWARDED_FOR",
@@ -55,6 +59,10 @@ pub const TRUST_FORWARDED_FOR: Setting = Setting {
 pub const DEFAULT_CACHE_TTL_SECONDS: u64 = 60;
 pub const DEFAULT_CACHE_MAX_ENTRIES: usize = 10_000;
 pub const DEFAULT_CREATE_RATE_PER_MINUTE: u32 = 60;
+pub const DEFAULT_CLICK_BATCH_MAX_AGE_MS: u64 = 200;
+/// A click waits at most this long for company (15 minutes, Lambda's
+/// longest timeout); longer would only delay analytics.
+const MAX_CLICK_BATCH_MAX_AGE_MS: u64 = 900_000;
 /// Upper bounds that catch typos (a TTL in milliseconds, say).
 const MAX_CACHE_TTL_SECONDS: u64 = 86_400;
 const MAX_CACHE_MAX_ENTRIES: usize = 10_000_000;
@@ -127,6 +135,8 @@ pub struct Config {
     pub links_table: String,
     pub clicks_table: String,
     pub clicks_queue_url: String,
+    /// How long the first click of a batch waits for more before it is sent.
+    pub click_batch_max_age: Duration,
     pub service: ServiceOptions,
 }
 
@@ -142,6 +152,7 @@ pub struct RawConfig {
     pub create_rate_per_minute: Option<String>,
     pub public_base_url: Option<String>,
     pub trust_forwarded_for: Option<String>,
+    pub click_batch_max_age_ms: Option<String>,
 }
 
 impl RawConfig {
@@ -162,6 +173,7 @@ impl RawConfig {
             create_rate_per_minute: lookup(CREATE_RATE_PER_MINUTE.env),
             public_base_url: lookup(PUBLIC_BASE_URL.env),
             trust_forwarded_for: lookup(TRUST_FORWARDED_FOR.env),
+            click_batch_max_age_ms: lookup(CLICK_BATCH_MAX_AGE_MS.env),
         }
     }
 }
@@ -212,6 +224,12 @@ impl Config {
             links_table: required(LINKS_TABLE, raw.links_table)?,
             clicks_table: required(CLICKS_TABLE, raw.clicks_table)?,
             clicks_queue_url: parse_queue_url(required(CLICKS_QUEUE_URL, raw.clicks_queue_url)?)?,
+            click_batch_max_age: Duration::from_millis(parse_number(
+                CLICK_BATCH_MAX_AGE_MS,
+                raw.click_batch_max_age_ms,
+                DEFAULT_CLICK_BATCH_MAX_AGE_MS,
+                MAX_CLICK_BATCH_MAX_AGE_MS,
+            )?),
             service,
         })
     }
@@ -328,6 +346,7 @@ mod tests {
         assert_eq!(config.service, ServiceOptions::default());
         assert_eq!(config.service.redirect_status.code(), 302);
         assert_eq!(config.service.cache_ttl, Duration::from_secs(60));
+        assert_eq!(config.click_batch_max_age, Duration::from_millis(200));
     }
 
     #[test]
@@ -339,8 +358,10 @@ mod tests {
             ("CREATE_RATE_PER_MINUTE", "7"),
             ("PUBLIC_BASE_URL", "https://sho.rt/"),
             ("TRUST_FORWARDED_FOR", "true"),
+            ("CLICK_BATCH_MAX_AGE_MS", "5000"),
         ])
         .unwrap();
+        assert_eq!(config.click_batch_max_age, Duration::from_secs(5));
         let s = config.service;
         assert_eq!(s.redirect_status, RedirectStatus::MovedPermanently);
         assert_eq!(s.cache_ttl, Duration::ZERO);
@@ -377,6 +398,7 @@ mod tests {
             ("CACHE_MAX_ENTRIES", "lots"),
             ("CREATE_RATE_PER_MINUTE", "1.5"),
             ("TRUST_FORWARDED_FOR", "maybe"),
+            ("CLICK_BATCH_MAX_AGE_MS", "1000000"),
             ("PUBLIC_BASE_URL", "sho.rt"),
             ("PUBLIC_BASE_URL", "ftp://sho.rt"),
             ("PUBLIC_BASE_URL", "https://sho.rt/?x=1"),

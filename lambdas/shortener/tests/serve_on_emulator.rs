@@ -2,6 +2,8 @@
 //! real binary on an ephemeral port, real HTTP requests; then the click
 //! events taken off the queue and fed to the aggregator.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -9,11 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::sqs::SqsEvent;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
-};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Method, Request, StatusCode};
@@ -24,103 +21,12 @@ use serde_json::{Value, json};
 use shortener::aggregator::aggregate;
 use shortener::aws::DynamoClicks;
 use shortener::clicks::ClickEvent;
+use support::{Resources, receive, sqs_event};
 
 /// Link creations per minute the server allows; every request outside the
 /// rate-limit check sends a fresh X-Forwarded-For address so that only that
 /// check comes near the limit.
 const RATE: u32 = 5;
-
-/// Tables and queue of one test run, named after the process and the time.
-struct Resources {
-    dynamodb: aws_sdk_dynamodb::Client,
-    sqs: aws_sdk_sqs::Client,
-    links_table: String,
-    clicks_table: String,
-    queue_url: String,
-}
-
-impl Resources {
-    async fn create(endpoint: &str) -> Resources {
-        let sdk = archform_testkit::sdk_config(endpoint).await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let suffix = format!("{}-{nanos}", std::process::id());
-        let links_table = format!("shortener-links-{suffix}");
-        let clicks_table = format!("shortener-clicks-{suffix}");
-        for table in [&links_table, &clicks_table] {
-            dynamodb
-                .create_table()
-                .table_name(table)
-                .billing_mode(BillingMode::PayPerRequest)
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name("code")
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .unwrap(),
-                )
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name("code")
-                        .key_type(KeyType::Hash)
-                        .build()
-                        .unwrap(),
-                )
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("creating {table}: {e:?}"));
-        }
-        dynamodb
-            .update_time_to_live()
-            .table_name(&links_table)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name("expires_at")
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .expect("enabling TTL on the links table");
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(format!("shortener-clicks-{suffix}"))
-            .send()
-            .await
-            .expect("creating the clicks queue")
-            .queue_url
-            .expect("queue URL");
-        Resources {
-            dynamodb,
-            sqs,
-            links_table,
-            clicks_table,
-            queue_url,
-        }
-    }
-
-    async fn delete(&self) {
-        for table in [&self.links_table, &self.clicks_table] {
-            if let Err(e) = self.dynamodb.delete_table().table_name(table).send().await {
-                eprintln!("deleting {table}: {e:?}");
-            }
-        }
-        if let Err(e) = self
-            .sqs
-            .delete_queue()
-            .queue_url(&self.queue_url)
-            .send()
-            .await
-        {
-            eprintln!("deleting {}: {e:?}", self.queue_url);
-        }
-    }
-}
 
 /// `shortener serve --port 0`; killed when dropped, its log shown if the
 /// test failed.
@@ -275,44 +181,6 @@ async fn create(server: &Server, body: Value) -> Answer {
 
 async fn get(server: &Server, path: &str) -> Answer {
     send(server, Method::GET, path, &fresh_client(), Bytes::new()).await
-}
-
-/// Receives messages until `want` arrived or 15 s passed; returns
-/// (message id, receipt handle, body) of each.
-async fn receive(resources: &Resources, want: usize) -> Vec<(String, String, String)> {
-    let mut received = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while received.len() < want && Instant::now() < deadline {
-        let output = resources
-            .sqs
-            .receive_message()
-            .queue_url(&resources.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .visibility_timeout(60)
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        for message in output.messages.unwrap_or_default() {
-            received.push((
-                message.message_id.unwrap(),
-                message.receipt_handle.unwrap(),
-                message.body.unwrap(),
-            ));
-        }
-    }
-    received
-}
-
-/// The received messages as the SQS event Lambda would deliver.
-fn sqs_event(messages: &[(String, String, String)]) -> SqsEvent {
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|(id, receipt, body)| {
-            json!({"messageId": id, "receiptHandle": receipt, "body": body, "eventSource": "aws:sqs"})
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -481,7 +349,7 @@ async fn checks(endpoint: String, resources: Arc<Resources>) {
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 
     // The click events reached the queue: three for `code`, one for the alias.
-    let messages = receive(&resources, 4).await;
+    let messages = receive(&resources, 4, Duration::from_secs(15)).await;
     let events: Vec<ClickEvent> = messages
         .iter()
         .map(|(_, _, body)| serde_json::from_str(body).expect("a click event"))
