@@ -58,6 +58,9 @@ pub enum Command {
     /// Run one invocation of a deployed function locally (its code, environment
     /// and the stack's AWS endpoint), printing the response, logs and a REPORT line.
     Invoke(crate::commands::invoke::InvokeArgs),
+    /// Run every function of a deployed stack locally behind local stand-ins
+    /// for its ALB listeners, function URLs, SQS pollers and WebSocket APIs.
+    Dev(crate::commands::dev::DevArgs),
     /// Show what a deploy would change: create, update, replace, delete, per property.
     Plan(crate::commands::lifecycle::PlanArgs),
     /// Create or update a stack's resources in AWS (or the emulator with --local).

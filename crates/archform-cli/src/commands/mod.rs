@@ -2,6 +2,7 @@
 
 mod blueprints;
 mod build;
+pub mod dev;
 pub mod emulator;
 mod graph;
 pub mod invoke;
@@ -22,6 +23,7 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Graph { stack } => graph::run(out, stack),
         Command::Build { stack } => build::run(out, stack),
         Command::Invoke(args) => invoke::run(out, args),
+        Command::Dev(args) => dev::run(out, args),
         Command::Plan(args) => lifecycle::plan(out, args),
         Command::Deploy(args) => lifecycle::deploy(out, args),
         Command::Destroy(args) => lifecycle::destroy(out, args),

@@ -13,7 +13,7 @@ pub mod sns;
 pub mod sqs;
 pub mod websocket;
 
-pub(crate) mod base64;
+pub mod base64;
 mod clock;
 mod query;
 mod response;

@@ -1,0 +1,36 @@
+//! Errors of `archform dev` itself; a function's own failures are answered
+//! to the caller the way the AWS service in front of it would (502, an error
+//! frame, a message left for redrive), not raised.
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    /// The stack's state cannot be run locally as it is.
+    #[error("{0}")]
+    Stack(String),
+    #[error("binding {what} on {addr}: {source} (choose another port with --port)")]
+    Bind {
+        what: String,
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("unpacking the code of function `{function}`: {source}")]
+    Bundle {
+        function: String,
+        source: archform_local::bundle::BundleError,
+    },
+    #[error("function `{function}`: {source}")]
+    Runtime {
+        function: String,
+        source: archform_local::LocalError,
+    },
+    #[error(
+        "pausing the stack's event source mapping `{id}` (so only dev consumes its queue): {message}"
+    )]
+    EventSource { id: String, message: String },
+    #[error("SQS {operation} on {queue}: {message}")]
+    Sqs {
+        operation: &'static str,
+        queue: String,
+        message: String,
+    },
+}

@@ -1,0 +1,236 @@
+//! HTTP through `archform dev` (the ALB adapter + the local Runtime API +
+//! the function's lambda_http adapter) against the same function's router
+//! served standalone, in the same run, at 50 concurrent keep-alive clients.
+//! Rounds alternate (standalone, dev, standalone, dev, ...) so drift in the
+//! machine's load hits both alike. Prints requests/s, p50 and p99 per side
+//! and the overhead ratio (standalone throughput over dev throughput; target
+//! <= 1.5). Asserts nothing.
+//!
+//!     cargo build -p archform-testfn && cargo run --example bench_dev_http
+//!
+//! Both sides run the same testfn-http binary from target/debug, so the
+//! ratio compares the paths, not the builds.
+
+use archform_dev::topology::{Action, FunctionSpec, ListenerSpec, RuleSpec, Topology};
+use archform_dev::{DevOptions, start};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const CLIENTS: usize = 50;
+const ROUND: Duration = Duration::from_secs(4);
+const ROUNDS: usize = 3;
+
+fn testfn_http() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let path = target.join("debug").join("testfn-http");
+    if !path.exists() {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "-p", "archform-testfn", "--bin", "testfn-http"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo");
+        assert!(status.success(), "building testfn-http failed");
+    }
+    path
+}
+
+struct Sample {
+    requests: usize,
+    errors: usize,
+    latencies_us: Vec<u64>,
+    elapsed: Duration,
+}
+
+/// `CLIENTS` tasks, each sending GET requests back to back on its own
+/// keep-alive connection for `ROUND`.
+async fn load(url: &str) -> Sample {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let url: hyper::Uri = url.parse().unwrap();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(1)
+                .build_http();
+            let (mut lat, mut errors) = (Vec::new(), 0usize);
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                match client.get(url.clone()).await {
+                    Ok(resp) if resp.status() == 200 => {
+                        let _ = resp.into_body().collect().await;
+                        lat.push(t.elapsed().as_micros() as u64);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    tokio::time::sleep(ROUND).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut sample = Sample {
+        requests: 0,
+        errors: 0,
+        latencies_us: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
+    for t in tasks {
+        let (lat, errors) = t.await.unwrap();
+        sample.requests += lat.len();
+        sample.errors += errors;
+        sample.latencies_us.extend(lat);
+    }
+    sample.elapsed = started.elapsed();
+    sample
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+fn summarize(name: &str, samples: &[Sample]) -> f64 {
+    let requests: usize = samples.iter().map(|s| s.requests).sum();
+    let errors: usize = samples.iter().map(|s| s.errors).sum();
+    let secs: f64 = samples.iter().map(|s| s.elapsed.as_secs_f64()).sum();
+    let mut lat: Vec<u64> = samples
+        .iter()
+        .flat_map(|s| s.latencies_us.iter().copied())
+        .collect();
+    lat.sort_unstable();
+    let rps = requests as f64 / secs;
+    println!(
+        "  {name:<11} {rps:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {errors}",
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.99)
+    );
+    rps
+}
+
+#[tokio::main]
+async fn main() {
+    let binary = testfn_http();
+    let work = std::env::temp_dir().join(format!("archform-bench-dev-http-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let zip = work.join("http.zip");
+    std::fs::write(
+        &zip,
+        archform_testkit::zip::build(&[("bootstrap", &std::fs::read(&binary).unwrap(), 0o755)]),
+    )
+    .unwrap();
+
+    // Standalone: the same router, served by axum directly.
+    let mut standalone = Command::new(&binary)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(standalone.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let standalone_url = format!("{}/hello", line.trim().trim_start_matches("listening on "));
+
+    // dev: one ALB listener whose rule forwards to a lambda target group.
+    let arn = "arn:aws:lambda:us-east-1:000000000000:function:bench-http";
+    let forward = Action::Forward {
+        target_group_arn: "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/bench/0"
+            .into(),
+        multi_value_headers: false,
+        function: Some("http".into()),
+    };
+    let topology = Topology {
+        stack: "bench".into(),
+        region: "us-east-1".into(),
+        account_id: "000000000000".into(),
+        functions: vec![FunctionSpec {
+            id: "http".into(),
+            name: "bench-http".into(),
+            arn: arn.into(),
+            zip,
+            environment: Vec::new(),
+            timeout: Duration::from_secs(10),
+            memory_mb: 128,
+        }],
+        listeners: vec![ListenerSpec {
+            id: "alb_http".into(),
+            port: 80,
+            rules: vec![RuleSpec {
+                id: "all".into(),
+                priority: 10,
+                path_patterns: vec!["/*".into()],
+                http_methods: Vec::new(),
+                action: forward,
+            }],
+            default_action: Action::FixedResponse {
+                status: 404,
+                content_type: None,
+                body: String::new(),
+            },
+        }],
+        function_urls: Vec::new(),
+        pollers: Vec::new(),
+        websockets: Vec::new(),
+    };
+    let sqs_config = aws_sdk_sqs::Config::builder()
+        .behavior_version_latest()
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .build();
+    archform_dev::set_quiet(true);
+    let concurrency = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
+    let dev = start(
+        topology,
+        DevOptions {
+            bind: [127, 0, 0, 1].into(),
+            port: 0,
+            concurrency,
+            endpoint: None,
+            extra_env: Vec::new(),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs_config),
+            lambda: None,
+            work_dir: work.join("dev"),
+        },
+    )
+    .await
+    .unwrap();
+    let dev_url = format!("{}/hello", dev.endpoints[0].url);
+
+    // Warm both (dev's environments start on first use, like Lambda's).
+    let _ = load(&standalone_url).await;
+    let _ = load(&dev_url).await;
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        a.push(load(&standalone_url).await);
+        b.push(load(&dev_url).await);
+    }
+    println!(
+        "HTTP GET /hello, {CLIENTS} concurrent keep-alive clients, {ROUNDS} alternating rounds of {} s (dev: up to {concurrency} environments):",
+        ROUND.as_secs()
+    );
+    let standalone_rps = summarize("standalone", &a);
+    let dev_rps = summarize("dev", &b);
+    println!(
+        "  overhead ratio (standalone/dev throughput): {:.2} (target <= 1.5)",
+        standalone_rps / dev_rps
+    );
+    dev.stop().await;
+    let _ = standalone.kill();
+    let _ = standalone.wait();
+    let _ = std::fs::remove_dir_all(&work);
+}
