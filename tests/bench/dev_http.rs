@@ -24,7 +24,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-const CLIENTS: usize = 50;
+const CLIENTS_DEFAULT: usize = 50;
+/// Override with ARCHFORM_BENCH_CLIENTS (e.g. 1 for unloaded latency).
+fn clients() -> usize {
+    std::env::var("ARCHFORM_BENCH_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CLIENTS_DEFAULT)
+}
 const ROUND: Duration = Duration::from_secs(4);
 const ROUNDS: usize = 3;
 
@@ -57,7 +64,7 @@ async fn load(url: &str) -> Sample {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..CLIENTS {
+    for _ in 0..clients() {
         let url: hyper::Uri = url.parse().unwrap();
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
@@ -193,7 +200,10 @@ async fn main() {
         .region(aws_sdk_sqs::config::Region::new("us-east-1"))
         .build();
     archform_dev::set_quiet(true);
-    let concurrency = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
+    let concurrency = std::env::var("ARCHFORM_BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
     let dev = start(
         topology,
         DevOptions {
@@ -215,12 +225,19 @@ async fn main() {
     let _ = load(&standalone_url).await;
     let _ = load(&dev_url).await;
     let (mut a, mut b) = (Vec::new(), Vec::new());
+    // ARCHFORM_BENCH_ONLY=dev|standalone measures one side (for profiling).
+    let only = std::env::var("ARCHFORM_BENCH_ONLY").unwrap_or_default();
     for _ in 0..ROUNDS {
-        a.push(load(&standalone_url).await);
-        b.push(load(&dev_url).await);
+        if only != "dev" {
+            a.push(load(&standalone_url).await);
+        }
+        if only != "standalone" {
+            b.push(load(&dev_url).await);
+        }
     }
     println!(
-        "HTTP GET /hello, {CLIENTS} concurrent keep-alive clients, {ROUNDS} alternating rounds of {} s (dev: up to {concurrency} environments):",
+        "HTTP GET /hello, {} concurrent keep-alive clients, {ROUNDS} alternating rounds of {} s (dev: up to {concurrency} environments):",
+        clients(),
         ROUND.as_secs()
     );
     let standalone_rps = summarize("standalone", &a);
