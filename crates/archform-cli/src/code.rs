@@ -4,13 +4,17 @@
 
 use anyhow::Context;
 use archform_blueprint::Graph;
-use archform_package::{Architecture, Artifact, BuildOptions, FunctionCode};
+use archform_package::{Architecture, Artifact, BuildOptions, BuildProfile, FunctionCode};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Names a zip too large for direct upload would go through (not yet supported).
 pub const ARTIFACT_BUCKET_ENV: &str = "ARCHFORM_ARTIFACT_BUCKET";
+/// `dev` builds functions with Cargo's dev profile for this machine (fast,
+/// unoptimized: for `archform dev` and tests); `lambda` (default) with the
+/// size-tuned release profile that goes to AWS.
+pub const BUILD_PROFILE_ENV: &str = "ARCHFORM_BUILD_PROFILE";
 /// The Cargo workspace holding lambdas/ (default: the nearest one above the
 /// current directory).
 pub const WORKSPACE_ENV: &str = "ARCHFORM_WORKSPACE";
@@ -59,7 +63,14 @@ pub fn build_functions(graph: &Graph) -> anyhow::Result<Vec<Built>> {
         Some(w) => PathBuf::from(w),
         None => archform_package::find_workspace_root(Path::new("."))?,
     };
+    let profile = match std::env::var(BUILD_PROFILE_ENV) {
+        Ok(p) if !p.is_empty() => BuildProfile::parse(&p).with_context(|| {
+            format!("{BUILD_PROFILE_ENV}={p} is not a build profile: use `lambda` (the default) or `dev`")
+        })?,
+        _ => BuildProfile::Lambda,
+    };
     let options = BuildOptions {
+        profile,
         artifact_bucket: std::env::var(ARTIFACT_BUCKET_ENV)
             .ok()
             .filter(|b| !b.is_empty()),

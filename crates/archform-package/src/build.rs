@@ -65,9 +65,33 @@ pub enum Toolchain {
     Host,
 }
 
+/// Which Cargo profile function binaries are built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BuildProfile {
+    /// The workspace's size-tuned `lambda` profile: what goes to AWS.
+    #[default]
+    Lambda,
+    /// Cargo's `dev` profile for this machine, sharing `target/debug` with
+    /// the rest of the workspace: seconds instead of minutes to build, for
+    /// local runs (`archform dev`) and tests. Unoptimized: not for AWS.
+    Dev,
+}
+
+impl BuildProfile {
+    /// `lambda` or `dev` (the names `ARCHFORM_BUILD_PROFILE` takes).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "lambda" => Some(BuildProfile::Lambda),
+            "dev" => Some(BuildProfile::Dev),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
     pub toolchain: Toolchain,
+    pub profile: BuildProfile,
     /// Where zips over [`DIRECT_UPLOAD_LIMIT`] would go. Uploading through it
     /// is not implemented yet: such zips are reported as unsupported.
     pub artifact_bucket: Option<String>,
@@ -140,7 +164,29 @@ pub fn build(
         Toolchain::Host => false,
     };
     let mut warnings = Vec::new();
-    let (mut cmd, binary) = if use_cargo_lambda {
+    let (mut cmd, binary) = if options.profile == BuildProfile::Dev {
+        if Architecture::host() != Some(function.architecture) {
+            return Err(Error::NeedsCargoLambda {
+                package: function.package.clone(),
+                bin: function.bin.clone(),
+                arch: function.architecture.as_str(),
+                host: std::env::consts::ARCH,
+            });
+        }
+        warnings.push(format!(
+            "{}/{}: built with the dev profile (unoptimized, for this machine's glibc): \
+             for local runs and tests, not for AWS",
+            function.package, function.bin
+        ));
+        // No --target: the build shares target/debug (and its already
+        // compiled dependencies) with the rest of the workspace.
+        let mut cmd = Command::new("cargo");
+        cmd.args(["build", "--package"])
+            .arg(&function.package)
+            .arg("--bin")
+            .arg(&function.bin);
+        (cmd, target_dir.join("debug").join(&function.bin))
+    } else if use_cargo_lambda {
         let mut cmd = Command::new("cargo");
         // The size-tuned profile; cargo-lambda still copies the binary to
         // <target>/lambda/<bin>/bootstrap.
@@ -211,6 +257,12 @@ pub fn build(
             status: status.to_string(),
         });
     }
+    // Dev binaries carry symbols and line tables (~40% of their size);
+    // stripping a copy keeps the zip well under the direct-upload limit.
+    let binary = match options.profile {
+        BuildProfile::Dev => stripped_copy(&binary, &target_dir, function),
+        BuildProfile::Lambda => binary,
+    };
     let bytes = match std::fs::read(&binary) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -226,9 +278,13 @@ pub fn build(
     let zip = crate::zip::build(&[("bootstrap", &bytes, 0o755)]);
     let dir = target_dir.join("archform").join(&function.package);
     let zip_path = dir.join(format!(
-        "{}-{}.zip",
+        "{}-{}{}.zip",
         function.bin,
-        function.architecture.as_str()
+        function.architecture.as_str(),
+        match options.profile {
+            BuildProfile::Lambda => "",
+            BuildProfile::Dev => "-dev",
+        }
     ));
     let size = zip.len() as u64;
     if size > DIRECT_UPLOAD_LIMIT {
@@ -351,4 +407,23 @@ fn write_if_changed(dir: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!("zip.{}.tmp", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// `strip`s a copy of a dev binary into `<target>/archform/<package>/`; the
+/// original when `strip` (binutils) is not installed or fails.
+fn stripped_copy(binary: &Path, target_dir: &Path, function: &FunctionCode) -> PathBuf {
+    let out = target_dir
+        .join("archform")
+        .join(&function.package)
+        .join(format!("{}-dev-stripped", function.bin));
+    let _ = std::fs::create_dir_all(out.parent().unwrap_or(target_dir));
+    let stripped = Command::new("strip")
+        .arg("-o")
+        .arg(&out)
+        .arg(binary)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if stripped { out } else { binary.to_path_buf() }
 }

@@ -10,7 +10,7 @@ mod error;
 pub mod zip;
 
 pub use build::{
-    Architecture, Artifact, BuildOptions, DIRECT_UPLOAD_LIMIT, FunctionCode, Toolchain, build,
-    cargo_lambda_available, find_workspace_root,
+    Architecture, Artifact, BuildOptions, BuildProfile, DIRECT_UPLOAD_LIMIT, FunctionCode,
+    Toolchain, build, cargo_lambda_available, find_workspace_root,
 };
 pub use error::{Error, Result};
