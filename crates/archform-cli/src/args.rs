@@ -58,6 +58,8 @@ pub enum Command {
     /// Run one invocation of a deployed function locally (its code, environment
     /// and the stack's AWS endpoint), printing the response, logs and a REPORT line.
     Invoke(crate::commands::invoke::InvokeArgs),
+    /// Print an AWS-shaped event to pipe into `archform invoke --event -`.
+    Event(crate::commands::event::EventArgs),
     /// Run every function of a deployed stack locally behind local stand-ins
     /// for its ALB listeners, function URLs, SQS pollers and WebSocket APIs.
     Dev(crate::commands::dev::DevArgs),

@@ -4,6 +4,7 @@ mod blueprints;
 mod build;
 pub mod dev;
 pub mod emulator;
+pub mod event;
 mod graph;
 pub mod invoke;
 mod kinds;
@@ -23,6 +24,7 @@ pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Graph { stack } => graph::run(out, stack),
         Command::Build { stack } => build::run(out, stack),
         Command::Invoke(args) => invoke::run(out, args),
+        Command::Event(args) => event::run(args),
         Command::Dev(args) => dev::run(out, args),
         Command::Plan(args) => lifecycle::plan(out, args),
         Command::Deploy(args) => lifecycle::deploy(out, args),
