@@ -246,13 +246,21 @@ impl Poller {
                 .send()
                 .await;
             match result {
-                Ok(out) if !out.failed.is_empty() => console::warn(
-                    &self.spec.id,
-                    &format!(
-                        "{} processed messages could not be deleted and will be delivered again",
-                        out.failed.len()
-                    ),
-                ),
+                Ok(out) if !out.failed.is_empty() => {
+                    let reasons: Vec<String> = out
+                        .failed
+                        .iter()
+                        .map(|f| format!("{}: {}", f.code, f.message.as_deref().unwrap_or("")))
+                        .collect();
+                    console::warn(
+                        &self.spec.id,
+                        &format!(
+                            "{} processed messages could not be deleted and will be delivered again ({})",
+                            out.failed.len(),
+                            reasons.join("; ")
+                        ),
+                    )
+                }
                 Ok(_) => {}
                 Err(e) => console::warn(
                     &self.spec.id,

@@ -9,6 +9,7 @@
 //! Only Linux is supported: process ownership relies on `PR_SET_PDEATHSIG`
 //! and liveness checks read `/proc`.
 
+pub mod browser;
 mod cache_dir;
 pub mod daemon;
 mod emulator;
