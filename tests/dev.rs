@@ -5,6 +5,8 @@
 //! to `testfn-ws`. Real HTTP and WebSocket clients; the emulator does the
 //! queue's redrive to its DLQ.
 
+mod support;
+
 use archform_testkit::{sdk_config, test_endpoint};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -12,34 +14,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use support::{Dev, archform, testfn_zip, text, workdir};
 use tokio_tungstenite::tungstenite::Message;
-
-fn workdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("archform-dev-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// A testfn binary from target/debug (built here once when missing).
-fn testfn(bin: &str) -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_BIN_EXE_archform")).parent().unwrap();
-    let path = dir.join(bin);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "archform-testfn"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build -p archform-testfn failed");
-    }
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 const BLUEPRINT: &str = r#"name: dev-test
 description: one of each front archform dev stands in for
@@ -148,90 +125,6 @@ outputs:
   work_dlq:
     value: ${work_dlq.url}
 "#;
-
-fn archform(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_archform"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// `archform dev` running in the background; SIGKILLed if a test fails.
-struct Dev {
-    child: Child,
-    ready: Value,
-}
-
-impl Dev {
-    fn start(dir: &Path, stack: &str, endpoint: &str) -> Dev {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_archform"))
-            .current_dir(dir)
-            .args([
-                "--output",
-                "json",
-                "dev",
-                "--stack",
-                stack,
-                "--endpoint",
-                endpoint,
-                "--port",
-                "0",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready: Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| {
-            panic!("the first stdout line is not the JSON readiness line ({e}): {line:?}")
-        });
-        assert_eq!(ready["event"], "ready", "{ready}");
-        Dev { child, ready }
-    }
-
-    fn url(&self, kind: &str) -> String {
-        self.ready["endpoints"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["kind"] == kind)
-            .and_then(|e| e["url"].as_str())
-            .unwrap_or_else(|| panic!("no {kind} endpoint in {}", self.ready))
-            .to_string()
-    }
-
-    /// Ctrl-C, then the exit status.
-    fn interrupt(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-INT", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "archform dev did not stop within 20 s of Ctrl-C"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
@@ -538,8 +431,7 @@ fn dev_runs_the_stack_locally() {
         ("sqs.zip", "testfn-sqs"),
         ("ws.zip", "testfn-ws"),
     ] {
-        let bytes = archform_testkit::zip::build(&[("bootstrap", &testfn(bin), 0o755)]);
-        std::fs::write(dir.join(zip), bytes).unwrap();
+        testfn_zip(&dir, zip, bin);
     }
     std::fs::write(dir.join("bp.yaml"), BLUEPRINT).unwrap();
     let stack = format!("dev-{}", std::process::id());
@@ -570,7 +462,7 @@ fn dev_runs_the_stack_locally() {
     );
     let outputs: Value = serde_json::from_slice(&outputs.stdout).unwrap();
 
-    let dev = Dev::start(&dir, &stack, &endpoint);
+    let mut dev = Dev::start(&dir, &stack, &endpoint);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let sqs = aws_sdk_sqs::Client::new(&sdk_config(&endpoint).await);

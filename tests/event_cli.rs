@@ -3,23 +3,14 @@
 //! ALB event piped into `archform invoke` reaches lambdas/testfn's
 //! `testfn-http` (an axum router behind lambda_http) as a real request.
 
+mod support;
+
 use archform_testkit::test_endpoint;
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn archform(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_archform"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use std::path::Path;
+use std::process::{Command, Stdio};
+use support::{archform, testfn_zip, text, workdir};
 
 /// `archform event ARGS` must succeed and print one JSON document.
 fn event(args: &[&str]) -> Value {
@@ -221,30 +212,6 @@ fn bad_flags_exit_2_with_the_fix() {
     );
 }
 
-fn workdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("archform-event-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// target/debug/testfn-http (built by `cargo build --workspace --bins`, or
-/// here once when missing).
-fn testfn_http() -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_BIN_EXE_archform")).parent().unwrap();
-    let path = dir.join("testfn-http");
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "archform-testfn"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build -p archform-testfn failed");
-    }
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 const BLUEPRINT: &str = "name: event-http
 description: one HTTP function for archform event | archform invoke
 ---
@@ -270,8 +237,7 @@ resources:
 #[test]
 fn an_alb_event_drives_a_deployed_http_function() {
     let dir = workdir("roundtrip");
-    let zip = archform_testkit::zip::build(&[("bootstrap", &testfn_http(), 0o755)]);
-    std::fs::write(dir.join("http.zip"), zip).unwrap();
+    testfn_zip(&dir, "http.zip", "testfn-http");
     std::fs::write(dir.join("bp.yaml"), BLUEPRINT).unwrap();
     let stack = format!("event-{}", std::process::id());
     let endpoint = test_endpoint();

@@ -2,33 +2,11 @@
 //! (role, log group, function whose code is a zip of lambdas/testfn's
 //! `testfn-echo` as `bootstrap`) to the emulator, then run it locally.
 
+mod support;
+
 use archform_testkit::test_endpoint;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn workdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("archform-invoke-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// target/debug/testfn-echo (built by `cargo build --workspace --bins`, or
-/// here once when missing).
-fn testfn_echo() -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_BIN_EXE_archform")).parent().unwrap();
-    let path = dir.join("testfn-echo");
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "archform-testfn"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build -p archform-testfn failed");
-    }
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use std::process::Command;
+use support::{archform, testfn, text, workdir};
 
 const BLUEPRINT: &str = "name: invoke-echo
 description: one function for archform invoke
@@ -60,22 +38,10 @@ resources:
       log_group: ${logs.name}
 ";
 
-fn archform(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_archform"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 #[test]
 fn invoke_runs_the_deployed_function_locally() {
     let dir = workdir("echo");
-    let zip = archform_testkit::zip::build(&[("bootstrap", &testfn_echo(), 0o755)]);
+    let zip = archform_testkit::zip::build(&[("bootstrap", &testfn("testfn-echo"), 0o755)]);
     std::fs::write(dir.join("echo.zip"), zip).unwrap();
     std::fs::write(dir.join("bp.yaml"), BLUEPRINT).unwrap();
     std::fs::write(

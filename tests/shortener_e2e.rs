@@ -4,6 +4,8 @@
 //! listener and its SQS event source mapping, exercised over real HTTP and
 //! in headless Chromium, then destroyed with nothing left behind.
 
+mod support;
+
 use archform_aws::{Clients, assert_no_leftovers};
 use archform_testkit::browser::Browser;
 use archform_testkit::{sdk_config, test_endpoint};
@@ -12,89 +14,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn workdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("archform-shortener-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn archform(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_archform"))
-        .current_dir(dir)
-        .env("ARCHFORM_BUILD_PROFILE", "dev")
-        .env("ARCHFORM_WORKSPACE", env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-struct Dev {
-    child: Child,
-    alb: String,
-}
-
-impl Dev {
-    fn start(dir: &Path, stack: &str, endpoint: &str) -> Dev {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_archform"))
-            .current_dir(dir)
-            .args([
-                "--output",
-                "json",
-                "dev",
-                "--stack",
-                stack,
-                "--endpoint",
-                endpoint,
-                "--port",
-                "0",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready: Value = serde_json::from_str(line.trim())
-            .unwrap_or_else(|e| panic!("no JSON readiness line ({e}): {line:?}"));
-        let alb = ready["endpoints"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["kind"] == "alb")
-            .and_then(|e| e["url"].as_str())
-            .unwrap_or_else(|| panic!("no alb endpoint: {ready}"))
-            .to_string();
-        Dev { child, alb }
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{Dev, archform, text, workdir};
 
 struct Http {
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
@@ -505,12 +426,12 @@ fn url_shortener_end_to_end() {
         let dev = Dev::start(&dir, &stack, &endpoint);
         let http = Http {
             client: Client::builder(TokioExecutor::new()).build_http(),
-            base: dev.alb.clone(),
+            base: dev.url("alb"),
         };
         rt.block_on(async {
             assert_eq!(http.send("GET", "/", None).await.status, 200);
             check_api(&http, &sqs, &queues).await;
-            check_page(&dev.alb).await;
+            check_page(&dev.url("alb")).await;
             check_rate_limit(&http).await;
         });
     }
