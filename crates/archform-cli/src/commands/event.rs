@@ -3,7 +3,6 @@
 //! `archform dev` feeds functions with), to pipe into
 //! `archform invoke FUNCTION --event -`.
 
-mod clock;
 mod flags;
 mod fresh_ids;
 mod http_request;
@@ -200,7 +199,7 @@ fn sqs_event(a: &SqsArgs) -> Result<Value, UsageError> {
             (name, attribute)
         })
         .collect();
-    let now = clock::now_ms().to_string();
+    let now = archform_local::events::clock::now_ms().to_string();
     let mut messages = Vec::new();
     for arg in &a.bodies {
         let body = flags::text("--body", arg)?;
@@ -241,7 +240,7 @@ fn sns_event(a: &SnsArgs) -> Result<Value, UsageError> {
         a.subject.as_deref(),
         &message,
         &Value::Object(attributes),
-        &clock::iso8601(clock::now_ms()),
+        &archform_local::events::clock::iso8601(archform_local::events::clock::now_ms()),
     ))
 }
 
@@ -258,7 +257,7 @@ fn websocket_event(a: &WebsocketArgs) -> Result<Value, UsageError> {
         stage: stage.into(),
         domain_name: format!("local.execute-api.{region}.amazonaws.com"),
         connection_id,
-        connected_at_ms: clock::now_ms(),
+        connected_at_ms: archform_local::events::clock::now_ms(),
         source_ip: SOURCE_IP,
         account_id: ACCOUNT.into(),
     };

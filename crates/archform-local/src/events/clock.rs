@@ -1,5 +1,6 @@
-//! Request times in the forms AWS puts in events: epoch milliseconds and the
-//! access-log form `22/Nov/2026:07:32:05 +0000` (always UTC).
+//! Request times in the forms AWS puts in events: epoch milliseconds, the
+//! access-log form `22/Nov/2026:07:32:05 +0000` and ISO 8601 with
+//! milliseconds (SNS `Timestamp`, the management API's times), always UTC.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,6 +27,20 @@ pub fn access_log_time(epoch_ms: i64) -> String {
     )
 }
 
+/// `2026-11-22T07:32:05.123Z` for epoch milliseconds.
+pub fn iso8601(epoch_ms: i64) -> String {
+    let secs = epoch_ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        epoch_ms.rem_euclid(1000)
+    )
+}
+
 /// Days since 1970-01-01 to (year, month 1-12, day 1-31) in the proleptic
 /// Gregorian calendar (H. Hinnant's `civil_from_days`).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
@@ -39,6 +54,18 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
+}
+
+#[cfg(test)]
+mod iso_tests {
+    use super::iso8601;
+
+    #[test]
+    fn iso8601_utc_with_milliseconds() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_795_332_725_123), "2026-11-22T07:32:05.123Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ pub mod sqs;
 pub mod websocket;
 
 pub mod base64;
-mod clock;
+pub mod clock;
 mod query;
 mod response;
 
