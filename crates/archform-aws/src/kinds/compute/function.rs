@@ -4,6 +4,12 @@
 //! not yet assumable by Lambda: CreateFunction is retried on that error.
 //! Delete first detaches a VPC configuration so Lambda releases its
 //! hyperplane ENIs, then deletes the function.
+//!
+//! The zip goes inline (ZipFile) unless its `code` names an
+//! `artifact_bucket` (set for zips over Lambda's direct-upload limit): then
+//! it is uploaded there first and passed as S3Bucket/S3Key.
+
+mod artifact_bucket;
 
 use crate::clients::Clients;
 use crate::error;
@@ -13,12 +19,13 @@ use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult
 use archform_engine::state::ResourceState;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Architecture, Environment, FunctionConfiguration, LastUpdateStatus, LoggingConfig, Runtime,
-    State, VpcConfig,
+    Architecture, Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus,
+    LoggingConfig, Runtime, State, VpcConfig,
 };
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Properties that UpdateFunctionConfiguration applies.
@@ -55,29 +62,68 @@ fn applied(c: &Clients, f: &FunctionConfiguration) -> Applied {
     }
 }
 
-/// The deployment package: `code.zip` read from disk. Code given as a
-/// package/binary of lambdas/ must be built first.
-fn zip(r: &Resolved) -> ProviderResult<Blob> {
+/// The deployment package as Lambda takes it.
+enum Package {
+    Inline(Blob),
+    S3 { bucket: String, key: String },
+}
+
+impl Package {
+    /// ZipFile, S3Bucket and S3Key: the one that applies is set.
+    fn parts(self) -> (Option<Blob>, Option<String>, Option<String>) {
+        match self {
+            Package::Inline(zip) => (Some(zip), None, None),
+            Package::S3 { bucket, key } => (None, Some(bucket), Some(key)),
+        }
+    }
+
+    fn function_code(self) -> FunctionCode {
+        let (zip, bucket, key) = self.parts();
+        FunctionCode::builder()
+            .set_zip_file(zip)
+            .set_s3_bucket(bucket)
+            .set_s3_key(key)
+            .build()
+    }
+}
+
+/// The deployment package from `code`: `code.zip` read from disk, or
+/// uploaded to `code.artifact_bucket` under its `code.sha256`. Code given as
+/// a package/binary of lambdas/ must be built first.
+async fn package(c: &Clients, r: &Resolved) -> ProviderResult<Package> {
     let code = r.prop("code").cloned().unwrap_or(Value::Null);
-    match code.get("zip").and_then(Value::as_str) {
-        Some(path) => std::fs::read(path).map(Blob::new).map_err(|e| {
+    let path = match code.get("zip").and_then(Value::as_str) {
+        Some(path) => path,
+        None if code.get("package").is_some() || code.get("bin").is_some() => {
+            return Err(ProviderError::Invalid(format!(
+                "{}: the function code ({}) must be built into a zip first: run `archform build` (a later feature) \
+             or deploy a zip instead with `--code-override <path to zip>`",
+                r.id, code
+            )));
+        }
+        None => {
+            return Err(ProviderError::Invalid(format!(
+                "{}: code.zip is required",
+                r.id
+            )));
+        }
+    };
+    if let Some(bucket) = code.get("artifact_bucket").and_then(Value::as_str) {
+        let sha256 = code.get("sha256").and_then(Value::as_str).unwrap_or("");
+        let key = artifact_bucket::upload(c, r, bucket, Path::new(path), sha256).await?;
+        return Ok(Package::S3 {
+            bucket: bucket.to_string(),
+            key,
+        });
+    }
+    std::fs::read(path)
+        .map(|b| Package::Inline(Blob::new(b)))
+        .map_err(|e| {
             ProviderError::Invalid(format!(
                 "{}: cannot read the function code zip {path}: {e}",
                 r.id
             ))
-        }),
-        None if code.get("package").is_some() || code.get("bin").is_some() => {
-            Err(ProviderError::Invalid(format!(
-                "{}: the function code ({}) must be built into a zip first: run `archform build` (a later feature) \
-             or deploy a zip instead with `--code-override <path to zip>`",
-                r.id, code
-            )))
-        }
-        None => Err(ProviderError::Invalid(format!(
-            "{}: code.zip is required",
-            r.id
-        ))),
-    }
+        })
 }
 
 fn environment(r: &Resolved) -> Environment {
@@ -234,7 +280,7 @@ async fn update_config(c: &Clients, name: &str, r: &Resolved) -> ProviderResult<
 pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
     let name = name_of(r)?;
     if get(c, &name).await?.is_none() {
-        let code = zip(r)?;
+        let code = package(c, r).await?.function_code();
         // A role created moments ago cannot be assumed by Lambda yet.
         let start = Instant::now();
         let mut delay = Duration::from_secs(1);
@@ -246,11 +292,7 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
                 .role(r.str("role").unwrap_or_default())
                 .runtime(runtime(r))
                 .handler(r.str("handler").unwrap_or("bootstrap"))
-                .code(
-                    aws_sdk_lambda::types::FunctionCode::builder()
-                        .zip_file(code.clone())
-                        .build(),
-                )
+                .code(code.clone())
                 .architectures(architecture(r))
                 .set_memory_size(r.int("memory_size").map(|v| v as i32))
                 .set_timeout(r.int("timeout").map(|v| v as i32))
@@ -383,10 +425,13 @@ pub(crate) async fn update(
     let name = saved_name(cur).map_or_else(|| name_of(r), Ok)?;
     let has = |p: &str| changed.iter().any(|c| c == p);
     if has("code") || has("architecture") {
+        let (zip, bucket, key) = package(c, r).await?.parts();
         c.lambda
             .update_function_code()
             .function_name(&name)
-            .zip_file(zip(r)?)
+            .set_zip_file(zip)
+            .set_s3_bucket(bucket)
+            .set_s3_key(key)
             .architectures(architecture(r))
             .send()
             .await
