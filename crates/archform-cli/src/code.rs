@@ -1,15 +1,21 @@
 //! Function code: `code.zip` paths become absolute and carry the zip's hash,
 //! so an unchanged zip plans as no change and a changed one as an update.
 //! Code named as `{package, bin}` is built first (see [`build_functions`]).
+//! A zip over Lambda's direct-upload limit also carries `artifact_bucket`,
+//! the S3 bucket the provider uploads it to; without one it is refused here,
+//! before anything touches AWS.
 
 use anyhow::Context;
 use archform_blueprint::Graph;
-use archform_package::{Architecture, Artifact, BuildOptions, BuildProfile, FunctionCode};
+use archform_package::{
+    Architecture, Artifact, BuildOptions, BuildProfile, FunctionCode, Upload, upload_route,
+};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Names a zip too large for direct upload would go through (not yet supported).
+/// Names the existing S3 bucket (in the stack's region) that zips over
+/// Lambda's direct-upload limit are uploaded to (also `--artifact-bucket`).
 pub const ARTIFACT_BUCKET_ENV: &str = "ARCHFORM_ARTIFACT_BUCKET";
 /// `dev` builds functions with Cargo's dev profile for this machine (fast,
 /// unoptimized: for `archform dev` and tests); `lambda` (default) with the
@@ -71,9 +77,6 @@ pub fn build_functions(graph: &Graph) -> anyhow::Result<Vec<Built>> {
     };
     let options = BuildOptions {
         profile,
-        artifact_bucket: std::env::var(ARTIFACT_BUCKET_ENV)
-            .ok()
-            .filter(|b| !b.is_empty()),
         ..Default::default()
     };
     let mut done: BTreeMap<(String, String, &'static str), Artifact> = BTreeMap::new();
@@ -104,10 +107,13 @@ pub fn build_functions(graph: &Graph) -> anyhow::Result<Vec<Built>> {
 /// Rewrites every function's `code` in place. `blueprint_dir` anchors
 /// relative zip paths; `override_zip` replaces all code (placeholder deploys).
 /// Without an override, `{package, bin}` code is built and becomes its zip.
+/// Zips over the direct-upload limit get `artifact_bucket` (only those: the
+/// bucket setting does not change the code of functions that fit inline).
 pub fn prepare(
     graph: &mut Graph,
     blueprint_dir: &Path,
     override_zip: Option<&Path>,
+    artifact_bucket: Option<&str>,
 ) -> anyhow::Result<()> {
     if override_zip.is_none() {
         for b in build_functions(graph)? {
@@ -149,8 +155,12 @@ pub fn prepare(
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
+        let route = upload_route(&r.id, &zip, bytes.len() as u64, artifact_bucket)?;
         code.insert("zip".into(), zip.display().to_string().into());
         code.insert("sha256".into(), hash.into());
+        if let Upload::ArtifactBucket(bucket) = route {
+            code.insert("artifact_bucket".into(), bucket.into());
+        }
     }
     Ok(())
 }

@@ -6,9 +6,6 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Lambda's limit for a zip uploaded directly with the function (50 MB).
-pub const DIRECT_UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
-
 /// A function's instruction set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Architecture {
@@ -92,9 +89,6 @@ impl BuildProfile {
 pub struct BuildOptions {
     pub toolchain: Toolchain,
     pub profile: BuildProfile,
-    /// Where zips over [`DIRECT_UPLOAD_LIMIT`] would go. Uploading through it
-    /// is not implemented yet: such zips are reported as unsupported.
-    pub artifact_bucket: Option<String>,
     /// Overrides the workspace's target directory (`CARGO_TARGET_DIR`).
     pub target_dir: Option<PathBuf>,
     /// Hides cargo's progress output.
@@ -286,21 +280,9 @@ pub fn build(
             BuildProfile::Dev => "-dev",
         }
     ));
+    // Any size is packaged: whether it goes to Lambda inline or through an
+    // artifact bucket is decided at deploy time (`upload_route`).
     let size = zip.len() as u64;
-    if size > DIRECT_UPLOAD_LIMIT {
-        return Err(match &options.artifact_bucket {
-            Some(bucket) => Error::ArtifactBucketUnsupported {
-                path: zip_path,
-                size,
-                bucket: bucket.clone(),
-            },
-            None => Error::TooLarge {
-                path: zip_path,
-                size,
-                limit: DIRECT_UPLOAD_LIMIT,
-            },
-        });
-    }
     write_if_changed(&dir, &zip_path, &zip)?;
     let sha256 = Sha256::digest(&zip)
         .iter()

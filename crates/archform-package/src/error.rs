@@ -43,22 +43,17 @@ pub enum Error {
     #[error("the build did not produce {0}")]
     BinaryMissing(PathBuf),
     #[error(
-        "{path} is {size} bytes, over Lambda's direct-upload limit of {limit} bytes; \
-         configure an artifact bucket (ARCHFORM_ARTIFACT_BUCKET) or make the function smaller"
+        "function `{function}`: its code zip {path} is {size} bytes ({mb:.1} MB), over Lambda's \
+         direct-upload limit of {limit} bytes (50 MB). Larger zips go through an S3 bucket: set \
+         ARCHFORM_ARTIFACT_BUCKET=<bucket> or pass --artifact-bucket <bucket>, an existing bucket \
+         in the same region as the stack (archform does not create it); or make the binary smaller",
+        mb = *size as f64 / (1024.0 * 1024.0)
     )]
     TooLarge {
+        function: String,
         path: PathBuf,
         size: u64,
         limit: u64,
-    },
-    #[error(
-        "{path} is {size} bytes, over Lambda's direct-upload limit; uploading through the artifact \
-         bucket `{bucket}` is not supported yet"
-    )]
-    ArtifactBucketUnsupported {
-        path: PathBuf,
-        size: u64,
-        bucket: String,
     },
     #[error("{path}: {source}")]
     Io {

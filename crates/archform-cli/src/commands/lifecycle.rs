@@ -37,6 +37,11 @@ pub struct DeployArgs {
     /// architecture deploys before the functions are built.
     #[arg(long, conflicts_with = "code_override")]
     pub placeholder_code: bool,
+    /// An existing S3 bucket in the stack's region: function zips over
+    /// Lambda's 50 MB direct-upload limit are uploaded there
+    /// (`archform/<stack>/<function>/<sha256>.zip`) and deployed from it.
+    #[arg(long, value_name = "BUCKET", env = code::ARTIFACT_BUCKET_ENV)]
+    pub artifact_bucket: Option<String>,
     /// Plan from the saved state without reading resources back from AWS
     /// (faster, but blind to changes made outside archform).
     #[arg(long)]
@@ -102,7 +107,12 @@ fn graph(out: OutputFormat, args: &DeployArgs) -> Result<Graph, i32> {
         },
         false => args.code_override.clone(),
     };
-    if let Err(e) = code::prepare(&mut g, &blueprint_dir(&args.stack), override_zip.as_deref()) {
+    if let Err(e) = code::prepare(
+        &mut g,
+        &blueprint_dir(&args.stack),
+        override_zip.as_deref(),
+        args.artifact_bucket.as_deref(),
+    ) {
         eprintln!("error: {e:#}");
         return Err(2);
     }
