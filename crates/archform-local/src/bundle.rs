@@ -1,6 +1,6 @@
 //! Unpacks a function's deployment zip (for `bootstrap`). A small reader for
-//! stored (uncompressed) entries, which is what archform's own zip writer
-//! produces; compressed entries are refused with a clear error.
+//! stored and deflated entries (what archform's own zip writer and most zip
+//! tools produce); other compression methods are refused with a clear error.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -11,8 +11,8 @@ pub enum BundleError {
     #[error("{zip}: entry `{name}` is truncated or points outside the file")]
     Truncated { zip: PathBuf, name: String },
     #[error(
-        "{zip}: entry `{name}` is compressed (method {method}); only stored entries are supported \
-         (archform's own zips are stored)"
+        "{zip}: entry `{name}` uses compression method {method}; only stored (0) and deflated (8) \
+         entries are supported"
     )]
     Compressed {
         zip: PathBuf,
@@ -67,6 +67,7 @@ pub fn extract(zip: &Path, dir: &Path) -> Result<PathBuf, BundleError> {
         let field = |off: usize| u16_at(&bytes, at + off).ok_or_else(not_zip);
         let method = field(10)?;
         let size = u32_at(&bytes, at + 20).ok_or_else(not_zip)? as usize;
+        let unpacked_size = u32_at(&bytes, at + 24).ok_or_else(not_zip)? as usize;
         let (name_len, extra_len, comment_len) = (
             field(28)? as usize,
             field(30)? as usize,
@@ -91,7 +92,7 @@ pub fn extract(zip: &Path, dir: &Path) -> Result<PathBuf, BundleError> {
             std::fs::create_dir_all(&target).map_err(io("creating", &target))?;
             continue;
         }
-        if method != 0 {
+        if method != 0 && method != 8 {
             return Err(BundleError::Compressed {
                 zip: zip.to_path_buf(),
                 name,
@@ -105,7 +106,22 @@ pub fn extract(zip: &Path, dir: &Path) -> Result<PathBuf, BundleError> {
         let local_name = u16_at(&bytes, local + 26).ok_or_else(truncated)? as usize;
         let local_extra = u16_at(&bytes, local + 28).ok_or_else(truncated)? as usize;
         let start = local + 30 + local_name + local_extra;
-        let data = bytes.get(start..start + size).ok_or_else(truncated)?;
+        let packed = bytes.get(start..start + size).ok_or_else(truncated)?;
+        let inflated;
+        let data = if method == 8 {
+            use std::io::Read;
+            let mut out = Vec::with_capacity(unpacked_size);
+            flate2::read::DeflateDecoder::new(packed)
+                .read_to_end(&mut out)
+                .map_err(|_| truncated())?;
+            if out.len() != unpacked_size {
+                return Err(truncated());
+            }
+            inflated = out;
+            &inflated[..]
+        } else {
+            packed
+        };
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(io("creating", parent))?;
         }
