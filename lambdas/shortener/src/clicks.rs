@@ -349,21 +349,47 @@ mod tests {
         assert_eq!(e.user_agent.unwrap().len(), MAX_HEADER_CHARS);
     }
 
-    #[tokio::test(start_paused = true)]
+    /// Polls until `queue` holds `n` batches (or `within` passes), and
+    /// returns the batch sizes then.
+    async fn batches_once(queue: &MemoryQueue, n: usize, within: Duration) -> Vec<usize> {
+        let until = Instant::now() + within;
+        loop {
+            let sizes: Vec<usize> = queue.batches().iter().map(Vec::len).collect();
+            if sizes.len() >= n || Instant::now() >= until {
+                return sizes;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    // Real time, not a paused clock (tokio's test-util feature would give
+    // the workspace a second build of tokio and everything on top of it):
+    // each timing claim is a lower bound, which a slow machine cannot break,
+    // and the long max_age leaves the upper bounds a wide margin.
+    #[tokio::test]
     async fn full_batches_go_at_once_in_tens() {
         let queue = Arc::new(MemoryQueue::new());
-        let (sender, batcher) = ClickBatcher::spawn(queue.clone(), BatcherConfig::default());
+        let config = BatcherConfig {
+            max_age: Duration::from_secs(2),
+            ..BatcherConfig::default()
+        };
+        let (sender, batcher) = ClickBatcher::spawn(queue.clone(), config);
+        let enqueued = Instant::now();
         for i in 0..25 {
             assert!(sender.enqueue(event(i)));
         }
-        // Well before max_age: only the two full batches have gone.
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        let sizes: Vec<usize> = queue.batches().iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![10, 10]);
-        // The last five go when the oldest of them is 200 ms old.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let sizes: Vec<usize> = queue.batches().iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![10, 10, 5]);
+        // Full batches go at once; the partial one is still waiting (which
+        // only max_age passing could change: then it proves nothing).
+        let sizes = batches_once(&queue, 2, Duration::from_secs(1)).await;
+        if enqueued.elapsed() < config.max_age {
+            assert_eq!(sizes, [10, 10]);
+        }
+        // The last five go when the oldest of them is max_age old.
+        assert_eq!(
+            batches_once(&queue, 3, Duration::from_secs(10)).await,
+            [10, 10, 5]
+        );
+        assert!(enqueued.elapsed() >= config.max_age);
         let mut codes: Vec<String> = parsed(&queue).into_iter().map(|e| e.code).collect();
         codes.sort();
         assert_eq!(codes, (0..25).map(|i| event(i).code).collect::<Vec<_>>());
@@ -374,15 +400,22 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_lone_event_waits_for_max_age() {
         let queue = Arc::new(MemoryQueue::new());
-        let (sender, _batcher) = ClickBatcher::spawn(queue.clone(), BatcherConfig::default());
+        let config = BatcherConfig {
+            max_age: Duration::from_millis(500),
+            ..BatcherConfig::default()
+        };
+        let (sender, _batcher) = ClickBatcher::spawn(queue.clone(), config);
+        let enqueued = Instant::now();
         sender.enqueue(event(1));
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        assert!(queue.batches().is_empty());
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        assert_eq!(queue.batches().len(), 1);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if enqueued.elapsed() < config.max_age {
+            assert!(queue.batches().is_empty());
+        }
+        assert_eq!(batches_once(&queue, 1, Duration::from_secs(10)).await, [1]);
+        assert!(enqueued.elapsed() >= config.max_age);
     }
 
     #[tokio::test]
