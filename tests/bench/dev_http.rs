@@ -56,12 +56,35 @@ struct Sample {
     errors: usize,
     latencies_us: Vec<u64>,
     elapsed: Duration,
+    /// CPU used during the round by this process (the load generator, plus
+    /// dev itself on the dev side) and by the server side's processes (the
+    /// standalone server, or dev's function processes).
+    cpu_here: Duration,
+    cpu_there: Duration,
+}
+
+/// CPU of this process, and of the server side: the given pid, or (with
+/// `None`) every child process but `except` (dev's function processes).
+fn cpu_now(server: Option<u32>, except: u32) -> (Duration, Duration) {
+    use archform_testkit::cpu::{children_of, process_cpu};
+    let me = std::process::id();
+    let here = process_cpu(me).unwrap_or_default();
+    let there = match server {
+        Some(pid) => process_cpu(pid).unwrap_or_default(),
+        None => children_of(me)
+            .into_iter()
+            .filter(|&pid| pid != except)
+            .filter_map(process_cpu)
+            .sum(),
+    };
+    (here, there)
 }
 
 /// `CLIENTS` tasks, each sending GET requests back to back on its own
 /// keep-alive connection for `ROUND`.
-async fn load(url: &str) -> Sample {
+async fn load(url: &str, server: Option<u32>, except: u32) -> Sample {
     let stop = Arc::new(AtomicBool::new(false));
+    let cpu_before = cpu_now(server, except);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients() {
@@ -92,6 +115,8 @@ async fn load(url: &str) -> Sample {
         errors: 0,
         latencies_us: Vec::new(),
         elapsed: Duration::ZERO,
+        cpu_here: Duration::ZERO,
+        cpu_there: Duration::ZERO,
     };
     for t in tasks {
         let (lat, errors) = t.await.unwrap();
@@ -100,6 +125,9 @@ async fn load(url: &str) -> Sample {
         sample.latencies_us.extend(lat);
     }
     sample.elapsed = started.elapsed();
+    let cpu_after = cpu_now(server, except);
+    sample.cpu_here = cpu_after.0.saturating_sub(cpu_before.0);
+    sample.cpu_there = cpu_after.1.saturating_sub(cpu_before.1);
     sample
 }
 
@@ -109,6 +137,16 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i] as f64 / 1000.0
+}
+
+/// CPU microseconds per request: (this process, the server side).
+fn cpu_per_request(samples: &[Sample]) -> (f64, f64) {
+    let requests = samples.iter().map(|s| s.requests).sum::<usize>().max(1) as f64;
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / requests;
+    (
+        us(samples.iter().map(|s| s.cpu_here).sum()),
+        us(samples.iter().map(|s| s.cpu_there).sum()),
+    )
 }
 
 fn summarize(name: &str, samples: &[Sample]) -> f64 {
@@ -222,17 +260,18 @@ async fn main() {
     let dev_url = format!("{}/hello", dev.endpoints[0].url);
 
     // Warm both (dev's environments start on first use, like Lambda's).
-    let _ = load(&standalone_url).await;
-    let _ = load(&dev_url).await;
+    let standalone_pid = standalone.id();
+    let _ = load(&standalone_url, Some(standalone_pid), 0).await;
+    let _ = load(&dev_url, None, standalone_pid).await;
     let (mut a, mut b) = (Vec::new(), Vec::new());
     // ARCHFORM_BENCH_ONLY=dev|standalone measures one side (for profiling).
     let only = std::env::var("ARCHFORM_BENCH_ONLY").unwrap_or_default();
     for _ in 0..ROUNDS {
         if only != "dev" {
-            a.push(load(&standalone_url).await);
+            a.push(load(&standalone_url, Some(standalone_pid), 0).await);
         }
         if only != "standalone" {
-            b.push(load(&dev_url).await);
+            b.push(load(&dev_url, None, standalone_pid).await);
         }
     }
     println!(
@@ -245,6 +284,15 @@ async fn main() {
     println!(
         "  overhead ratio (standalone/dev throughput): {:.2} (target <= 1.5)",
         standalone_rps / dev_rps
+    );
+    // Where the CPU goes: at saturation the throughput ratio is the ratio
+    // of CPU per request, so this says which part the overhead is in.
+    let (client, server) = cpu_per_request(&a);
+    let (client_and_dev, functions) = cpu_per_request(&b);
+    println!(
+        "  CPU per request: standalone: load generator {client:.0} us + server {server:.0} us; \
+         dev: load generator and dev {client_and_dev:.0} us (dev ~{:.0} us) + function processes {functions:.0} us",
+        client_and_dev - client
     );
     dev.stop().await;
     let _ = standalone.kill();

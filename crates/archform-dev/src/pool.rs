@@ -46,6 +46,9 @@ impl FunctionPool {
         config.environment = spec.environment.clone();
         config.environment.extend(extra_env.iter().cloned());
         config.aws_endpoint = endpoint;
+        // dev's request lines never show it; under load the /proc read per
+        // invocation is measurable.
+        config.report_memory = false;
         Ok(FunctionPool {
             spec,
             config,

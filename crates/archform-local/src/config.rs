@@ -44,6 +44,10 @@ pub struct FunctionConfig {
     /// How long the process may take to reach its first `next` request
     /// (Lambda allows 10 seconds of init).
     pub init_timeout: Duration,
+    /// Whether each outcome reports the process's peak memory (Lambda's
+    /// "Max Memory Used"): a read of /proc per invocation, which callers
+    /// that never show it (dev, under load) can spare.
+    pub report_memory: bool,
 }
 
 impl FunctionConfig {
@@ -61,6 +65,7 @@ impl FunctionConfig {
             environment: Vec::new(),
             aws_endpoint: None,
             init_timeout: Duration::from_secs(10),
+            report_memory: true,
         }
     }
 

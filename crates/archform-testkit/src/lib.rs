@@ -11,6 +11,7 @@
 
 pub mod browser;
 mod cache_dir;
+pub mod cpu;
 pub mod daemon;
 mod emulator;
 mod error;
