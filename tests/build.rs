@@ -2,8 +2,10 @@
 //! named as `{package, bin}` becomes a reproducible `bootstrap` zip, an
 //! unchanged function redeploys with no change, and a changed one plans an
 //! update. Blueprint functions whose package does not exist yet fail clearly.
+//! With cargo-lambda (installed from its pinned venv) the zips hold
+//! Lambda-compatible binaries for both architectures.
 
-use archform_testkit::test_endpoint;
+use archform_testkit::{PythonTool, ensure_venv, test_endpoint};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,7 +44,13 @@ fn put(path: &Path, text: &str) {
 /// blueprint, kept under the target dir with its own target dir so reruns
 /// build nothing. `message` is what the function prints.
 fn workspace(message: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("archform-build-ws");
+    workspace_in("archform-build-ws", message, BLUEPRINT)
+}
+
+/// [`workspace`] in its own folder `name` (tests run in parallel and one of
+/// them rewrites the function) with `blueprint` as bp.yaml.
+fn workspace_in(name: &str, message: &str, blueprint: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     put(
         &root.join("Cargo.toml"),
         "[workspace]\nresolver = \"3\"\nmembers = [\"lambdas/*\"]\n\n\
@@ -58,7 +66,7 @@ fn workspace(message: &str) -> PathBuf {
         &root.join("lambdas/hello/src/main.rs"),
         &format!("fn main() {{\n    println!(\"{message}\");\n}}\n"),
     );
-    put(&root.join("bp.yaml"), BLUEPRINT);
+    put(&root.join("bp.yaml"), blueprint);
     root
 }
 
@@ -69,7 +77,21 @@ struct Run {
 }
 
 fn archform(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_archform"))
+    archform_with_path(dir, args, None)
+}
+
+/// [`archform`] with `path_first` put in front of PATH.
+fn archform_with_path(dir: &Path, args: &[&str], path_first: Option<&Path>) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_archform"));
+    if let Some(first) = path_first {
+        let rest = std::env::var_os("PATH").unwrap_or_default();
+        let path = std::env::join_paths(
+            std::iter::once(first.to_path_buf()).chain(std::env::split_paths(&rest)),
+        )
+        .unwrap();
+        cmd.env("PATH", path);
+    }
+    let out = cmd
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", dir.join("target"))
         .args(args)
@@ -159,17 +181,100 @@ fn build_then_deploy_unchanged_and_changed_code() {
 
 #[test]
 fn a_blueprint_function_without_its_package_names_it_and_the_way_out() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if root.join("lambdas/shortener").exists() {
-        eprintln!("skipped: lambdas/shortener exists now");
-        return;
-    }
-    let r = archform(root, &["build", "url-shortener"]);
+    let blueprint = BLUEPRINT.replace(
+        "{package: hello, bin: hello-bin}",
+        "{package: nothere, bin: x}",
+    );
+    let dir = workspace_in("archform-build-missing-ws", "hello", &blueprint);
+    let r = archform(&dir, &["build", "bp.yaml"]);
     assert_eq!(r.code, 1, "{}", r.json);
     let msg = r.json["error"].as_str().unwrap_or_default();
     assert!(
-        msg.contains("`shortener`") && msg.contains("--placeholder-code"),
+        msg.contains("`nothere`") && msg.contains("--placeholder-code"),
         "{}",
         r.json
     );
+}
+
+/// Two functions of one package, one per architecture.
+const TWO_ARCHITECTURES: &str = r#"name: build-arch-test
+description: the same function for both Lambda architectures
+---
+resources:
+  role:
+    kind: iam.role
+    properties:
+      assume_role_policy:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: lambda.amazonaws.com}
+            Action: sts:AssumeRole
+  on_x86:
+    kind: lambda.function
+    properties:
+      role: ${role.arn}
+      code: {package: hello, bin: hello-bin}
+      runtime: provided.al2023
+      handler: bootstrap
+      architecture: x86_64
+  on_arm:
+    kind: lambda.function
+    properties:
+      role: ${role.arn}
+      code: {package: hello, bin: hello-bin}
+      runtime: provided.al2023
+      handler: bootstrap
+      architecture: arm64
+"#;
+
+/// The ELF machine of the zip's `bootstrap` (the one entry, stored or
+/// deflated), read with Python's zipfile.
+fn bootstrap_machine(zip: &str) -> u16 {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; d = zipfile.ZipFile(sys.argv[1]).read('bootstrap'); \
+             assert d[:4] == b'\\x7fELF', d[:4]; print(int.from_bytes(d[18:20], 'little'))",
+            zip,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// cargo-lambda (from its pinned venv, installed on first use) builds each
+/// function for its own architecture with zig: no host-build warning, an
+/// x86-64 and an AArch64 `bootstrap`, and the same bytes on a rebuild.
+#[test]
+fn cargo_lambda_builds_each_architecture() {
+    let venv = ensure_venv(PythonTool::CargoLambda).expect("cargo-lambda venv");
+    let bin = venv.join("bin");
+    let dir = workspace_in("archform-build-arch-ws", "hello", TWO_ARCHITECTURES);
+    let r = archform_with_path(&dir, &["build", "bp.yaml"], Some(&bin));
+    assert_eq!(r.code, 0, "{}\n{}", r.json, r.stderr);
+    assert!(!r.stderr.contains("glibc"), "a host build: {}", r.stderr);
+    let functions = r.json["functions"].as_array().unwrap();
+    let by_id = |id: &str| functions.iter().find(|f| f["id"] == id).unwrap().clone();
+    let (x86, arm) = (by_id("on_x86"), by_id("on_arm"));
+    assert_eq!(
+        (&x86["architecture"], &arm["architecture"]),
+        (&"x86_64".into(), &"arm64".into())
+    );
+    // EM_X86_64 = 62, EM_AARCH64 = 183.
+    assert_eq!(bootstrap_machine(x86["zip"].as_str().unwrap()), 62);
+    assert_eq!(bootstrap_machine(arm["zip"].as_str().unwrap()), 183);
+    assert_ne!(x86["sha256"], arm["sha256"]);
+
+    let again = archform_with_path(&dir, &["build", "bp.yaml"], Some(&bin));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    for f in again.json["functions"].as_array().unwrap() {
+        let first = by_id(f["id"].as_str().unwrap());
+        assert_eq!(f["sha256"], first["sha256"], "{}", f["id"]);
+    }
 }

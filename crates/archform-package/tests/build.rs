@@ -2,9 +2,7 @@
 //! an executable `bootstrap` that runs, the same hash on a rebuild, and the
 //! error for a package that does not exist.
 
-use archform_package::{
-    Architecture, BuildOptions, Error, FunctionCode, Toolchain, build, cargo_lambda_available,
-};
+use archform_package::{Architecture, BuildOptions, Error, FunctionCode, Toolchain, build};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -164,40 +162,4 @@ fn a_foreign_architecture_needs_cargo_lambda() {
     let err = build(&foreign, &root, &options).unwrap_err();
     assert!(matches!(err, Error::NeedsCargoLambda { .. }), "{err:?}");
     assert!(err.to_string().contains("cargo-lambda"), "{err}");
-}
-
-/// With cargo-lambda installed: x86_64 and arm64 zips whose `bootstrap` is
-/// an ELF for that machine, rebuilt to the same hash. Skipped without it.
-#[test]
-fn cargo_lambda_builds_both_architectures_when_installed() {
-    if !cargo_lambda_available() {
-        eprintln!("skipped: cargo-lambda is not installed (`pip install cargo-lambda`)");
-        return;
-    }
-    let (root, options) = workspace();
-    let options = BuildOptions {
-        toolchain: Toolchain::CargoLambda,
-        ..options
-    };
-    for (arch, elf_machine) in [
-        (Architecture::X86_64, 0x3e_u16),
-        (Architecture::Arm64, 0xb7),
-    ] {
-        let f = FunctionCode {
-            architecture: arch,
-            ..hello()
-        };
-        let a = build(&f, &root, &options).expect("cargo lambda build");
-        assert!(a.warnings.is_empty(), "{:?}", a.warnings);
-        let zip = std::fs::read(&a.zip_path).unwrap();
-        // The one stored entry starts after a 30-byte header and its name.
-        let data = &zip[30 + "bootstrap".len()..];
-        assert_eq!(&data[..4], b"\x7fELF");
-        assert_eq!(
-            u16::from_le_bytes([data[18], data[19]]),
-            elf_machine,
-            "{arch:?}"
-        );
-        assert_eq!(build(&f, &root, &options).unwrap().sha256, a.sha256);
-    }
 }

@@ -61,12 +61,18 @@ mod tests {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
         }
         let after = process_cpu(me).expect("own stat");
-        assert!(after >= before + Duration::from_millis(100), "{before:?} -> {after:?}");
+        assert!(
+            after >= before + Duration::from_millis(100),
+            "{before:?} -> {after:?}"
+        );
     }
 
     #[test]
     fn a_spawned_child_is_listed_and_a_gone_pid_has_no_time() {
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         assert!(children_of(std::process::id()).contains(&child.id()));
         child.kill().unwrap();
         child.wait().unwrap();

@@ -1,5 +1,6 @@
 //! Python virtual environments for the Python-based tools archform drives
-//! (moto, LocalStack, cfn-lint), built on first use from pinned requirements.
+//! (moto, LocalStack, cfn-lint, cargo-lambda), built on first use from
+//! pinned requirements.
 //!
 //! The requirement files are compiled into the binary (`include_str!`), so an
 //! installed `archform` works from any directory. A venv's directory name
@@ -37,6 +38,9 @@ pub enum PythonTool {
     LocalStack,
     /// `cfn-lint`: validates exported CloudFormation templates.
     CfnLint,
+    /// `cargo-lambda` with zig (`ziglang`): Lambda-compatible builds of the
+    /// functions for both architectures.
+    CargoLambda,
 }
 
 impl PythonTool {
@@ -46,6 +50,7 @@ impl PythonTool {
             Self::Moto => "moto",
             Self::LocalStack => "localstack",
             Self::CfnLint => "cfn-lint",
+            Self::CargoLambda => "cargo-lambda",
         }
     }
 
@@ -55,6 +60,7 @@ impl PythonTool {
             Self::Moto => include_str!("../../../localstack/moto.txt"),
             Self::LocalStack => include_str!("../../../localstack/localstack.txt"),
             Self::CfnLint => include_str!("../../../localstack/cfn-lint.txt"),
+            Self::CargoLambda => include_str!("../../../localstack/cargo-lambda.txt"),
         }
     }
 
@@ -66,6 +72,8 @@ impl PythonTool {
             Self::Moto => bin.join("moto_server"),
             Self::LocalStack => bin.join("python"),
             Self::CfnLint => bin.join("cfn-lint"),
+            // A cargo subcommand: cargo finds it through PATH (`cargo lambda`).
+            Self::CargoLambda => bin.join("cargo-lambda"),
         }
     }
 }
@@ -293,10 +301,12 @@ mod tests {
 
     #[test]
     fn embedded_requirements_are_fully_pinned() {
-        for tool in [
-            PythonTool::Moto,
-            PythonTool::LocalStack,
-            PythonTool::CfnLint,
+        // cargo-lambda's whole set is itself and ziglang.
+        for (tool, at_least) in [
+            (PythonTool::Moto, 6),
+            (PythonTool::LocalStack, 6),
+            (PythonTool::CfnLint, 6),
+            (PythonTool::CargoLambda, 2),
         ] {
             let reqs: Vec<&str> = tool
                 .requirements()
@@ -304,7 +314,10 @@ mod tests {
                 .map(str::trim)
                 .filter(|line| !line.is_empty() && !line.starts_with('#'))
                 .collect();
-            assert!(reqs.len() > 5, "{tool}: suspiciously few requirements");
+            assert!(
+                reqs.len() >= at_least,
+                "{tool}: suspiciously few requirements"
+            );
             for line in reqs {
                 assert!(line.contains("=="), "{tool}: unpinned requirement {line:?}");
             }
