@@ -40,6 +40,18 @@ impl Store {
         }
     }
 
+    /// The state of a stack that must have been deployed (outputs, invoke,
+    /// dev); no state is an error saying where it looked and what to do.
+    pub async fn load_deployed(&self, stack: &str) -> anyhow::Result<State> {
+        match self.load(stack).await? {
+            Some(state) => Ok(state),
+            None => anyhow::bail!(
+                "no state for stack `{stack}` in {}: deploy it first",
+                self.describe()
+            ),
+        }
+    }
+
     /// Stacks that have state, sorted.
     pub async fn list(&self) -> Result<Vec<String>, StateError> {
         match self {

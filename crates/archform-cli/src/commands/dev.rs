@@ -6,9 +6,7 @@
 use crate::args::OutputFormat;
 use crate::state_store::Store;
 use crate::target::{self, TargetArgs};
-use anyhow::bail;
 use archform_dev::{DevOptions, LocalEndpoint, Topology};
-use archform_engine::state::StateBackend;
 use archform_local::AwsEndpoint;
 use serde_json::json;
 use std::io::Write;
@@ -42,13 +40,7 @@ pub fn run(out: OutputFormat, args: &DevArgs) -> anyhow::Result<i32> {
         .build()?;
     rt.block_on(async {
         let backend = Store::open(&args.target).await?;
-        let Some(state) = backend.load(&args.stack).await? else {
-            bail!(
-                "no state for stack `{}` in {}: deploy it first",
-                args.stack,
-                backend.describe()
-            );
-        };
+        let state = backend.load_deployed(&args.stack).await?;
         let topology = Topology::from_state(&state)?;
         let t = target::resolve(&args.target, Some(&topology.region)).await?;
         let endpoint = match args.target.local || args.target.endpoint.is_some() {

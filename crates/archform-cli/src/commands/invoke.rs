@@ -7,7 +7,6 @@ use crate::args::OutputFormat;
 use crate::state_store::Store;
 use crate::target::{self, TargetArgs};
 use anyhow::{Context, bail};
-use archform_engine::state::StateBackend;
 use archform_local::{AwsEndpoint, FunctionConfig, InvokeOutcome, InvokeResult, LocalFunction};
 use serde_json::{Value, json};
 use std::io::Read;
@@ -117,13 +116,7 @@ pub fn run(out: OutputFormat, args: &InvokeArgs) -> anyhow::Result<i32> {
         .build()?;
     rt.block_on(async {
         let backend = Store::open(&args.target).await?;
-        let Some(state) = backend.load(&args.stack).await? else {
-            bail!(
-                "no state for stack `{}` in {}: deploy it first",
-                args.stack,
-                backend.describe()
-            );
-        };
+        let state = backend.load_deployed(&args.stack).await?;
         let mut d = deployed(&state, &args.function)?;
         if args.target.local || args.target.endpoint.is_some() {
             let t = target::resolve(&args.target, Some(&d.config.region)).await?;

@@ -525,17 +525,7 @@ fn render_plan(p: &Plan) -> String {
 }
 
 pub fn outputs(out: OutputFormat, stack: &str, t: &TargetArgs) -> anyhow::Result<i32> {
-    let (backend, state) = runtime()?.block_on(async {
-        let backend = Store::open(t).await?;
-        let state = backend.load(stack).await?;
-        anyhow::Ok((backend, state))
-    })?;
-    let Some(state) = state else {
-        bail!(
-            "no state for stack `{stack}` in {}: deploy it first",
-            backend.describe()
-        );
-    };
+    let state = runtime()?.block_on(async { Store::open(t).await?.load_deployed(stack).await })?;
     output::emit(out, &state.outputs, || render_outputs(&state.outputs));
     Ok(0)
 }
