@@ -13,24 +13,18 @@
 
 use archform_dev::topology::{Action, FunctionSpec, ListenerSpec, RuleSpec, Topology};
 use archform_dev::{DevOptions, start};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "common/load.rs"]
+mod load;
 
 const CLIENTS_DEFAULT: usize = 50;
 /// Override with ARCHFORM_BENCH_CLIENTS (e.g. 1 for unloaded latency).
 fn clients() -> usize {
-    std::env::var("ARCHFORM_BENCH_CLIENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(CLIENTS_DEFAULT)
+    load::clients(CLIENTS_DEFAULT)
 }
 const ROUND: Duration = Duration::from_secs(4);
 const ROUNDS: usize = 3;
@@ -51,14 +45,11 @@ fn testfn_http() -> PathBuf {
     path
 }
 
+/// A round of load with the CPU each side used meanwhile: this process
+/// (the load generator, plus dev itself on the dev side) and the server
+/// side's processes (the standalone server, or dev's function processes).
 struct Sample {
-    requests: usize,
-    errors: usize,
-    latencies_us: Vec<u64>,
-    elapsed: Duration,
-    /// CPU used during the round by this process (the load generator, plus
-    /// dev itself on the dev side) and by the server side's processes (the
-    /// standalone server, or dev's function processes).
+    http: load::Sample,
     cpu_here: Duration,
     cpu_there: Duration,
 }
@@ -80,68 +71,31 @@ fn cpu_now(server: Option<u32>, except: u32) -> (Duration, Duration) {
     (here, there)
 }
 
-/// `CLIENTS` tasks, each sending GET requests back to back on its own
-/// keep-alive connection for `ROUND`.
+/// One round of `GET url` (200 counts), with the CPU used meanwhile.
 async fn load(url: &str, server: Option<u32>, except: u32) -> Sample {
-    let stop = Arc::new(AtomicBool::new(false));
     let cpu_before = cpu_now(server, except);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients() {
-        let url: hyper::Uri = url.parse().unwrap();
-        let stop = stop.clone();
-        tasks.push(tokio::spawn(async move {
-            let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
-                .pool_max_idle_per_host(1)
-                .build_http();
-            let (mut lat, mut errors) = (Vec::new(), 0usize);
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                match client.get(url.clone()).await {
-                    Ok(resp) if resp.status() == 200 => {
-                        let _ = resp.into_body().collect().await;
-                        lat.push(t.elapsed().as_micros() as u64);
-                    }
-                    _ => errors += 1,
-                }
-            }
-            (lat, errors)
-        }));
-    }
-    tokio::time::sleep(ROUND).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut sample = Sample {
-        requests: 0,
-        errors: 0,
-        latencies_us: Vec::new(),
-        elapsed: Duration::ZERO,
-        cpu_here: Duration::ZERO,
-        cpu_there: Duration::ZERO,
-    };
-    for t in tasks {
-        let (lat, errors) = t.await.unwrap();
-        sample.requests += lat.len();
-        sample.errors += errors;
-        sample.latencies_us.extend(lat);
-    }
-    sample.elapsed = started.elapsed();
+    let http = load::closed_loop(
+        vec![url.parse().unwrap()],
+        clients(),
+        ROUND,
+        hyper::StatusCode::OK,
+    )
+    .await;
     let cpu_after = cpu_now(server, except);
-    sample.cpu_here = cpu_after.0.saturating_sub(cpu_before.0);
-    sample.cpu_there = cpu_after.1.saturating_sub(cpu_before.1);
-    sample
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
+    Sample {
+        http,
+        cpu_here: cpu_after.0.saturating_sub(cpu_before.0),
+        cpu_there: cpu_after.1.saturating_sub(cpu_before.1),
     }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1000.0
 }
 
 /// CPU microseconds per request: (this process, the server side).
 fn cpu_per_request(samples: &[Sample]) -> (f64, f64) {
-    let requests = samples.iter().map(|s| s.requests).sum::<usize>().max(1) as f64;
+    let requests = samples
+        .iter()
+        .map(|s| s.http.requests)
+        .sum::<usize>()
+        .max(1) as f64;
     let us = |d: Duration| d.as_secs_f64() * 1e6 / requests;
     (
         us(samples.iter().map(|s| s.cpu_here).sum()),
@@ -150,21 +104,7 @@ fn cpu_per_request(samples: &[Sample]) -> (f64, f64) {
 }
 
 fn summarize(name: &str, samples: &[Sample]) -> f64 {
-    let requests: usize = samples.iter().map(|s| s.requests).sum();
-    let errors: usize = samples.iter().map(|s| s.errors).sum();
-    let secs: f64 = samples.iter().map(|s| s.elapsed.as_secs_f64()).sum();
-    let mut lat: Vec<u64> = samples
-        .iter()
-        .flat_map(|s| s.latencies_us.iter().copied())
-        .collect();
-    lat.sort_unstable();
-    let rps = requests as f64 / secs;
-    println!(
-        "  {name:<11} {rps:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {errors}",
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99)
-    );
-    rps
+    load::summarize(name, samples.iter().map(|s| &s.http)).0
 }
 
 #[tokio::main]

@@ -37,16 +37,15 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[path = "common/load.rs"]
+mod load;
+use load::{Sample, closed_loop, summarize};
 
 const CLIENTS_DEFAULT: usize = 64;
 fn clients() -> usize {
-    std::env::var("ARCHFORM_BENCH_CLIENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(CLIENTS_DEFAULT)
+    load::clients(CLIENTS_DEFAULT)
 }
 const LINKS: usize = 100;
 const ROUND: Duration = Duration::from_secs(4);
@@ -145,97 +144,13 @@ fn baseline_server() {
     });
 }
 
-struct Sample {
-    requests: usize,
-    errors: usize,
-    latencies_us: Vec<u64>,
-    elapsed: Duration,
-}
-
-/// `clients()` tasks for `duration`, each sending GET requests back to back
-/// on its own keep-alive connection, going round the `paths` from its own
-/// starting point. A 302 counts; anything else is an error. Redirects are
-/// not followed.
+/// A round of GET requests going round the `paths`; a 302 counts.
 async fn load(base: &str, paths: &[String], duration: Duration) -> Sample {
-    let uris: Arc<Vec<hyper::Uri>> = Arc::new(
-        paths
-            .iter()
-            .map(|p| format!("{base}{p}").parse().unwrap())
-            .collect(),
-    );
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for task in 0..clients() {
-        let (uris, stop) = (uris.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
-                .pool_max_idle_per_host(1)
-                .build_http();
-            let (mut lat, mut errors) = (Vec::new(), 0usize);
-            let mut i = task;
-            while !stop.load(Ordering::Relaxed) {
-                let uri = uris[i % uris.len()].clone();
-                i += 1;
-                let t = Instant::now();
-                match client.get(uri).await {
-                    Ok(resp) if resp.status() == StatusCode::FOUND => {
-                        let _ = resp.into_body().collect().await;
-                        lat.push(t.elapsed().as_micros() as u64);
-                    }
-                    Ok(resp) => {
-                        let _ = resp.into_body().collect().await;
-                        errors += 1;
-                    }
-                    Err(_) => errors += 1,
-                }
-            }
-            (lat, errors)
-        }));
-    }
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut sample = Sample {
-        requests: 0,
-        errors: 0,
-        latencies_us: Vec::new(),
-        elapsed: Duration::ZERO,
-    };
-    for t in tasks {
-        let (lat, errors) = t.await.unwrap();
-        sample.requests += lat.len();
-        sample.errors += errors;
-        sample.latencies_us.extend(lat);
-    }
-    sample.elapsed = started.elapsed();
-    sample
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1000.0
-}
-
-/// Prints one side's line; returns (requests/s, successful requests).
-fn summarize(name: &str, samples: &[Sample]) -> (f64, usize) {
-    let requests: usize = samples.iter().map(|s| s.requests).sum();
-    let errors: usize = samples.iter().map(|s| s.errors).sum();
-    let secs: f64 = samples.iter().map(|s| s.elapsed.as_secs_f64()).sum();
-    let mut lat: Vec<u64> = samples
+    let uris = paths
         .iter()
-        .flat_map(|s| s.latencies_us.iter().copied())
+        .map(|p| format!("{base}{p}").parse().unwrap())
         .collect();
-    lat.sort_unstable();
-    let rps = requests as f64 / secs;
-    println!(
-        "  {name:<10} {rps:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {errors}",
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99)
-    );
-    (rps, requests)
+    closed_loop(uris, clients(), duration, StatusCode::FOUND).await
 }
 
 /// Waits until the proxy has seen no call for 500 ms (the click batcher
