@@ -2,15 +2,8 @@
 //! CPU of a request goes (the load generator, a server, its functions), not
 //! only how long it took.
 
+use crate::process::proc_stat_fields as stat_fields;
 use std::time::Duration;
-
-/// Fields of `/proc/<pid>/stat` after the command name (which may hold
-/// spaces and parentheses, so the split is at its last `)`).
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, after_comm) = stat.rsplit_once(')')?;
-    Some(after_comm.split_whitespace().map(str::to_owned).collect())
-}
 
 fn ticks_per_second() -> u64 {
     // SAFETY: sysconf only reads a system constant.
