@@ -36,7 +36,7 @@ fn text(o: &Output) -> String {
 
 fn resource(kind: &str, pid: &str, deps: &[&str]) -> ResourceState {
     ResourceState {
-        kind: kind.into(),
+        kind: archform_blueprint::kinds::Kind::from_name(kind).unwrap(),
         physical_id: Some(pid.into()),
         physical_name: None,
         properties: serde_json::json!({}),
@@ -234,10 +234,10 @@ async fn recover_rebuilds_a_lost_state_from_tags() {
     assert_eq!(s.blueprint, "notifications");
     assert_eq!(s.serial, 1);
     let jobs = &s.resources["jobs"];
-    assert_eq!(jobs.kind, "sqs.queue");
+    assert_eq!(jobs.kind.name(), "sqs.queue");
     assert_eq!(jobs.physical_id.as_deref(), q.queue_url());
     assert_eq!(jobs.status, ResourceStatus::Created);
-    assert_eq!(s.resources["role"].kind, "iam.role");
+    assert_eq!(s.resources["role"].kind.name(), "iam.role");
     assert_eq!(s.resources["role"].physical_id.as_deref(), Some(&*role));
 
     // An existing state is only replaced on request, continuing its lineage.

@@ -1,6 +1,7 @@
 //! Turning SDK errors into provider errors, and recognising "not found".
 
 use archform_engine::provider::ProviderError;
+use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 
 /// The service's error code (`InvalidVpcID.NotFound`, `NoSuchEntity`, ...).
@@ -30,18 +31,28 @@ pub(crate) fn is_not_found<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bo
     }
 }
 
+/// True when the error's code is one of `codes`.
+pub(crate) fn has_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, codes: &[&str]) -> bool {
+    code(e).is_some_and(|c| codes.contains(&c))
+}
+
+/// The HTTP status of a service's answer, when there was one.
+pub(crate) fn status<E>(e: &SdkError<E, HttpResponse>) -> Option<u16> {
+    match e {
+        SdkError::ServiceError(se) => Some(se.raw().status().as_u16()),
+        SdkError::ResponseError(re) => Some(re.raw().status().as_u16()),
+        _ => None,
+    }
+}
+
 /// A provider error naming the operation, the code and AWS's message.
-/// A raw 404 without an AWS error code is how emulators answer operations
+/// A bare 404 without an AWS error code is how emulators answer operations
 /// they do not implement: that is reported as unsupported, not as failure.
-pub(crate) fn aws<E, R>(operation: &str, e: SdkError<E, R>) -> ProviderError
+pub(crate) fn aws<E>(operation: &str, e: SdkError<E, HttpResponse>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    if let SdkError::ServiceError(se) = &e
-        && se.err().code().is_none()
-        && format!("{:?}", se.raw()).contains("404")
-    {
+    if e.code().is_none() && status(&e) == Some(404) {
         return ProviderError::Unsupported {
             operation: operation.to_string(),
             message: "the endpoint answered 404 without an AWS error".into(),

@@ -15,6 +15,7 @@
 
 use crate::clients::Clients;
 use crate::error::aws;
+use archform_blueprint::kinds::Kind;
 use archform_engine::provider::ProviderError;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -26,7 +27,7 @@ pub const ID_TAG: &str = "archform:id";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Found {
     /// The archform kind (`ec2.vpc`, `sqs.queue`, ...).
-    pub kind: String,
+    pub kind: Kind,
     /// Its `archform:id` tag: the logical id in the blueprint (empty if the
     /// resource carries the stack tag but no id tag).
     pub id: String,
@@ -43,7 +44,7 @@ pub struct InventoryError(pub Vec<String>);
 type Listed = Result<Vec<Found>, ProviderError>;
 
 fn found(
-    kind: &str,
+    kind: Kind,
     physical_id: impl Into<String>,
     physical_name: Option<String>,
     tags: Vec<(String, String)>,
@@ -54,7 +55,7 @@ fn found(
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     Found {
-        kind: kind.into(),
+        kind,
         id,
         physical_id: physical_id.into(),
         physical_name,
@@ -159,7 +160,7 @@ fn stack_filter(stack: &str) -> aws_sdk_ec2::types::Filter {
         .build()
 }
 
-fn ec2_found(kind: &str, id: Option<&str>, tags: &[aws_sdk_ec2::types::Tag]) -> Found {
+fn ec2_found(kind: Kind, id: Option<&str>, tags: &[aws_sdk_ec2::types::Tag]) -> Found {
     let tags = ec2_tags(tags);
     found(kind, id.unwrap_or_default(), name_tag(&tags), tags)
 }
@@ -171,11 +172,11 @@ async fn ec2(c: &Clients, stack: &str) -> Listed {
 
     let r = e.describe_vpcs().filters(f()).send().await;
     for v in r.map_err(|x| aws("DescribeVpcs", x))?.vpcs() {
-        out.push(ec2_found("ec2.vpc", v.vpc_id(), v.tags()));
+        out.push(ec2_found(Kind::Vpc, v.vpc_id(), v.tags()));
     }
     let r = e.describe_subnets().filters(f()).send().await;
     for s in r.map_err(|x| aws("DescribeSubnets", x))?.subnets() {
-        out.push(ec2_found("ec2.subnet", s.subnet_id(), s.tags()));
+        out.push(ec2_found(Kind::Subnet, s.subnet_id(), s.tags()));
     }
     let r = e.describe_internet_gateways().filters(f()).send().await;
     for g in r
@@ -183,31 +184,31 @@ async fn ec2(c: &Clients, stack: &str) -> Listed {
         .internet_gateways()
     {
         out.push(ec2_found(
-            "ec2.internet_gateway",
+            Kind::InternetGateway,
             g.internet_gateway_id(),
             g.tags(),
         ));
     }
     let r = e.describe_addresses().filters(f()).send().await;
     for a in r.map_err(|x| aws("DescribeAddresses", x))?.addresses() {
-        out.push(ec2_found("ec2.eip", a.allocation_id(), a.tags()));
+        out.push(ec2_found(Kind::Eip, a.allocation_id(), a.tags()));
     }
     let r = e.describe_nat_gateways().filter(f()).send().await;
     for n in r.map_err(|x| aws("DescribeNatGateways", x))?.nat_gateways() {
         if n.state() != Some(&aws_sdk_ec2::types::NatGatewayState::Deleted) {
-            out.push(ec2_found("ec2.nat_gateway", n.nat_gateway_id(), n.tags()));
+            out.push(ec2_found(Kind::NatGateway, n.nat_gateway_id(), n.tags()));
         }
     }
     let r = e.describe_route_tables().filters(f()).send().await;
     for t in r.map_err(|x| aws("DescribeRouteTables", x))?.route_tables() {
-        out.push(ec2_found("ec2.route_table", t.route_table_id(), t.tags()));
+        out.push(ec2_found(Kind::RouteTable, t.route_table_id(), t.tags()));
     }
     let r = e.describe_security_groups().filters(f()).send().await;
     for g in r
         .map_err(|x| aws("DescribeSecurityGroups", x))?
         .security_groups()
     {
-        let mut x = ec2_found("ec2.security_group", g.group_id(), g.tags());
+        let mut x = ec2_found(Kind::SecurityGroup, g.group_id(), g.tags());
         x.physical_name = g.group_name().map(str::to_string);
         out.push(x);
     }
@@ -222,7 +223,7 @@ async fn ec2(c: &Clients, stack: &str) -> Listed {
             .map(|s| s.as_str().to_ascii_lowercase())
             .is_some_and(|s| s == "deleted" || s == "deleting");
         if !gone {
-            out.push(ec2_found("ec2.vpc_endpoint", v.vpc_endpoint_id(), v.tags()));
+            out.push(ec2_found(Kind::VpcEndpoint, v.vpc_endpoint_id(), v.tags()));
         }
     }
     // The tag filter is checked again here: an endpoint that ignores it
@@ -254,7 +255,7 @@ async fn iam_roles(c: &Clients, stack: &str) -> Listed {
             Err(e) => return Err(aws("ListRoleTags", e)),
         };
         if ours(&tags, stack) {
-            out.push(found("iam.role", name.clone(), Some(name), tags));
+            out.push(found(Kind::IamRole, name.clone(), Some(name), tags));
         }
     }
     Ok(out)
@@ -304,7 +305,7 @@ async fn log_groups(c: &Clients, stack: &str) -> Listed {
             }
         };
         if ours(&tags, stack) {
-            out.push(found("logs.log_group", name.clone(), Some(name), tags));
+            out.push(found(Kind::LogGroup, name.clone(), Some(name), tags));
         }
     }
     Ok(out)
@@ -335,7 +336,7 @@ async fn lambda(c: &Clients, stack: &str) -> Listed {
             Err(e) => return Err(aws("ListTags", e)),
         };
         if ours(&tags, stack) {
-            out.push(found("lambda.function", name.clone(), Some(name), tags));
+            out.push(found(Kind::Function, name.clone(), Some(name), tags));
         }
     }
     // Event source mappings carry their own tags (ARN-addressed).
@@ -363,7 +364,7 @@ async fn lambda(c: &Clients, stack: &str) -> Listed {
         };
         let tags: Vec<(String, String)> = t.tags().into_iter().flatten().map(kv).collect();
         if ours(&tags, stack) {
-            out.push(found("lambda.event_source_mapping", uuid, None, tags));
+            out.push(found(Kind::EventSourceMapping, uuid, None, tags));
         }
     }
     Ok(out)
@@ -392,7 +393,7 @@ async fn queues(c: &Clients, stack: &str) -> Listed {
         };
         if ours(&tags, stack) {
             let name = url.rsplit('/').next().map(str::to_string);
-            out.push(found("sqs.queue", url, name, tags));
+            out.push(found(Kind::Queue, url, name, tags));
         }
     }
     Ok(out)
@@ -425,7 +426,7 @@ async fn topics(c: &Clients, stack: &str) -> Listed {
         };
         if ours(&tags, stack) {
             let name = arn.rsplit(':').next().map(str::to_string);
-            out.push(found("sns.topic", arn, name, tags));
+            out.push(found(Kind::Topic, arn, name, tags));
         }
     }
     Ok(out)
@@ -471,7 +472,7 @@ async fn tables(c: &Clients, stack: &str) -> Listed {
             Err(e) => return Err(aws("ListTagsOfResource", e)),
         };
         if ours(&tags, stack) {
-            out.push(found("dynamodb.table", name.clone(), Some(name), tags));
+            out.push(found(Kind::Table, name.clone(), Some(name), tags));
         }
     }
     Ok(out)
@@ -498,7 +499,7 @@ async fn buckets(c: &Clients, stack: &str) -> Listed {
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect();
         if ours(&tags, stack) {
-            out.push(found("s3.bucket", name.clone(), Some(name), tags));
+            out.push(found(Kind::Bucket, name.clone(), Some(name), tags));
         }
     }
     Ok(out)
@@ -545,7 +546,7 @@ async fn elbv2(c: &Clients, stack: &str) -> Listed {
             .load_balancers()
         {
             lbs.push((
-                "elbv2.load_balancer",
+                Kind::LoadBalancer,
                 l.load_balancer_arn().unwrap_or_default().to_string(),
                 l.load_balancer_name().map(str::to_string),
             ));
@@ -558,7 +559,7 @@ async fn elbv2(c: &Clients, stack: &str) -> Listed {
             .target_groups()
         {
             lbs.push((
-                "elbv2.target_group",
+                Kind::TargetGroup,
                 t.target_group_arn().unwrap_or_default().to_string(),
                 t.target_group_name().map(str::to_string),
             ));
@@ -592,7 +593,7 @@ async fn apis(c: &Clients, stack: &str) -> Listed {
             let tags: Vec<(String, String)> = a.tags().into_iter().flatten().map(kv).collect();
             if ours(&tags, stack) {
                 out.push(found(
-                    "apigatewayv2.api",
+                    Kind::Api,
                     a.api_id().unwrap_or_default(),
                     a.name().map(str::to_string),
                     tags,
@@ -651,7 +652,7 @@ async fn rds(c: &Clients, stack: &str) -> Listed {
             listed
         };
         if ours(&tags, stack) {
-            out.push(found("rds.db_instance", name.clone(), Some(name), tags));
+            out.push(found(Kind::DbInstance, name.clone(), Some(name), tags));
         }
     }
     let mut pages = c.rds.describe_db_subnet_groups().into_paginator().send();
@@ -670,7 +671,7 @@ async fn rds(c: &Clients, stack: &str) -> Listed {
     for (name, arn) in groups {
         let tags = rds_tags_of(c, &arn).await?;
         if ours(&tags, stack) {
-            out.push(found("rds.db_subnet_group", name.clone(), Some(name), tags));
+            out.push(found(Kind::DbSubnetGroup, name.clone(), Some(name), tags));
         }
     }
     Ok(out)
@@ -697,7 +698,7 @@ async fn secrets(c: &Clients, stack: &str) -> Listed {
             // endpoints; it is gone for archform's purposes.
             if ours(&tags, stack) && s.deleted_date().is_none() {
                 out.push(found(
-                    "secretsmanager.secret",
+                    Kind::Secret,
                     s.arn().unwrap_or_default(),
                     s.name().map(str::to_string),
                     tags,
@@ -714,17 +715,36 @@ async fn secrets(c: &Clients, stack: &str) -> Listed {
 /// can have points from a higher layer to a lower one (a subnet on its VPC,
 /// a function on its role, subnets and groups, a mapping on its function
 /// and queue), so deleting layer by layer from the top is always safe.
-pub fn layer(kind: &str) -> u8 {
+pub fn layer(kind: Kind) -> u8 {
     match kind {
-        "ec2.subnet"
-        | "ec2.internet_gateway"
-        | "ec2.eip"
-        | "ec2.security_group"
-        | "elbv2.target_group" => 1,
-        "ec2.nat_gateway" | "rds.db_subnet_group" | "elbv2.load_balancer" => 2,
-        "ec2.route_table" | "lambda.function" => 3,
-        "ec2.vpc_endpoint" | "rds.db_instance" | "lambda.event_source_mapping" => 4,
-        _ => 0,
+        Kind::Vpc
+        | Kind::Eip
+        | Kind::IamRole
+        | Kind::Secret
+        | Kind::LogGroup
+        | Kind::Queue
+        | Kind::Topic
+        | Kind::Table
+        | Kind::Bucket
+        | Kind::Api => 0,
+        Kind::Subnet
+        | Kind::InternetGateway
+        | Kind::SecurityGroup
+        | Kind::TargetGroup
+        | Kind::QueuePolicy
+        | Kind::Subscription => 1,
+        Kind::NatGateway | Kind::DbSubnetGroup | Kind::LoadBalancer => 2,
+        Kind::RouteTable | Kind::Function | Kind::Listener => 3,
+        Kind::VpcEndpoint
+        | Kind::DbInstance
+        | Kind::EventSourceMapping
+        | Kind::Permission
+        | Kind::FunctionUrl
+        | Kind::ListenerRule
+        | Kind::Integration => 4,
+        Kind::LambdaTarget | Kind::Route => 5,
+        Kind::Deployment => 6,
+        Kind::Stage => 7,
     }
 }
 
@@ -768,9 +788,9 @@ pub async fn recover(
             untracked.push(f);
             continue;
         }
-        let named = archform_blueprint::kinds::lookup(&f.kind).is_some_and(|k| k.naming.is_some());
+        let named = f.kind.naming.is_some();
         let mut r = ResourceState {
-            kind: f.kind.clone(),
+            kind: f.kind,
             physical_id: Some(f.physical_id.clone()),
             physical_name: if named { f.physical_name.clone() } else { None },
             properties: serde_json::Value::Object(Default::default()),
@@ -797,10 +817,10 @@ pub async fn recover(
     }
     let mut by_layer: std::collections::BTreeMap<u8, Vec<String>> = Default::default();
     for (id, r) in &state.resources {
-        by_layer.entry(layer(&r.kind)).or_default().push(id.clone());
+        by_layer.entry(layer(r.kind)).or_default().push(id.clone());
     }
     for r in state.resources.values_mut() {
-        let l = layer(&r.kind);
+        let l = layer(r.kind);
         if let Some((_, below)) = by_layer.range(..l).next_back() {
             r.dependencies = below.clone();
         }

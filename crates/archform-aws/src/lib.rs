@@ -11,12 +11,12 @@ mod error;
 pub mod inventory;
 mod kinds;
 mod pseudo;
+mod retag;
 pub mod state_s3;
+mod support;
 pub mod wait;
 
-use archform_engine::provider::{
-    Applied, BoxFuture, Observed, Provider, ProviderError, ProviderResult, Resolved,
-};
+use archform_engine::provider::{Applied, BoxFuture, Observed, Provider, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 pub use clients::Clients;
 use indexmap::IndexMap;
@@ -41,23 +41,13 @@ impl AwsProvider {
     }
 }
 
-fn no_provider(kind: &str) -> ProviderError {
-    ProviderError::Unsupported {
-        operation: format!("resources of kind {kind}"),
-        message: "archform has no AWS provider for this kind yet".into(),
-    }
-}
-
 impl Provider for AwsProvider {
     fn pseudo(&self) -> BoxFuture<'_, ProviderResult<IndexMap<String, Value>>> {
         Box::pin(pseudo::read(&self.clients))
     }
 
     fn create<'a>(&'a self, desired: &'a Resolved) -> BoxFuture<'a, ProviderResult<Applied>> {
-        match kinds::handler(desired.kind.name) {
-            Some(h) => (h.create)(&self.clients, desired),
-            None => Box::pin(async move { Err(no_provider(desired.kind.name)) }),
-        }
+        (kinds::handler(desired.kind).create)(&self.clients, desired)
     }
 
     fn read<'a>(
@@ -65,10 +55,7 @@ impl Provider for AwsProvider {
         id: &'a str,
         current: &'a ResourceState,
     ) -> BoxFuture<'a, ProviderResult<Option<Observed>>> {
-        match kinds::handler(&current.kind) {
-            Some(h) => (h.read)(&self.clients, id, current),
-            None => Box::pin(async move { Err(no_provider(&current.kind)) }),
-        }
+        (kinds::handler(current.kind).read)(&self.clients, id, current)
     }
 
     fn update<'a>(
@@ -77,10 +64,7 @@ impl Provider for AwsProvider {
         current: &'a ResourceState,
         changed: &'a [String],
     ) -> BoxFuture<'a, ProviderResult<Applied>> {
-        match kinds::handler(desired.kind.name) {
-            Some(h) => (h.update)(&self.clients, desired, current, changed),
-            None => Box::pin(async move { Err(no_provider(desired.kind.name)) }),
-        }
+        (kinds::handler(desired.kind).update)(&self.clients, desired, current, changed)
     }
 
     fn delete<'a>(
@@ -88,9 +72,6 @@ impl Provider for AwsProvider {
         id: &'a str,
         current: &'a ResourceState,
     ) -> BoxFuture<'a, ProviderResult<()>> {
-        match kinds::handler(&current.kind) {
-            Some(h) => (h.delete)(&self.clients, id, current),
-            None => Box::pin(async move { Err(no_provider(&current.kind)) }),
-        }
+        (kinds::handler(current.kind).delete)(&self.clients, id, current)
     }
 }

@@ -33,3 +33,39 @@ where
         delay = (delay * 2).min(Duration::from_secs(10));
     }
 }
+
+/// How long [`retry_while`] keeps trying.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    /// The first pause; each later one doubles, up to 10 s.
+    pub first: Duration,
+    /// No new attempt starts after this much time.
+    pub limit: Duration,
+}
+
+/// Runs `call` again while its error is a transient one that `retry`
+/// recognises (a role not yet assumable, a mapping busy updating, a queue
+/// name deleted moments ago), with exponential backoff, for at most
+/// `backoff.limit`. Any other result, or the last attempt's error, is
+/// returned as it is, so the caller still tells "not found" from failure.
+pub async fn retry_while<T, E, F, Fut>(
+    backoff: Backoff,
+    retry: impl Fn(&E) -> bool,
+    mut call: F,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let start = Instant::now();
+    let mut delay = backoff.first;
+    loop {
+        match call().await {
+            Err(e) if retry(&e) && start.elapsed() + delay <= backoff.limit => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}

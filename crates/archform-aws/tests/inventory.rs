@@ -224,12 +224,17 @@ async fn inventory_finds_tagged_resources_and_recover_lists_them() {
     let found = inventory(&c, &stack).await.unwrap();
     let got: BTreeMap<(String, String), String> = found
         .iter()
-        .map(|f| ((f.kind.clone(), f.id.clone()), f.physical_id.clone()))
+        .map(|f| {
+            (
+                (f.kind.name().to_string(), f.id.clone()),
+                f.physical_id.clone(),
+            )
+        })
         .collect();
     assert_eq!(got, want, "exactly the stack's resources");
     let sg = found
         .iter()
-        .find(|f| f.kind == "ec2.security_group")
+        .find(|f| f.kind.name() == "ec2.security_group")
         .unwrap();
     assert_eq!(sg.physical_name.as_deref(), Some(&*format!("{stack}-web")));
 
@@ -269,7 +274,10 @@ async fn inventory_finds_tagged_resources_and_recover_lists_them() {
         .map(|(id, x)| {
             assert_eq!(x.status, ResourceStatus::Created);
             assert_eq!(x.tags.get("archform:id"), Some(id));
-            ((x.kind.clone(), id.clone()), x.physical_id.clone().unwrap())
+            (
+                (x.kind.name().to_string(), id.clone()),
+                x.physical_id.clone().unwrap(),
+            )
         })
         .collect();
     assert_eq!(recorded, want);

@@ -648,7 +648,7 @@ fn read_resources(res: &Node, c: &mut Checker, graph: &mut Graph) {
         );
         return;
     };
-    let kind_names: Vec<&str> = kinds::ALL.iter().map(|k| k.name).collect();
+    let kind_names: Vec<&str> = kinds::Kind::ALL.iter().map(|k| k.name()).collect();
     for (k, v) in entries {
         let id = k.scalar_text().unwrap_or_default();
         let loc = c.at(k);

@@ -1,7 +1,7 @@
 //! The rendered resource graph: what a stack asks AWS to have.
 
 use crate::diagnostic::Location;
-use crate::kinds::KindSpec;
+use crate::kinds::Kind;
 use crate::params::ParamDef;
 use crate::refs::{self, Ref};
 use indexmap::IndexMap;
@@ -30,8 +30,7 @@ pub struct StackInfo {
 #[derive(Clone, Debug, Serialize)]
 pub struct Resource {
     pub id: String,
-    #[serde(serialize_with = "kind_name")]
-    pub kind: &'static KindSpec,
+    pub kind: Kind,
     /// The deterministic physical name, for kinds that have one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -46,10 +45,6 @@ pub struct Resource {
     /// Where each property was written, by JSON pointer (`/vpc_config/subnet_ids/0`).
     #[serde(skip)]
     pub property_locations: BTreeMap<String, Location>,
-}
-
-fn kind_name<S: serde::Serializer>(k: &&'static KindSpec, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(k.name)
 }
 
 impl Resource {

@@ -59,7 +59,7 @@ pub fn build_functions(graph: &Graph) -> anyhow::Result<Vec<Built>> {
     let wanted: Vec<(String, FunctionCode)> = graph
         .resources
         .values()
-        .filter(|r| r.kind.name == "lambda.function")
+        .filter(|r| r.kind == archform_blueprint::kinds::Kind::Function)
         .filter_map(|r| function_code(r).map(|c| (r.id.clone(), c)))
         .collect();
     if wanted.is_empty() {
@@ -134,7 +134,7 @@ pub fn prepare(
     for r in graph
         .resources
         .values_mut()
-        .filter(|r| r.kind.name == "lambda.function")
+        .filter(|r| r.kind == archform_blueprint::kinds::Kind::Function)
     {
         let Some(code) = r.properties.get_mut("code").and_then(|c| c.as_object_mut()) else {
             continue;

@@ -73,8 +73,10 @@ impl Progress {
                 let mut s = screen.lock().unwrap_or_else(|e| e.into_inner());
                 match &e {
                     Event::Started { id, kind, action } => {
-                        s.in_flight
-                            .insert(id.clone(), (kind.clone(), action, Instant::now()));
+                        s.in_flight.insert(
+                            id.clone(),
+                            (kind.name().to_string(), action, Instant::now()),
+                        );
                     }
                     Event::Finished { id, .. } | Event::Failed { id, .. } => {
                         s.in_flight.shift_remove(id);

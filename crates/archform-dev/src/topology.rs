@@ -5,6 +5,7 @@
 //! exactly as AWS wires them, never by logical-id naming conventions.
 
 use crate::error::DevError;
+use archform_blueprint::kinds::Kind;
 use archform_engine::state::{ResourceState, ResourceStatus, State};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -115,6 +116,61 @@ impl WebSocketSpec {
     }
 }
 
+/// What `archform dev` does with a resource of each kind. Exhaustive, so a
+/// new kind is placed here before it compiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DevRole {
+    /// Runs on this machine under the local Lambda Runtime API.
+    Runs,
+    /// Replaced by a local stand-in that invokes the functions: an ALB
+    /// listener, a function URL, an SQS event source mapping, a WebSocket API.
+    StandIn,
+    /// Read to wire a stand-in (rules, target registrations, routes,
+    /// integrations, stages); dev never calls it.
+    Wiring,
+    /// Used in place, in the emulator or the account, by the functions
+    /// (tables, queues, topics, secrets) or not involved at all (networking,
+    /// roles, logs, permissions).
+    InPlace,
+}
+
+pub fn dev_role(kind: Kind) -> DevRole {
+    match kind {
+        Kind::Function => DevRole::Runs,
+        Kind::Listener | Kind::FunctionUrl | Kind::EventSourceMapping | Kind::Api => {
+            DevRole::StandIn
+        }
+        Kind::ListenerRule
+        | Kind::TargetGroup
+        | Kind::LambdaTarget
+        | Kind::Route
+        | Kind::Integration
+        | Kind::Stage
+        | Kind::Deployment => DevRole::Wiring,
+        Kind::Vpc
+        | Kind::Subnet
+        | Kind::InternetGateway
+        | Kind::Eip
+        | Kind::NatGateway
+        | Kind::RouteTable
+        | Kind::SecurityGroup
+        | Kind::VpcEndpoint
+        | Kind::IamRole
+        | Kind::Secret
+        | Kind::LogGroup
+        | Kind::Permission
+        | Kind::Queue
+        | Kind::QueuePolicy
+        | Kind::Topic
+        | Kind::Subscription
+        | Kind::Table
+        | Kind::Bucket
+        | Kind::DbSubnetGroup
+        | Kind::DbInstance
+        | Kind::LoadBalancer => DevRole::InPlace,
+    }
+}
+
 fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
@@ -140,9 +196,8 @@ impl Topology {
                 in_flight.join(", ")
             )));
         }
-        let of_kind =
-            |kind: &'static str| state.resources.iter().filter(move |(_, r)| r.kind == kind);
-        let functions = of_kind("lambda.function")
+        let of_kind = |kind: Kind| state.resources.iter().filter(move |(_, r)| r.kind == kind);
+        let functions = of_kind(Kind::Function)
             .map(|(id, r)| function(id, r))
             .collect::<Result<Vec<_>, _>>()?;
         if functions.is_empty() {
@@ -178,12 +233,12 @@ impl Topology {
 
         // Target group ARN -> (multi-value headers, registered function).
         let target_group = |arn: &str| -> Action {
-            let multi = of_kind("elbv2.target_group")
+            let multi = of_kind(Kind::TargetGroup)
                 .find(|(_, r)| attr(r, "arn") == Some(arn))
                 .and_then(|(_, r)| r.properties.get("multi_value_headers"))
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
-            let function = of_kind("elbv2.lambda_target")
+            let function = of_kind(Kind::LambdaTarget)
                 .find(|(_, r)| s(&r.properties, "target_group_arn") == Some(arn))
                 .and_then(|(_, r)| s(&r.properties, "function_arn"))
                 .and_then(by_arn);
@@ -213,10 +268,10 @@ impl Topology {
         };
 
         let mut listeners = Vec::new();
-        for (id, r) in of_kind("elbv2.listener") {
+        for (id, r) in of_kind(Kind::Listener) {
             let arn = attr(r, "arn").unwrap_or_default();
             let mut rules = Vec::new();
-            for (rid, rr) in of_kind("elbv2.listener_rule")
+            for (rid, rr) in of_kind(Kind::ListenerRule)
                 .filter(|(_, rr)| s(&rr.properties, "listener_arn") == Some(arn))
             {
                 let strings = |key: &str| -> Vec<String> {
@@ -260,7 +315,7 @@ impl Topology {
         }
 
         let mut function_urls = Vec::new();
-        for (id, r) in of_kind("lambda.function_url") {
+        for (id, r) in of_kind(Kind::FunctionUrl) {
             let name = s(&r.properties, "function_name").unwrap_or_default();
             let function = by_name(name).ok_or_else(|| {
                 DevError::Stack(format!(
@@ -280,7 +335,7 @@ impl Topology {
         }
 
         let mut pollers = Vec::new();
-        for (id, r) in of_kind("lambda.event_source_mapping") {
+        for (id, r) in of_kind(Kind::EventSourceMapping) {
             let p = &r.properties;
             let queue_arn = s(p, "event_source_arn").unwrap_or_default().to_string();
             if !queue_arn.starts_with("arn:aws:sqs:") && !queue_arn.contains(":sqs:") {
@@ -293,7 +348,7 @@ impl Topology {
                     "`{id}` feeds `{name}`, not a function of this stack"
                 ))
             })?;
-            let queue_url = of_kind("sqs.queue")
+            let queue_url = of_kind(Kind::Queue)
                 .find(|(_, q)| attr(q, "arn") == Some(queue_arn.as_str()))
                 .and_then(|(_, q)| attr(q, "url").or(q.physical_id.as_deref()))
                 .map(str::to_string);
@@ -321,22 +376,22 @@ impl Topology {
         }
 
         let mut websockets = Vec::new();
-        for (id, r) in of_kind("apigatewayv2.api")
+        for (id, r) in of_kind(Kind::Api)
             .filter(|(_, r)| s(&r.properties, "protocol_type") == Some("WEBSOCKET"))
         {
             let api_id = attr(r, "id")
                 .or(r.physical_id.as_deref())
                 .unwrap_or_default()
                 .to_string();
-            let of_api = |kind: &'static str| {
+            let of_api = |kind: Kind| {
                 let api_id = api_id.clone();
                 of_kind(kind).filter(move |(_, x)| s(&x.properties, "api_id") == Some(&api_id))
             };
             let mut routes = Vec::new();
-            for (rid, route) in of_api("apigatewayv2.route") {
+            for (rid, route) in of_api(Kind::Route) {
                 let key = s(&route.properties, "route_key").unwrap_or_default();
                 let integration_id = s(&route.properties, "integration_id").unwrap_or_default();
-                let uri = of_api("apigatewayv2.integration")
+                let uri = of_api(Kind::Integration)
                     .find(|(_, i)| {
                         attr(i, "id").or(i.physical_id.as_deref()) == Some(integration_id)
                     })
@@ -353,7 +408,7 @@ impl Topology {
                 })?;
                 routes.push((key.to_string(), function));
             }
-            let stage = of_api("apigatewayv2.stage")
+            let stage = of_api(Kind::Stage)
                 .next()
                 .and_then(|(_, st)| s(&st.properties, "stage_name"))
                 .map(str::to_string);

@@ -6,7 +6,7 @@ use crate::dag::{self, CancelToken, Direction, NodeError, Outcome};
 use crate::plan::{Action, Plan, PseudoAttrs, diff};
 use crate::provider::{Provider, ProviderError, Resolved};
 use crate::state::{Lock, ResourceState, ResourceStatus, State, StateBackend, StateError};
-use archform_blueprint::kinds;
+use archform_blueprint::kinds::{self, Kind};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -39,7 +39,7 @@ impl Default for ApplyOptions {
 pub enum Event {
     Started {
         id: String,
-        kind: String,
+        kind: Kind,
         action: &'static str,
     },
     Finished {
@@ -321,8 +321,7 @@ async fn run_step<B: StateBackend>(
     mutations: &std::sync::atomic::AtomicUsize,
 ) -> Result<(), StepError> {
     use std::sync::atomic::Ordering::SeqCst;
-    let kind = kinds::lookup(&step.kind)
-        .ok_or_else(|| StepError::Failed(format!("unknown kind {}", step.kind)))?;
+    let kind = step.kind;
     let err =
         |e: &dyn std::fmt::Display| StepError::Failed(format!("{} ({}): {e}", step.id, step.kind));
     // Provider errors keep the unsupported/failed distinction.
@@ -362,7 +361,7 @@ async fn run_step<B: StateBackend>(
                 };
                 let properties = diff::resolve(&desired.properties, &known)
                     .ok_or_else(|| err(&"a referenced attribute is not known (its resource failed or was not created)"))?;
-                let properties = kinds::coerce(kind, properties);
+                let properties = kinds::coerce(&kind, properties);
                 Resolved {
                     stack: stack.to_string(),
                     id: step.id.clone(),

@@ -11,7 +11,7 @@ pub(crate) mod diff;
 use crate::dag::{Dag, DagError};
 use crate::state::State;
 use archform_blueprint::Graph;
-use archform_blueprint::kinds;
+use archform_blueprint::kinds::Kind;
 use indexmap::{IndexMap, IndexSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -41,7 +41,7 @@ pub struct Base {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub id: String,
-    pub kind: String,
+    pub kind: Kind,
     #[serde(flatten)]
     pub action: Action,
     /// The steps that must finish before this one starts. For forward steps
@@ -120,8 +120,6 @@ pub enum NewValue {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("resource `{id}` has kind `{kind}`, which this archform does not know")]
-    UnknownKind { id: String, kind: String },
     #[error(
         "the plan was made against state serial {planned:?} but the state is now at {current:?}: make a new plan"
     )]
@@ -170,7 +168,7 @@ pub fn plan(graph: &Graph, state: Option<&State>, aws: &PseudoAttrs) -> Result<P
         }
         steps.push(Step {
             id: r.id.clone(),
-            kind: r.kind.name.into(),
+            kind: r.kind,
             action,
             waits_for: r.dependencies().into_iter().collect(),
             desired: Some(Desired {
@@ -182,15 +180,9 @@ pub fn plan(graph: &Graph, state: Option<&State>, aws: &PseudoAttrs) -> Result<P
     }
     for id in delete_order(graph, current) {
         let old = &current[id];
-        if kinds::lookup(&old.kind).is_none() {
-            return Err(PlanError::UnknownKind {
-                id: id.clone(),
-                kind: old.kind.clone(),
-            });
-        }
         steps.push(Step {
             id: id.clone(),
-            kind: old.kind.clone(),
+            kind: old.kind,
             action: Action::Delete,
             waits_for: current
                 .iter()

@@ -5,7 +5,7 @@
 //! fake provider, the CLI the AWS one).
 
 use crate::state::ResourceState;
-use archform_blueprint::kinds::KindSpec;
+use archform_blueprint::kinds::Kind;
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::future::Future;
@@ -19,7 +19,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Resolved {
     pub stack: String,
     pub id: String,
-    pub kind: &'static KindSpec,
+    pub kind: Kind,
     pub physical_name: Option<String>,
     pub properties: Value,
     pub tags: IndexMap<String, String>,

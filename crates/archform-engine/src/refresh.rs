@@ -4,6 +4,7 @@
 
 use crate::provider::Provider;
 use crate::state::State;
+use archform_blueprint::kinds::same_prop;
 use futures_lite::refresh_all;
 use serde::Serialize;
 use serde_json::Value;
@@ -62,22 +63,28 @@ pub async fn refresh(
                 let Some(r) = state.resources.get_mut(&id) else {
                     continue;
                 };
+                let kind = r.kind;
                 if let (Some(seen), Some(applied)) =
                     (o.properties.as_object(), r.properties.as_object_mut())
                 {
-                    for (k, actual) in seen {
-                        match applied.get(k) {
-                            Some(was) if was != actual && !actual.is_null() => {
-                                drifts.push(Drift::Changed {
-                                    id: id.clone(),
-                                    property: k.clone(),
-                                    applied: was.clone(),
-                                    actual: actual.clone(),
-                                });
-                                applied.insert(k.clone(), actual.clone());
-                            }
-                            _ => {}
+                    // Every property of the kind: one AWS no longer reports
+                    // was removed outside archform, unless leaving it out
+                    // means what was applied (its default).
+                    for p in kind.props {
+                        let (was, actual) = (applied.get(p.name), seen.get(p.name));
+                        if was.is_none() || same_prop(p, was, actual) {
+                            continue;
                         }
+                        drifts.push(Drift::Changed {
+                            id: id.clone(),
+                            property: p.name.to_string(),
+                            applied: was.cloned().unwrap_or(Value::Null),
+                            actual: actual.cloned().unwrap_or(Value::Null),
+                        });
+                        match actual {
+                            Some(v) => applied.insert(p.name.to_string(), v.clone()),
+                            None => applied.remove(p.name),
+                        };
                     }
                 }
                 for (k, v) in o.applied.attributes {

@@ -14,6 +14,7 @@ mod lock;
 pub use local::LocalBackend;
 pub use lock::{Lock, LockInfo};
 
+use archform_blueprint::kinds::Kind;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -69,7 +70,7 @@ impl State {
 /// One resource as last applied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResourceState {
-    pub kind: String,
+    pub kind: Kind,
     /// The id AWS assigned (vpc-..., an ARN, a queue URL). `None` while a
     /// create is in flight and its answer has not been recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -257,7 +258,7 @@ mod tests {
         s.resources.insert(
             "queue".into(),
             ResourceState {
-                kind: "queue".into(),
+                kind: archform_blueprint::kinds::Kind::Queue,
                 physical_id: Some("https://sqs/q".into()),
                 physical_name: Some("demo-queue".into()),
                 properties: serde_json::json!({"visibility_timeout": 30}),

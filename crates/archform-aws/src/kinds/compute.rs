@@ -8,19 +8,8 @@ mod permission;
 
 use super::Handler;
 
-static LOG_GROUP: Handler = handler!(log_group);
-static FUNCTION: Handler = handler!(function);
-static PERMISSION: Handler = handler!(permission);
-static EVENT_SOURCE_MAPPING: Handler = handler!(event_source_mapping);
-static FUNCTION_URL: Handler = handler!(function_url);
-
-pub(super) fn handler(kind: &str) -> Option<&'static Handler> {
-    match kind {
-        "logs.log_group" => Some(&LOG_GROUP),
-        "lambda.function" => Some(&FUNCTION),
-        "lambda.permission" => Some(&PERMISSION),
-        "lambda.event_source_mapping" => Some(&EVENT_SOURCE_MAPPING),
-        "lambda.function_url" => Some(&FUNCTION_URL),
-        _ => None,
-    }
-}
+pub(super) static LOG_GROUP: Handler = handler!(log_group);
+pub(super) static FUNCTION: Handler = handler!(function);
+pub(super) static PERMISSION: Handler = handler!(permission);
+pub(super) static EVENT_SOURCE_MAPPING: Handler = handler!(event_source_mapping);
+pub(super) static FUNCTION_URL: Handler = handler!(function_url);

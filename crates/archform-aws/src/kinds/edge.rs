@@ -15,29 +15,13 @@ mod target_group;
 
 use super::Handler;
 
-static TARGET_GROUP: Handler = handler!(target_group);
-static LAMBDA_TARGET: Handler = handler!(lambda_target);
-static LOAD_BALANCER: Handler = handler!(load_balancer);
-static LISTENER: Handler = handler!(listener);
-static LISTENER_RULE: Handler = handler!(listener_rule);
-static API: Handler = handler!(api);
-static INTEGRATION: Handler = handler!(integration);
-static ROUTE: Handler = handler!(route);
-static DEPLOYMENT: Handler = handler!(deployment);
-static STAGE: Handler = handler!(stage);
-
-pub(super) fn handler(kind: &str) -> Option<&'static Handler> {
-    match kind {
-        "elbv2.target_group" => Some(&TARGET_GROUP),
-        "elbv2.lambda_target" => Some(&LAMBDA_TARGET),
-        "elbv2.load_balancer" => Some(&LOAD_BALANCER),
-        "elbv2.listener" => Some(&LISTENER),
-        "elbv2.listener_rule" => Some(&LISTENER_RULE),
-        "apigatewayv2.api" => Some(&API),
-        "apigatewayv2.integration" => Some(&INTEGRATION),
-        "apigatewayv2.route" => Some(&ROUTE),
-        "apigatewayv2.deployment" => Some(&DEPLOYMENT),
-        "apigatewayv2.stage" => Some(&STAGE),
-        _ => None,
-    }
-}
+pub(super) static TARGET_GROUP: Handler = handler!(target_group);
+pub(super) static LAMBDA_TARGET: Handler = handler!(lambda_target);
+pub(super) static LOAD_BALANCER: Handler = handler!(load_balancer);
+pub(super) static LISTENER: Handler = handler!(listener);
+pub(super) static LISTENER_RULE: Handler = handler!(listener_rule);
+pub(super) static API: Handler = handler!(api);
+pub(super) static INTEGRATION: Handler = handler!(integration);
+pub(super) static ROUTE: Handler = handler!(route);
+pub(super) static DEPLOYMENT: Handler = handler!(deployment);
+pub(super) static STAGE: Handler = handler!(stage);

@@ -8,17 +8,7 @@ mod topic;
 
 use super::Handler;
 
-static QUEUE: Handler = handler!(queue);
-static QUEUE_POLICY: Handler = handler!(queue_policy);
-static TOPIC: Handler = handler!(topic);
-static SUBSCRIPTION: Handler = handler!(subscription);
-
-pub(super) fn handler(kind: &str) -> Option<&'static Handler> {
-    match kind {
-        "sqs.queue" => Some(&QUEUE),
-        "sqs.queue_policy" => Some(&QUEUE_POLICY),
-        "sns.topic" => Some(&TOPIC),
-        "sns.subscription" => Some(&SUBSCRIPTION),
-        _ => None,
-    }
-}
+pub(super) static QUEUE: Handler = handler!(queue);
+pub(super) static QUEUE_POLICY: Handler = handler!(queue_policy);
+pub(super) static TOPIC: Handler = handler!(topic);
+pub(super) static SUBSCRIPTION: Handler = handler!(subscription);

@@ -45,7 +45,7 @@ pub fn resolved(
 
 pub fn state(r: &Resolved, a: &Applied) -> ResourceState {
     ResourceState {
-        kind: r.kind.name.to_string(),
+        kind: r.kind,
         physical_id: Some(a.physical_id.clone()),
         physical_name: r.physical_name.clone(),
         properties: r.properties.clone(),

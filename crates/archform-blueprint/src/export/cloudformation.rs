@@ -985,7 +985,7 @@ mod tests {
     /// property added to `kinds` without a rule here fails this test.
     #[test]
     fn every_property_of_every_kind_is_translated() {
-        let ids: Vec<(String, &kinds::KindSpec)> = kinds::ALL
+        let ids: Vec<(String, kinds::Kind)> = kinds::Kind::ALL
             .iter()
             .map(|k| (k.name.replace('.', "_"), *k))
             .collect();

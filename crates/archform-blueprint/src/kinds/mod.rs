@@ -1,17 +1,26 @@
 //! The registry of resource kinds.
 //!
-//! One declarative spec per kind drives everything generic: schema checks
-//! (unknown fields, types, required fields), the attributes a kind exports,
-//! which property changes force a replacement, physical naming rules, tags and
-//! the CloudFormation type. Adding a kind means one spec in one domain module
-//! plus one line in [`ALL`].
+//! A kind is a [`Kind`], a plain enum: every table that treats kinds
+//! differently (the provider in archform-aws, the CloudFormation and diagram
+//! exports, the inventory, `archform dev`) matches it exhaustively, so a new
+//! kind that one of them forgets does not compile. CONTRIBUTING.md lists the
+//! places.
+//!
+//! One declarative spec per kind ([`KindSpec`], reached with
+//! [`Kind::spec`]) drives everything generic: schema checks (unknown fields,
+//! types, required fields), the attributes a kind exports, which property
+//! changes force a replacement, the value AWS assumes for an omitted
+//! property, physical naming rules, tags and the CloudFormation type.
 
+mod compare;
 mod compute;
 mod data;
 mod edge;
 mod messaging;
 mod network;
 mod security;
+
+pub use compare::{same_prop, same_value};
 
 use serde::Serialize;
 
@@ -52,12 +61,75 @@ pub struct Prop {
     pub ty: Ty,
     pub required: bool,
     pub update: Update,
+    /// What AWS holds when the blueprint leaves the property out.
+    pub absent: Absent,
+    /// AWS cannot return the value (a zip's path on this machine, a value
+    /// only archform knows): it is compared with what was last applied, and
+    /// taken as applied when AWS has no record to compare with.
+    pub write_only: bool,
+}
+
+/// What AWS holds for a property the blueprint leaves out. A read returns
+/// every property AWS reports; this decides which of those values are a
+/// change and which are what the omission means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Absent {
+    /// Nothing (or an empty value): any other value read back is a change.
+    Unset,
+    /// This value (AWS's default, or the one archform sends): a different
+    /// value read back is a change.
+    Default(Scalar),
+    /// A value AWS picks itself (an account default key, an assigned
+    /// address): whatever AWS holds is accepted.
+    Chosen,
+}
+
+/// A constant property value, for [`Absent::Default`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Str(&'static str),
+}
+
+impl Scalar {
+    pub fn json(self) -> serde_json::Value {
+        match self {
+            Scalar::Bool(b) => b.into(),
+            Scalar::Int(i) => i.into(),
+            Scalar::Str(s) => s.into(),
+        }
+    }
 }
 
 impl Prop {
     /// Changing this property deletes and recreates the resource.
     pub const fn replace(mut self) -> Self {
         self.update = Update::Replace;
+        self
+    }
+    /// Left out, the property is `value` in AWS.
+    pub const fn default(mut self, value: Scalar) -> Self {
+        self.absent = Absent::Default(value);
+        self
+    }
+    pub const fn default_bool(self, value: bool) -> Self {
+        self.default(Scalar::Bool(value))
+    }
+    pub const fn default_int(self, value: i64) -> Self {
+        self.default(Scalar::Int(value))
+    }
+    pub const fn default_str(self, value: &'static str) -> Self {
+        self.default(Scalar::Str(value))
+    }
+    /// Left out, AWS picks the value and any value it holds is accepted.
+    pub const fn chosen(mut self) -> Self {
+        self.absent = Absent::Chosen;
+        self
+    }
+    /// AWS cannot return the value.
+    pub const fn write_only(mut self) -> Self {
+        self.write_only = true;
         self
     }
 }
@@ -68,15 +140,15 @@ pub const fn opt(name: &'static str, ty: Ty) -> Prop {
         ty,
         required: false,
         update: Update::InPlace,
+        absent: Absent::Unset,
+        write_only: false,
     }
 }
 
 pub const fn req(name: &'static str, ty: Ty) -> Prop {
     Prop {
-        name,
-        ty,
         required: true,
-        update: Update::InPlace,
+        ..opt(name, ty)
     }
 }
 
@@ -205,44 +277,119 @@ impl KindSpec {
     }
 }
 
-pub static ALL: &[&KindSpec] = &[
-    &network::VPC,
-    &network::SUBNET,
-    &network::INTERNET_GATEWAY,
-    &network::EIP,
-    &network::NAT_GATEWAY,
-    &network::ROUTE_TABLE,
-    &network::SECURITY_GROUP,
-    &network::VPC_ENDPOINT,
-    &security::IAM_ROLE,
-    &security::SECRET,
-    &compute::LOG_GROUP,
-    &compute::FUNCTION,
-    &compute::PERMISSION,
-    &compute::EVENT_SOURCE_MAPPING,
-    &compute::FUNCTION_URL,
-    &messaging::QUEUE,
-    &messaging::QUEUE_POLICY,
-    &messaging::TOPIC,
-    &messaging::SUBSCRIPTION,
-    &data::TABLE,
-    &data::BUCKET,
-    &data::DB_SUBNET_GROUP,
-    &data::DB_INSTANCE,
-    &edge::LOAD_BALANCER,
-    &edge::TARGET_GROUP,
-    &edge::LAMBDA_TARGET,
-    &edge::LISTENER,
-    &edge::LISTENER_RULE,
-    &edge::API,
-    &edge::INTEGRATION,
-    &edge::ROUTE,
-    &edge::STAGE,
-    &edge::DEPLOYMENT,
-];
+/// Declares [`Kind`] with its variants, [`Kind::ALL`] and [`Kind::spec`]
+/// from one list, so the three cannot disagree.
+macro_rules! kinds {
+    ($($variant:ident => $spec:path,)*) => {
+        /// A resource kind. Match it exhaustively (no `_ =>` arm) wherever
+        /// kinds are treated differently.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Kind {
+            $($variant,)*
+        }
 
-pub fn lookup(name: &str) -> Option<&'static KindSpec> {
-    ALL.iter().copied().find(|k| k.name == name)
+        impl Kind {
+            /// Every kind, in the order `archform kinds` lists them.
+            pub const ALL: &'static [Kind] = &[$(Kind::$variant,)*];
+
+            /// The kind's declarative spec.
+            pub fn spec(self) -> &'static KindSpec {
+                match self {
+                    $(Kind::$variant => &$spec,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Vpc => network::VPC,
+    Subnet => network::SUBNET,
+    InternetGateway => network::INTERNET_GATEWAY,
+    Eip => network::EIP,
+    NatGateway => network::NAT_GATEWAY,
+    RouteTable => network::ROUTE_TABLE,
+    SecurityGroup => network::SECURITY_GROUP,
+    VpcEndpoint => network::VPC_ENDPOINT,
+    IamRole => security::IAM_ROLE,
+    Secret => security::SECRET,
+    LogGroup => compute::LOG_GROUP,
+    Function => compute::FUNCTION,
+    Permission => compute::PERMISSION,
+    EventSourceMapping => compute::EVENT_SOURCE_MAPPING,
+    FunctionUrl => compute::FUNCTION_URL,
+    Queue => messaging::QUEUE,
+    QueuePolicy => messaging::QUEUE_POLICY,
+    Topic => messaging::TOPIC,
+    Subscription => messaging::SUBSCRIPTION,
+    Table => data::TABLE,
+    Bucket => data::BUCKET,
+    DbSubnetGroup => data::DB_SUBNET_GROUP,
+    DbInstance => data::DB_INSTANCE,
+    LoadBalancer => edge::LOAD_BALANCER,
+    TargetGroup => edge::TARGET_GROUP,
+    LambdaTarget => edge::LAMBDA_TARGET,
+    Listener => edge::LISTENER,
+    ListenerRule => edge::LISTENER_RULE,
+    Api => edge::API,
+    Integration => edge::INTEGRATION,
+    Route => edge::ROUTE,
+    Stage => edge::STAGE,
+    Deployment => edge::DEPLOYMENT,
+}
+
+impl Kind {
+    /// The kind's name in blueprints and state files (`ec2.vpc`).
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The kind named `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.name() == name)
+    }
+}
+
+/// A kind reads as its spec (`kind.name`, `kind.props`, `kind.prop(..)`):
+/// the spec is static data fixed by the kind.
+impl std::ops::Deref for Kind {
+    type Target = KindSpec;
+    fn deref(&self) -> &KindSpec {
+        self.spec()
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Kind::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown resource kind `{name}` (this build knows: {})",
+                Kind::ALL
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    }
+}
+
+/// The kind named `name`, if there is one.
+pub fn lookup(name: &str) -> Option<Kind> {
+    Kind::from_name(name)
 }
 
 /// Attributes of the built-in `aws` pseudo-resource, resolved at apply time
@@ -309,8 +456,10 @@ mod tests {
     #[test]
     fn kind_names_and_cfn_types_are_unique() {
         let mut names = HashSet::new();
-        for k in ALL {
+        for kind in Kind::ALL {
+            let k = kind.spec();
             assert!(names.insert(k.name), "duplicate kind {}", k.name);
+            assert_eq!(Kind::from_name(k.name), Some(*kind));
             assert!(k.cfn_type.starts_with("AWS::") || k.cfn_type.is_empty());
             let mut props = HashSet::new();
             for p in k.props {

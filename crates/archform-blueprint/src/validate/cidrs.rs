@@ -2,16 +2,13 @@
 
 use crate::cidr;
 use crate::diagnostic::Diagnostics;
+use crate::kinds::Kind;
 use crate::model::Graph;
 use crate::validate::whole_ref;
 
 pub fn check(graph: &Graph, diags: &mut Diagnostics) {
     let mut seen: Vec<(&str, &str, ipnet::Ipv4Net)> = Vec::new();
-    for res in graph
-        .resources
-        .values()
-        .filter(|r| r.kind.name == "ec2.subnet")
-    {
+    for res in graph.resources.values().filter(|r| r.kind == Kind::Subnet) {
         let Some(net) = res
             .prop("cidr_block")
             .and_then(|v| v.as_str())

@@ -2,6 +2,7 @@
 //! not warnings: a blueprint that fails them is not deployed.
 
 use crate::diagnostic::Diagnostics;
+use crate::kinds::Kind;
 use crate::model::{Graph, Resource};
 use crate::validate::whole_ref;
 use serde_json::Value as J;
@@ -21,10 +22,10 @@ const RESOURCELESS_ACTIONS: &[&str] = &[
 
 pub fn check(graph: &Graph, diags: &mut Diagnostics) {
     for res in graph.resources.values() {
-        match res.kind.name {
-            "ec2.security_group" => security_group(graph, res, diags),
-            "iam.role" => role(res, diags),
-            "sqs.queue_policy" => resource_policy(res, "/policy", diags),
+        match res.kind {
+            Kind::SecurityGroup => security_group(graph, res, diags),
+            Kind::IamRole => role(res, diags),
+            Kind::QueuePolicy => resource_policy(res, "/policy", diags),
             _ => {}
         }
         encryption(res, diags);
@@ -33,7 +34,7 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
 
 fn security_group(graph: &Graph, res: &Resource, diags: &mut Diagnostics) {
     let guards_db = graph.resources.values().any(|r| {
-        r.kind.name == "rds.db_instance"
+        r.kind == Kind::DbInstance
             && r.prop("vpc_security_group_ids")
                 .and_then(J::as_array)
                 .is_some_and(|ids| {
@@ -174,29 +175,29 @@ fn encryption(res: &Resource, diags: &mut Diagnostics) {
         res.prop(k)
             .is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
     };
-    let (problem, fix) = match res.kind.name {
-        "sqs.queue" if !truthy("sqs_managed_sse") && !present("kms_master_key_id") => (
+    let (problem, fix) = match res.kind {
+        Kind::Queue if !truthy("sqs_managed_sse") && !present("kms_master_key_id") => (
             "queue is not encrypted at rest",
             "set `sqs_managed_sse: true` or `kms_master_key_id: alias/aws/sqs`",
         ),
-        "sns.topic" if !present("kms_master_key_id") => (
+        Kind::Topic if !present("kms_master_key_id") => (
             "topic is not encrypted at rest",
             "set `kms_master_key_id: alias/aws/sns`",
         ),
-        "dynamodb.table" if !truthy("sse_enabled") => (
+        Kind::Table if !truthy("sse_enabled") => (
             "table uses the AWS owned key, which you cannot audit or control",
             "set `sse_enabled: true` (the AWS managed KMS key) or give `kms_key_id`",
         ),
-        "s3.bucket" if !present("encryption") => (
+        Kind::Bucket if !present("encryption") => (
             "bucket has no default encryption configured",
             "set `encryption: aws:kms` or `encryption: AES256`",
         ),
-        "rds.db_instance" if !truthy("storage_encrypted") => (
+        Kind::DbInstance if !truthy("storage_encrypted") => (
             "database storage is not encrypted",
             "set `storage_encrypted: true`",
         ),
         _ => {
-            if res.kind.name == "rds.db_instance" && truthy("publicly_accessible") {
+            if res.kind == Kind::DbInstance && truthy("publicly_accessible") {
                 diags.error(
                     "lint/db-public",
                     res.locate("/publicly_accessible"),
@@ -204,7 +205,7 @@ fn encryption(res: &Resource, diags: &mut Diagnostics) {
                     "set `publicly_accessible: false`; reach it from the app tier",
                 );
             }
-            if res.kind.name == "s3.bucket"
+            if res.kind == Kind::Bucket
                 && res.prop("block_public_access").and_then(J::as_bool) == Some(false)
             {
                 diags.error(

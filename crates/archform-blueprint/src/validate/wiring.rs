@@ -4,6 +4,7 @@
 //! gateway vs interface VPC endpoints.
 
 use crate::diagnostic::Diagnostics;
+use crate::kinds::Kind;
 use crate::model::{Graph, Resource};
 use crate::validate::whole_ref;
 use serde_json::Value as J;
@@ -13,9 +14,9 @@ use std::collections::BTreeMap;
 const DEFAULT_FUNCTION_TIMEOUT: i64 = 3;
 const DEFAULT_VISIBILITY_TIMEOUT: i64 = 30;
 
-fn target<'g>(graph: &'g Graph, res: &Resource, prop: &str, kind: &str) -> Option<&'g Resource> {
+fn target<'g>(graph: &'g Graph, res: &Resource, prop: &str, kind: Kind) -> Option<&'g Resource> {
     let (id, _) = whole_ref(res.properties.pointer(prop)?)?;
-    graph.resources.get(&id).filter(|r| r.kind.name == kind)
+    graph.resources.get(&id).filter(|r| r.kind == kind)
 }
 
 fn refers_to(v: Option<&J>, id: &str) -> bool {
@@ -25,8 +26,8 @@ fn refers_to(v: Option<&J>, id: &str) -> bool {
 pub fn check(graph: &Graph, diags: &mut Diagnostics) {
     let mut priorities: BTreeMap<(String, i64), &str> = BTreeMap::new();
     for res in graph.resources.values() {
-        match res.kind.name {
-            "lambda.event_source_mapping" => {
+        match res.kind {
+            Kind::EventSourceMapping => {
                 // AWS refuses SQS batches above 10 without a batching window.
                 let batch = res.prop("batch_size").and_then(J::as_i64).unwrap_or(10);
                 let window = res
@@ -42,8 +43,8 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                     );
                 }
                 let (Some(queue), Some(func)) = (
-                    target(graph, res, "/event_source_arn", "sqs.queue"),
-                    target(graph, res, "/function_name", "lambda.function"),
+                    target(graph, res, "/event_source_arn", Kind::Queue),
+                    target(graph, res, "/function_name", Kind::Function),
                 ) else {
                     continue;
                 };
@@ -67,7 +68,7 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                     );
                 }
             }
-            "sqs.queue" => {
+            Kind::Queue => {
                 if let Some(dlq) = res
                     .properties
                     .pointer("/redrive_policy/dead_letter_target_arn")
@@ -83,7 +84,7 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                             let ok = graph
                                 .resources
                                 .get(&id)
-                                .is_some_and(|r| r.kind.name == "sqs.queue")
+                                .is_some_and(|r| r.kind == Kind::Queue)
                                 && attr == "arn";
                             if !ok {
                                 diags.error(
@@ -101,18 +102,18 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                     }
                 }
             }
-            "apigatewayv2.integration" => {
+            Kind::Integration => {
                 let Some(func) = res
                     .prop("integration_uri")
                     .and_then(whole_ref)
                     .and_then(|(id, _)| graph.resources.get(&id))
-                    .filter(|r| r.kind.name == "lambda.function")
+                    .filter(|r| r.kind == Kind::Function)
                 else {
                     continue;
                 };
                 let api = res.prop("api_id").and_then(whole_ref).map(|(id, _)| id);
                 let allowed = graph.resources.values().any(|p| {
-                    p.kind.name == "lambda.permission"
+                    p.kind == Kind::Permission
                         && refers_to(p.prop("function_name"), &func.id)
                         && p.prop("principal").and_then(J::as_str)
                             == Some("apigateway.amazonaws.com")
@@ -131,8 +132,8 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                     );
                 }
             }
-            "elbv2.lambda_target" => {
-                let Some(func) = target(graph, res, "/function_arn", "lambda.function") else {
+            Kind::LambdaTarget => {
+                let Some(func) = target(graph, res, "/function_arn", Kind::Function) else {
                     continue;
                 };
                 // The permission must name this target group as its source:
@@ -142,7 +143,7 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                     .and_then(whole_ref)
                     .map(|(id, _)| id);
                 let permission = graph.resources.values().find(|p| {
-                    p.kind.name == "lambda.permission"
+                    p.kind == Kind::Permission
                         && refers_to(p.prop("function_name"), &func.id)
                         && p.prop("principal").and_then(J::as_str)
                             == Some("elasticloadbalancing.amazonaws.com")
@@ -166,12 +167,12 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                     _ => {}
                 }
             }
-            "sns.subscription" if res.prop("protocol").and_then(J::as_str) == Some("sqs") => {
-                let Some(queue) = target(graph, res, "/endpoint", "sqs.queue") else {
+            Kind::Subscription if res.prop("protocol").and_then(J::as_str) == Some("sqs") => {
+                let Some(queue) = target(graph, res, "/endpoint", Kind::Queue) else {
                     continue;
                 };
                 let has_policy = graph.resources.values().any(|p| {
-                    p.kind.name == "sqs.queue_policy" && refers_to(p.prop("queue_url"), &queue.id)
+                    p.kind == Kind::QueuePolicy && refers_to(p.prop("queue_url"), &queue.id)
                 });
                 if !has_policy {
                     diags.error(
@@ -182,8 +183,8 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                     );
                 }
             }
-            "ec2.vpc_endpoint" => vpc_endpoint(res, diags),
-            "elbv2.listener_rule" => {
+            Kind::VpcEndpoint => vpc_endpoint(res, diags),
+            Kind::ListenerRule => {
                 let (Some(listener), Some(p)) = (
                     res.prop("listener_arn").and_then(whole_ref),
                     res.prop("priority").and_then(J::as_i64),

@@ -58,7 +58,7 @@ fn deployed(state: &archform_engine::state::State, id: &str) -> anyhow::Result<D
         let functions: Vec<&str> = state
             .resources
             .iter()
-            .filter(|(_, r)| r.kind == "lambda.function")
+            .filter(|(_, r)| r.kind == archform_blueprint::kinds::Kind::Function)
             .map(|(k, _)| k.as_str())
             .collect();
         bail!(
@@ -67,7 +67,7 @@ fn deployed(state: &archform_engine::state::State, id: &str) -> anyhow::Result<D
             functions.join(", ")
         );
     };
-    if r.kind != "lambda.function" {
+    if r.kind != archform_blueprint::kinds::Kind::Function {
         bail!("`{id}` is a {}, not a lambda.function", r.kind);
     }
     let p = &r.properties;

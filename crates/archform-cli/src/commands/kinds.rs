@@ -24,13 +24,13 @@ fn to_json(k: &KindSpec) -> serde_json::Value {
 pub fn run(out: OutputFormat, name: Option<&str>) -> anyhow::Result<i32> {
     let selected: Vec<&KindSpec> = match name {
         Some(n) => match kinds::lookup(n) {
-            Some(k) => vec![k],
+            Some(k) => vec![k.spec()],
             None => {
                 eprintln!("error: no kind `{n}`; run `archform kinds` for the list");
                 return Ok(2);
             }
         },
-        None => kinds::ALL.to_vec(),
+        None => kinds::Kind::ALL.iter().map(|k| k.spec()).collect(),
     };
     let value: Vec<_> = selected.iter().map(|k| to_json(k)).collect();
     output::emit(out, &value, || {

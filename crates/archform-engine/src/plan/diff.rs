@@ -4,7 +4,7 @@
 use super::{Action, Change, NewValue};
 use crate::state::{ResourceState, ResourceStatus};
 use archform_blueprint::Resource;
-use archform_blueprint::kinds::Update;
+use archform_blueprint::kinds::{Update, same_prop};
 use archform_blueprint::refs::{self, Piece};
 use serde_json::{Map, Value};
 
@@ -13,11 +13,11 @@ use serde_json::{Map, Value};
 pub(crate) type Known<'a> = dyn Fn(&str, &str) -> Option<Value> + 'a;
 
 pub(super) fn resource(r: &Resource, old: &ResourceState, known: &Known) -> Action {
-    if old.kind != r.kind.name {
+    if old.kind != r.kind {
         return Action::Replace {
             changes: vec![Change {
                 property: "kind".into(),
-                old: Some(old.kind.clone().into()),
+                old: Some(old.kind.name().into()),
                 new: NewValue::Known(r.kind.name.into()),
                 forces_replacement: true,
             }],
@@ -63,11 +63,17 @@ pub(super) fn resource(r: &Resource, old: &ResourceState, known: &Known) -> Acti
             }),
         };
         let was = current.get(name);
-        if matches!((&new, was), (NewValue::Known(n), Some(o)) if n == o) {
-            continue;
-        }
-        // Properties absent on both sides after resolution are no change.
-        if matches!((&new, was), (NewValue::Removed, None)) {
+        // The same to AWS: equal, or what leaving the property out means
+        // (its default, a value AWS chose), or write-only with nothing to
+        // compare against (a state rebuilt by `state recover`).
+        let same = match (&new, r.kind.prop(name)) {
+            (NewValue::Known(n), Some(p)) => same_prop(p, Some(n), was),
+            (NewValue::Removed, Some(p)) => same_prop(p, None, was),
+            (NewValue::Known(n), None) => was == Some(n),
+            (NewValue::Removed, None) => was.is_none(),
+            (NewValue::KnownAfterApply, _) => false,
+        };
+        if same {
             continue;
         }
         let forces = r

@@ -67,7 +67,7 @@ fn applied(g: &Graph) -> State {
         s.resources.insert(
             r.id.clone(),
             ResourceState {
-                kind: r.kind.name.into(),
+                kind: r.kind,
                 physical_id: Some(format!("pid-{}", r.id)),
                 physical_name: r.name.clone(),
                 properties: diff::resolve(&r.properties, &known).unwrap(),
@@ -157,7 +157,7 @@ fn in_place_and_replacing_changes_follow_the_kind_spec() {
 fn references_to_replaced_resources_are_known_after_apply() {
     let g = graph();
     let mut s = applied(&g);
-    s.resources["dlq"].kind = "sns.topic".into();
+    s.resources["dlq"].kind = Kind::Topic;
     let p = plan(&g, Some(&s), &PseudoAttrs::new()).unwrap();
     assert!(matches!(action(&p, "dlq"), Action::Replace { .. }));
     assert_eq!(
@@ -192,7 +192,7 @@ fn removed_resources_are_deleted_dependents_first() {
     let g = graph();
     let mut s = applied(&g);
     let extra = |kind: &str, deps: &[&str]| ResourceState {
-        kind: kind.into(),
+        kind: Kind::from_name(kind).unwrap(),
         physical_id: Some("x".into()),
         physical_name: None,
         properties: json!({}),

@@ -358,7 +358,7 @@ mod tests {
 
     fn resource(n: usize) -> ResourceState {
         ResourceState {
-            kind: "queue".into(),
+            kind: archform_blueprint::kinds::Kind::Queue,
             physical_id: Some(format!("q-{n}")),
             physical_name: None,
             properties: serde_json::json!({ "pad": "x".repeat(n * 50) }),

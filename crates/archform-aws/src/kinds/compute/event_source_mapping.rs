@@ -4,7 +4,8 @@
 
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::{arn_account, arn_partition, managed, removed_tags};
+use crate::kinds::security::{managed, removed_tags};
+use crate::support::{arn_account, arn_partition};
 use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_lambda::types::{EventSourceMappingConfiguration, FunctionResponseType, ScalingConfig};

@@ -13,7 +13,8 @@ mod artifact_bucket;
 
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::{arn_partition, managed, name_of, removed_tags, saved_name};
+use crate::kinds::security::{managed, removed_tags};
+use crate::support::{arn_partition, name_of, saved_name};
 use crate::wait;
 use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;

@@ -278,7 +278,7 @@ pub(crate) async fn update(
     }
     let mut db = wait_available(c, &id).await?;
     if has("tags") {
-        rds_tags::retag(
+        crate::retag::rds(
             c,
             db.db_instance_arn().unwrap_or_default(),
             &cur.tags,

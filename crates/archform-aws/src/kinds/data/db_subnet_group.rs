@@ -123,7 +123,7 @@ pub(crate) async fn update(
         let g = get(c, &name)
             .await?
             .ok_or_else(|| ProviderError::failed("the DB subnet group no longer exists"))?;
-        rds_tags::retag(
+        crate::retag::rds(
             c,
             g.db_subnet_group_arn().unwrap_or_default(),
             &cur.tags,

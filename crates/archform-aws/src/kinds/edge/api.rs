@@ -19,7 +19,7 @@ struct Api {
 }
 
 async fn applied(c: &Clients, api: &Api) -> ProviderResult<Applied> {
-    let region = apigw::region(c)?;
+    let region = crate::support::region(c)?;
     let account = c
         .sts
         .get_caller_identity()
@@ -36,7 +36,7 @@ async fn applied(c: &Clients, api: &Api) -> ProviderResult<Applied> {
         "execution_arn".into(),
         Value::from(format!(
             "arn:{}:execute-api:{region}:{account}:{}",
-            apigw::partition(&region).0,
+            crate::support::partition(&region).0,
             api.id
         )),
     );
@@ -177,7 +177,7 @@ pub(crate) async fn update(
     }
     if has("tags") {
         let arn = apigw::resource_arn(c, &format!("/apis/{}", api.id))?;
-        apigw::retag(c, &arn, &cur.tags, &r.tags).await?;
+        crate::retag::apigw(c, &arn, &cur.tags, &r.tags).await?;
     }
     applied(c, &api).await
 }

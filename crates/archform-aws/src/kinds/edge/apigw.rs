@@ -37,38 +37,6 @@ pub(crate) fn tags(t: &IndexMap<String, String>) -> Option<HashMap<String, Strin
     (!t.is_empty()).then(|| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
-pub(crate) async fn retag(
-    c: &Clients,
-    arn: &str,
-    old: &IndexMap<String, String>,
-    new: &IndexMap<String, String>,
-) -> ProviderResult<()> {
-    let gone: Vec<String> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .cloned()
-        .collect();
-    if !gone.is_empty() {
-        c.apigw
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(gone))
-            .send()
-            .await
-            .map_err(|e| error::aws("apigateway:UntagResource", e))?;
-    }
-    if let Some(t) = tags(new) {
-        c.apigw
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(t))
-            .send()
-            .await
-            .map_err(|e| error::aws("apigateway:TagResource", e))?;
-    }
-    Ok(())
-}
-
 /// The `api_id` a sub-resource was applied with.
 pub(crate) fn api_id(props: &Value) -> Option<String> {
     props
@@ -82,19 +50,21 @@ pub(crate) fn api_id(props: &Value) -> Option<String> {
 /// with an HTML body and no AWS error code (its NotImplementedError page).
 /// AWS's own 5xx answers are JSON with an error type, so this never
 /// applies to them.
-pub(crate) fn aws_or_unimplemented<E, R>(
+pub(crate) fn aws_or_unimplemented<E>(
     operation: &str,
-    e: aws_sdk_apigatewayv2::error::SdkError<E, R>,
+    e: aws_sdk_apigatewayv2::error::SdkError<E, aws_sdk_apigatewayv2::config::http::HttpResponse>,
 ) -> ProviderError
 where
     E: aws_sdk_apigatewayv2::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     use aws_sdk_apigatewayv2::error::SdkError;
     if let SdkError::ServiceError(se) = &e {
-        let raw = format!("{:?}", se.raw());
-        if se.err().code().is_none() && raw.contains("StatusCode(500)") && raw.contains("text/html")
-        {
+        let html = se
+            .raw()
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t.starts_with("text/html"));
+        if se.err().code().is_none() && se.raw().status().as_u16() == 500 && html {
             return ProviderError::Unsupported {
                 operation: operation.to_string(),
                 message: "the endpoint answered an HTML 500 without an AWS error (operation not implemented)".into(),

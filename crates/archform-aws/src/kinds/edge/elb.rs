@@ -1,7 +1,5 @@
 //! ELBv2 helpers shared by the load balancer kinds: tags, actions, names.
 
-use crate::clients::Clients;
-use crate::error;
 use archform_engine::provider::{ProviderError, ProviderResult};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, Tag,
@@ -15,39 +13,6 @@ pub(crate) fn tags(t: &IndexMap<String, String>) -> Option<Vec<Tag>> {
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect()
     })
-}
-
-/// Replaces a resource's tags: removes keys no longer wanted, sets the rest.
-pub(crate) async fn retag(
-    c: &Clients,
-    arn: &str,
-    old: &IndexMap<String, String>,
-    new: &IndexMap<String, String>,
-) -> ProviderResult<()> {
-    let gone: Vec<String> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .cloned()
-        .collect();
-    if !gone.is_empty() {
-        c.elb
-            .remove_tags()
-            .resource_arns(arn)
-            .set_tag_keys(Some(gone))
-            .send()
-            .await
-            .map_err(|e| error::aws("elasticloadbalancing:RemoveTags", e))?;
-    }
-    if let Some(t) = tags(new) {
-        c.elb
-            .add_tags()
-            .resource_arns(arn)
-            .set_tags(Some(t))
-            .send()
-            .await
-            .map_err(|e| error::aws("elasticloadbalancing:AddTags", e))?;
-    }
-    Ok(())
 }
 
 /// The part of an ELBv2 ARN after `<marker>`: `app/name/id` for load

@@ -153,7 +153,7 @@ pub(crate) async fn update(
             .map_err(|e| error::aws("elasticloadbalancing:ModifyListener", e))?;
     }
     if has("tags") {
-        elb::retag(c, &arn, &cur.tags, &r.tags).await?;
+        crate::retag::elbv2(c, &arn, &cur.tags, &r.tags).await?;
     }
     let mut attributes = IndexMap::new();
     attributes.insert("arn".into(), Value::from(arn.clone()));

@@ -224,7 +224,7 @@ pub(crate) async fn update(
             .map_err(|e| error::aws("elasticloadbalancing:ModifyRule", e))?;
     }
     if has("tags") {
-        elb::retag(c, &a.physical_id, &cur.tags, &r.tags).await?;
+        crate::retag::elbv2(c, &a.physical_id, &cur.tags, &r.tags).await?;
     }
     Ok(a)
 }

@@ -240,7 +240,7 @@ pub(crate) async fn update(
     }
     set_attributes(c, &arn, r, Some(changed)).await?;
     if has("tags") {
-        elb::retag(c, &arn, &cur.tags, &r.tags).await?;
+        crate::retag::elbv2(c, &arn, &cur.tags, &r.tags).await?;
     }
     let lb = by_arn(c, &arn).await?.unwrap_or(lb);
     Ok(applied(&lb))

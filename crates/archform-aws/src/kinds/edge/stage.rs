@@ -12,8 +12,8 @@ use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 fn applied(c: &Clients, api_id: &str, name: &str) -> ProviderResult<Applied> {
-    let region = apigw::region(c)?;
-    let suffix = apigw::partition(&region).1;
+    let region = crate::support::region(c)?;
+    let suffix = crate::support::partition(&region).1;
     let mut attributes = IndexMap::new();
     attributes.insert("name".into(), Value::from(name));
     attributes.insert(
@@ -144,7 +144,7 @@ pub(crate) async fn update(
     }
     if has("tags") {
         let arn = apigw::resource_arn(c, &format!("/apis/{api_id}/stages/{name}"))?;
-        apigw::retag(c, &arn, &cur.tags, &r.tags).await?;
+        crate::retag::apigw(c, &arn, &cur.tags, &r.tags).await?;
     }
     applied(c, &api_id, &name)
 }

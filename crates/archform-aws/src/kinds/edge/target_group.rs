@@ -172,7 +172,7 @@ pub(crate) async fn update(
         .await?;
     }
     if has("tags") {
-        elb::retag(c, &a.physical_id, &cur.tags, &r.tags).await?;
+        crate::retag::elbv2(c, &a.physical_id, &cur.tags, &r.tags).await?;
     }
     Ok(a)
 }

@@ -4,7 +4,8 @@
 
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::{doc_text, managed, parse_doc};
+use crate::kinds::security::managed;
+use crate::support::{doc_text, parse_doc};
 use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_sqs::types::QueueAttributeName as A;

@@ -4,7 +4,8 @@
 
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::{arn_partition, managed, name_of, removed_tags, saved_name};
+use crate::kinds::security::{managed, removed_tags};
+use crate::support::{arn_partition, name_of, saved_name};
 use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_sns::types::Tag;

@@ -156,7 +156,7 @@ pub(crate) async fn update(
         }
     }
     if changed.iter().any(|p| p == "tags") {
-        super::retag(c, &id, &cur.tags, &r.tags).await?;
+        crate::retag::ec2(c, &id, &cur.tags, &r.tags).await?;
     }
     Ok(applied(&id))
 }

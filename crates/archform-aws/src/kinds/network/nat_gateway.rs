@@ -141,7 +141,7 @@ pub(crate) async fn update(
 ) -> ProviderResult<Applied> {
     let id = cur.physical_id.clone().unwrap_or_default();
     if changed.iter().any(|p| p == "tags") {
-        super::retag(c, &id, &cur.tags, &r.tags).await?;
+        crate::retag::ec2(c, &id, &cur.tags, &r.tags).await?;
     }
     Ok(applied(&id))
 }

@@ -281,8 +281,8 @@ pub(crate) async fn read(
         .collect();
     let mut props = json!({ "vpc_id": rt.vpc_id() });
     // Absent in the blueprint and empty in AWS are the same thing.
-    props["routes"] = super::same_set(cur.properties.get("routes"), routes);
-    props["subnet_ids"] = super::same_set(cur.properties.get("subnet_ids"), subnets);
+    props["routes"] = crate::support::same_set(cur.properties.get("routes"), routes);
+    props["subnet_ids"] = crate::support::same_set(cur.properties.get("subnet_ids"), subnets);
     Ok(Some(Observed {
         applied: applied(rt.route_table_id().unwrap_or_default()),
         properties: props,
@@ -309,7 +309,7 @@ pub(crate) async fn update(
         }
     }
     if has("tags") {
-        super::retag(c, &id, &cur.tags, &r.tags).await?;
+        crate::retag::ec2(c, &id, &cur.tags, &r.tags).await?;
     }
     Ok(applied(&id))
 }

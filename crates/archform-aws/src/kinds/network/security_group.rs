@@ -346,13 +346,13 @@ pub(crate) async fn read(
         "description": g.description(),
     });
     let ingress: Vec<Value> = flatten(g.ip_permissions()).iter().map(Rule::json).collect();
-    props["ingress"] = super::same_set_by(cur.properties.get("ingress"), ingress, canon);
+    props["ingress"] = crate::support::same_set_by(cur.properties.get("ingress"), ingress, canon);
     if cur.properties.get("egress").is_some_and(|v| !v.is_null()) {
         let egress: Vec<Value> = flatten(g.ip_permissions_egress())
             .iter()
             .map(Rule::json)
             .collect();
-        props["egress"] = super::same_set_by(cur.properties.get("egress"), egress, canon);
+        props["egress"] = crate::support::same_set_by(cur.properties.get("egress"), egress, canon);
     }
     Ok(Some(Observed {
         applied: applied(&g),
@@ -390,7 +390,7 @@ pub(crate) async fn update(
         sync(c, &id, true, &flatten(g.ip_permissions_egress()), &want).await?;
     }
     if has("tags") {
-        super::retag(c, &id, &cur.tags, &r.tags).await?;
+        crate::retag::ec2(c, &id, &cur.tags, &r.tags).await?;
     }
     Ok(applied(&g))
 }

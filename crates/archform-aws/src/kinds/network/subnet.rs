@@ -124,7 +124,7 @@ pub(crate) async fn update(
         set_public_ip(c, &id, r.bool("map_public_ip_on_launch").unwrap_or(false)).await?;
     }
     if changed.iter().any(|p| p == "tags") {
-        super::retag(c, &id, &cur.tags, &r.tags).await?;
+        crate::retag::ec2(c, &id, &cur.tags, &r.tags).await?;
     }
     Ok(Applied {
         physical_id: id,

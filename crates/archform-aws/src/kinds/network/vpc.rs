@@ -177,7 +177,7 @@ pub(crate) async fn update(
     let id = cur.physical_id.clone().unwrap_or_default();
     set_dns(c, &id, r, Some(changed)).await?;
     if changed.iter().any(|p| p == "tags") {
-        crate::kinds::network::retag(c, &id, &cur.tags, &r.tags).await?;
+        crate::retag::ec2(c, &id, &cur.tags, &r.tags).await?;
     }
     let a = Applied {
         physical_id: id,

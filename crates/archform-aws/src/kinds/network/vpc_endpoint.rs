@@ -163,13 +163,14 @@ pub(crate) async fn read(
         "endpoint_type": e.vpc_endpoint_type().map(|t| t.as_str()),
     });
     if is_interface(&e) {
-        props["subnet_ids"] = super::same_set(p.get("subnet_ids"), strs(e.subnet_ids().to_vec()));
+        props["subnet_ids"] =
+            crate::support::same_set(p.get("subnet_ids"), strs(e.subnet_ids().to_vec()));
         props["security_group_ids"] =
-            super::same_set(p.get("security_group_ids"), strs(groups(&e)));
+            crate::support::same_set(p.get("security_group_ids"), strs(groups(&e)));
         props["private_dns_enabled"] = Value::from(e.private_dns_enabled().unwrap_or(false));
     } else {
         props["route_table_ids"] =
-            super::same_set(p.get("route_table_ids"), strs(e.route_table_ids().to_vec()));
+            crate::support::same_set(p.get("route_table_ids"), strs(e.route_table_ids().to_vec()));
     }
     Ok(Some(Observed {
         applied: applied(e.vpc_endpoint_id().unwrap_or_default()),
@@ -223,7 +224,7 @@ pub(crate) async fn update(
             .map_err(|e| error::aws("ec2:ModifyVpcEndpoint", e))?;
     }
     if has("tags") {
-        super::retag(c, &id, &cur.tags, &r.tags).await?;
+        crate::retag::ec2(c, &id, &cur.tags, &r.tags).await?;
     }
     Ok(applied(&id))
 }

@@ -1,9 +1,10 @@
 //! iam.role: CreateRole with its trust policy and tags, inline policies
 //! through PutRolePolicy, managed policies through AttachRolePolicy.
 
-use super::{doc_text, managed, name_of, parse_doc, removed_tags, saved_name};
+use super::{managed, removed_tags};
 use crate::clients::Clients;
 use crate::error;
+use crate::support::{doc_text, name_of, parse_doc, saved_name};
 use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_iam::types::{Role, Tag};

@@ -3,9 +3,10 @@
 //! skips the recovery window: names are deterministic and a redeploy must be
 //! able to create the same name again at once.
 
-use super::{managed, name_of, removed_tags, saved_name};
+use super::{managed, removed_tags};
 use crate::clients::Clients;
 use crate::error;
+use crate::support::{name_of, saved_name};
 use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;

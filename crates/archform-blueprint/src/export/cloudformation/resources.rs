@@ -2,7 +2,7 @@
 //! with the real property names and shapes of each type.
 
 use super::{Ctx, Emitted};
-use crate::kinds::{Prop, Tags, Ty};
+use crate::kinds::{Kind, Prop, Tags, Ty};
 use crate::model::Resource;
 use crate::validate::whole_ref;
 use serde_json::{Map, Value as J, json};
@@ -14,41 +14,40 @@ use std::collections::BTreeSet;
 /// properties no rule translated (empty for every registered kind).
 pub(super) fn translate(ctx: &Ctx, res: &Resource) -> (Vec<Emitted>, Vec<String>) {
     let s = Src::new(res);
-    let mut out = match res.kind.name {
-        "ec2.vpc" => vpc(ctx, &s),
-        "ec2.subnet" => subnet(ctx, &s),
-        "ec2.internet_gateway" => internet_gateway(ctx, &s),
-        "ec2.eip" => eip(ctx, &s),
-        "ec2.nat_gateway" => nat_gateway(ctx, &s),
-        "ec2.route_table" => route_table(ctx, &s),
-        "ec2.security_group" => security_group(ctx, &s),
-        "ec2.vpc_endpoint" => vpc_endpoint(ctx, &s),
-        "iam.role" => role(ctx, &s),
-        "secretsmanager.secret" => secret(ctx, &s),
-        "logs.log_group" => log_group(ctx, &s),
-        "lambda.function" => function(ctx, &s),
-        "lambda.permission" => permission(ctx, &s),
-        "lambda.event_source_mapping" => event_source_mapping(ctx, &s),
-        "lambda.function_url" => function_url(ctx, &s),
-        "sqs.queue" => queue(ctx, &s),
-        "sqs.queue_policy" => queue_policy(ctx, &s),
-        "sns.topic" => topic(ctx, &s),
-        "sns.subscription" => subscription(ctx, &s),
-        "dynamodb.table" => table(ctx, &s),
-        "s3.bucket" => bucket(ctx, &s),
-        "rds.db_subnet_group" => db_subnet_group(ctx, &s),
-        "rds.db_instance" => db_instance(ctx, &s),
-        "elbv2.load_balancer" => load_balancer(ctx, &s),
-        "elbv2.target_group" => target_group(ctx, &s),
-        "elbv2.lambda_target" => lambda_target(ctx, &s),
-        "elbv2.listener" => listener(ctx, &s),
-        "elbv2.listener_rule" => listener_rule(ctx, &s),
-        "apigatewayv2.api" => api(ctx, &s),
-        "apigatewayv2.integration" => integration(ctx, &s),
-        "apigatewayv2.route" => route(ctx, &s),
-        "apigatewayv2.deployment" => deployment(ctx, &s),
-        "apigatewayv2.stage" => stage(ctx, &s),
-        _ => Vec::new(),
+    let mut out = match res.kind {
+        Kind::Vpc => vpc(ctx, &s),
+        Kind::Subnet => subnet(ctx, &s),
+        Kind::InternetGateway => internet_gateway(ctx, &s),
+        Kind::Eip => eip(ctx, &s),
+        Kind::NatGateway => nat_gateway(ctx, &s),
+        Kind::RouteTable => route_table(ctx, &s),
+        Kind::SecurityGroup => security_group(ctx, &s),
+        Kind::VpcEndpoint => vpc_endpoint(ctx, &s),
+        Kind::IamRole => role(ctx, &s),
+        Kind::Secret => secret(ctx, &s),
+        Kind::LogGroup => log_group(ctx, &s),
+        Kind::Function => function(ctx, &s),
+        Kind::Permission => permission(ctx, &s),
+        Kind::EventSourceMapping => event_source_mapping(ctx, &s),
+        Kind::FunctionUrl => function_url(ctx, &s),
+        Kind::Queue => queue(ctx, &s),
+        Kind::QueuePolicy => queue_policy(ctx, &s),
+        Kind::Topic => topic(ctx, &s),
+        Kind::Subscription => subscription(ctx, &s),
+        Kind::Table => table(ctx, &s),
+        Kind::Bucket => bucket(ctx, &s),
+        Kind::DbSubnetGroup => db_subnet_group(ctx, &s),
+        Kind::DbInstance => db_instance(ctx, &s),
+        Kind::LoadBalancer => load_balancer(ctx, &s),
+        Kind::TargetGroup => target_group(ctx, &s),
+        Kind::LambdaTarget => lambda_target(ctx, &s),
+        Kind::Listener => listener(ctx, &s),
+        Kind::ListenerRule => listener_rule(ctx, &s),
+        Kind::Api => api(ctx, &s),
+        Kind::Integration => integration(ctx, &s),
+        Kind::Route => route(ctx, &s),
+        Kind::Deployment => deployment(ctx, &s),
+        Kind::Stage => stage(ctx, &s),
     };
     if let Some(primary) = out.first_mut() {
         match res.kind.tags {
@@ -208,7 +207,7 @@ fn eip(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
     // AWS: an EIP for a VPC defined in the same template waits for the
     // gateway attachment. Its VPC is that of the NAT gateway using it.
     let vpc = ctx.graph.resources.values().find_map(|r| {
-        let uses_me = r.kind.name == "ec2.nat_gateway"
+        let uses_me = r.kind == Kind::NatGateway
             && r.prop("allocation_id")
                 .and_then(whole_ref)
                 .is_some_and(|(id, _)| id == s.res.id);

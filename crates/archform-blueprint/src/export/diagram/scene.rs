@@ -6,7 +6,7 @@
 //! with insertion-ordered maps, so the output is deterministic.
 
 use super::labels;
-use crate::kinds::Role;
+use crate::kinds::Kind;
 use crate::model::{Graph, Resource};
 use crate::refs::{self, Ref};
 use indexmap::{IndexMap, IndexSet};
@@ -161,32 +161,43 @@ enum Part {
 }
 
 fn part(r: &Resource) -> Part {
-    match r.kind.name {
-        "ec2.vpc" | "ec2.subnet" => Part::Frame,
-        "ec2.internet_gateway" | "ec2.nat_gateway" | "ec2.vpc_endpoint" => {
+    match r.kind {
+        Kind::Vpc | Kind::Subnet => Part::Frame,
+        Kind::InternetGateway | Kind::NatGateway | Kind::VpcEndpoint => {
             Part::Node(Shape::Gateway, Tone::Network)
         }
-        "ec2.security_group" => Part::Guard,
-        "apigatewayv2.stage" => Part::Folded,
-        "logs.log_group" | "iam.role" => Part::Hidden,
-        "secretsmanager.secret" => Part::Node(Shape::Secret, Tone::Security),
-        "lambda.function" => Part::Node(Shape::Function, Tone::Compute),
-        "sqs.queue" => Part::Node(Shape::Queue, Tone::Messaging),
-        "sns.topic" => Part::Node(Shape::Topic, Tone::Messaging),
-        _ => match r.kind.role {
-            Role::Edge => Part::Node(Shape::Entry, Tone::Edge),
-            Role::Compute => Part::Node(Shape::Function, Tone::Compute),
-            Role::Data => Part::Node(Shape::Store, Tone::Data),
-            Role::Messaging => Part::Node(Shape::Queue, Tone::Messaging),
-            Role::Network | Role::Security | Role::Wiring => Part::Hidden,
-        },
+        Kind::SecurityGroup => Part::Guard,
+        Kind::Stage => Part::Folded,
+        Kind::Secret => Part::Node(Shape::Secret, Tone::Security),
+        Kind::Function => Part::Node(Shape::Function, Tone::Compute),
+        Kind::Queue => Part::Node(Shape::Queue, Tone::Messaging),
+        Kind::Topic => Part::Node(Shape::Topic, Tone::Messaging),
+        Kind::LoadBalancer | Kind::Api | Kind::FunctionUrl => Part::Node(Shape::Entry, Tone::Edge),
+        Kind::Table | Kind::Bucket | Kind::DbInstance => Part::Node(Shape::Store, Tone::Data),
+        // Drawn as arrows between the boxes above, or not at all.
+        Kind::LogGroup
+        | Kind::IamRole
+        | Kind::Eip
+        | Kind::RouteTable
+        | Kind::DbSubnetGroup
+        | Kind::Permission
+        | Kind::EventSourceMapping
+        | Kind::QueuePolicy
+        | Kind::Subscription
+        | Kind::TargetGroup
+        | Kind::LambdaTarget
+        | Kind::Listener
+        | Kind::ListenerRule
+        | Kind::Integration
+        | Kind::Route
+        | Kind::Deployment => Part::Hidden,
     }
 }
 
 /// One box for several VPC endpoints (services grouped by endpoint type) or
 /// NAT gateways.
 fn group_lines(group: &[&Resource]) -> Vec<String> {
-    if group.iter().all(|r| is(r, "ec2.nat_gateway")) {
+    if group.iter().all(|r| is(r, Kind::NatGateway)) {
         let ids: Vec<&str> = group.iter().map(|r| r.id.as_str()).collect();
         return vec![ids.join(", "), format!("{} NAT gateways", group.len())];
     }
@@ -248,8 +259,8 @@ fn int_prop(r: &Resource, name: &str) -> Option<i64> {
     r.prop(name).and_then(Value::as_i64)
 }
 
-fn is(r: &Resource, kind: &str) -> bool {
-    r.kind.name == kind
+fn is(r: &Resource, kind: Kind) -> bool {
+    r.kind == kind
 }
 
 struct Builder<'g> {
@@ -373,7 +384,7 @@ impl<'g> Builder<'g> {
 
     /// VPC frames and their subnet tier frames.
     fn frames(&mut self) {
-        let vpcs: Vec<&Resource> = self.resources().filter(|r| is(r, "ec2.vpc")).collect();
+        let vpcs: Vec<&Resource> = self.resources().filter(|r| is(r, Kind::Vpc)).collect();
         for vpc in vpcs {
             let mut label = format!("VPC {}", vpc.id);
             if let Some(cidr) = str_prop(vpc, "cidr_block") {
@@ -383,7 +394,7 @@ impl<'g> Builder<'g> {
             self.vpc_frame.insert(vpc.id.clone(), f);
             let subnets: Vec<&Resource> = self
                 .resources()
-                .filter(|r| is(r, "ec2.subnet") && ref_id(r, "vpc_id").as_deref() == Some(&vpc.id))
+                .filter(|r| is(r, Kind::Subnet) && ref_id(r, "vpc_id").as_deref() == Some(&vpc.id))
                 .collect();
             for (tier, frame, name) in [
                 (Some("public"), Frame::Public, "Public subnets"),
@@ -425,17 +436,17 @@ impl<'g> Builder<'g> {
 
     /// The frame a resource runs in, from the subnets it is placed in.
     fn placed_in(&self, r: &Resource) -> usize {
-        let subnets: Vec<String> = match r.kind.name {
-            "lambda.function" => ref_ids(r.prop("vpc_config").and_then(|v| v.get("subnet_ids"))),
-            "elbv2.load_balancer" => ref_ids(r.prop("subnets")),
-            "ec2.nat_gateway" => ref_ids(r.prop("subnet_id")),
-            "rds.db_instance" => ref_id(r, "db_subnet_group_name")
+        let subnets: Vec<String> = match r.kind {
+            Kind::Function => ref_ids(r.prop("vpc_config").and_then(|v| v.get("subnet_ids"))),
+            Kind::LoadBalancer => ref_ids(r.prop("subnets")),
+            Kind::NatGateway => ref_ids(r.prop("subnet_id")),
+            Kind::DbInstance => ref_id(r, "db_subnet_group_name")
                 .and_then(|g| self.get(&g))
                 .map(|g| ref_ids(g.prop("subnet_ids")))
                 .unwrap_or_default(),
             // Interface endpoints sit in subnets; gateway endpoints serve
             // the subnets of their route tables.
-            "ec2.vpc_endpoint" => ref_ids(r.prop("subnet_ids"))
+            Kind::VpcEndpoint => ref_ids(r.prop("subnet_ids"))
                 .into_iter()
                 .chain(
                     ref_ids(r.prop("route_table_ids"))
@@ -508,7 +519,7 @@ impl<'g> Builder<'g> {
         let mut groups: IndexMap<(usize, &str), Vec<&Resource>> = IndexMap::new();
         for r in self
             .resources()
-            .filter(|r| is(r, "ec2.vpc_endpoint") || is(r, "ec2.nat_gateway"))
+            .filter(|r| is(r, Kind::VpcEndpoint) || is(r, Kind::NatGateway))
         {
             groups
                 .entry((self.placed_in(r), r.kind.name))
@@ -590,8 +601,8 @@ impl<'g> Builder<'g> {
     /// The label lines of a resource's box: its id, then what it is.
     fn describe(&self, r: &Resource, dlq: bool) -> Vec<String> {
         let mut what: Vec<String> = Vec::new();
-        match r.kind.name {
-            "lambda.function" => {
+        match r.kind {
+            Kind::Function => {
                 what.push("Lambda function".into());
                 let mut spec = Vec::new();
                 if let Some(m) = int_prop(r, "memory_size") {
@@ -604,19 +615,19 @@ impl<'g> Builder<'g> {
                     what.push(spec.join(" · "));
                 }
             }
-            "lambda.function_url" => {
+            Kind::FunctionUrl => {
                 what.push("Lambda function URL".into());
                 if let Some(a) = str_prop(r, "auth_type") {
                     what.push(format!("auth {a}"));
                 }
             }
-            "elbv2.load_balancer" => {
+            Kind::LoadBalancer => {
                 what.push("Application Load Balancer".into());
                 if let Some(s) = str_prop(r, "scheme") {
                     what.push(s.into());
                 }
             }
-            "apigatewayv2.api" => {
+            Kind::Api => {
                 let proto = str_prop(r, "protocol_type").unwrap_or("HTTP");
                 what.push(match proto {
                     "WEBSOCKET" => "API Gateway WebSocket API".into(),
@@ -624,9 +635,7 @@ impl<'g> Builder<'g> {
                 });
                 let stages: Vec<String> = self
                     .resources()
-                    .filter(|s| {
-                        is(s, "apigatewayv2.stage") && ref_id(s, "api_id").as_deref() == Some(&r.id)
-                    })
+                    .filter(|s| is(s, Kind::Stage) && ref_id(s, "api_id").as_deref() == Some(&r.id))
                     .filter_map(|s| str_prop(s, "stage_name").map(String::from))
                     .collect();
                 match stages.len() {
@@ -635,7 +644,7 @@ impl<'g> Builder<'g> {
                     _ => what.push(format!("stages {}", stages.join(", "))),
                 }
             }
-            "dynamodb.table" => {
+            Kind::Table => {
                 what.push("DynamoDB table".into());
                 let mut extra = Vec::new();
                 if let Some(n) = r
@@ -657,13 +666,13 @@ impl<'g> Builder<'g> {
                     what.push(extra.join(" · "));
                 }
             }
-            "s3.bucket" => {
+            Kind::Bucket => {
                 what.push("S3 bucket".into());
                 if r.prop("versioning").and_then(Value::as_bool) == Some(true) {
                     what.push("versioned".into());
                 }
             }
-            "rds.db_instance" => {
+            Kind::DbInstance => {
                 let engine = str_prop(r, "engine").unwrap_or("db");
                 let engine = match engine {
                     "postgres" => "PostgreSQL",
@@ -684,16 +693,16 @@ impl<'g> Builder<'g> {
                     what.push(spec.join(" · "));
                 }
             }
-            "sqs.queue" => what.push(if dlq {
+            Kind::Queue => what.push(if dlq {
                 "SQS dead-letter queue".into()
             } else {
                 "SQS queue".into()
             }),
-            "sns.topic" => what.push("SNS topic".into()),
-            "secretsmanager.secret" => what.push("Secrets Manager secret".into()),
-            "ec2.internet_gateway" => what.push("Internet gateway".into()),
-            "ec2.nat_gateway" => what.push("NAT gateway".into()),
-            "ec2.vpc_endpoint" => {
+            Kind::Topic => what.push("SNS topic".into()),
+            Kind::Secret => what.push("Secrets Manager secret".into()),
+            Kind::InternetGateway => what.push("Internet gateway".into()),
+            Kind::NatGateway => what.push("NAT gateway".into()),
+            Kind::VpcEndpoint => {
                 let (service, kind) = endpoint_kind(r);
                 what.push(format!("{service} {kind} endpoint"));
             }
@@ -727,7 +736,7 @@ impl<'g> Builder<'g> {
         }
         let vpc = self.vpc_frame.iter().find(|(_, f)| **f == frame)?.0;
         self.resources()
-            .find(|g| is(g, "ec2.internet_gateway") && ref_id(g, "vpc_id").as_deref() == Some(vpc))
+            .find(|g| is(g, Kind::InternetGateway) && ref_id(g, "vpc_id").as_deref() == Some(vpc))
             .and_then(|g| self.box_of(&g.id))
     }
 
@@ -738,13 +747,13 @@ impl<'g> Builder<'g> {
             let Some(entry) = self.box_of(&r.id) else {
                 continue;
             };
-            match r.kind.name {
-                "elbv2.load_balancer" if str_prop(r, "scheme") != Some("internal") => {
+            match r.kind {
+                Kind::LoadBalancer if str_prop(r, "scheme") != Some("internal") => {
                     let listeners: Vec<String> = graph
                         .resources
                         .values()
                         .filter(|l| {
-                            is(l, "elbv2.listener")
+                            is(l, Kind::Listener)
                                 && ref_id(l, "load_balancer_arn").as_deref() == Some(&r.id)
                         })
                         .map(|l| {
@@ -765,14 +774,14 @@ impl<'g> Builder<'g> {
                         None => self.edge(internet, entry, Flow::Request, label),
                     }
                 }
-                "lambda.function_url" => {
+                Kind::FunctionUrl => {
                     let internet = self.internet();
                     self.edge(internet, entry, Flow::Request, "HTTPS");
                     if let Some(f) = ref_id(r, "function_name").and_then(|f| self.box_of(&f)) {
                         self.edge(entry, f, Flow::Request, "");
                     }
                 }
-                "apigatewayv2.api" => {
+                Kind::Api => {
                     let internet = self.internet();
                     let label = match str_prop(r, "protocol_type") {
                         Some("WEBSOCKET") => "WebSocket (wss)",
@@ -794,7 +803,7 @@ impl<'g> Builder<'g> {
         for t in graph
             .resources
             .values()
-            .filter(|t| is(t, "elbv2.lambda_target"))
+            .filter(|t| is(t, Kind::LambdaTarget))
         {
             if let (Some(tg), Some(f)) = (ref_id(t, "target_group_arn"), ref_id(t, "function_arn"))
             {
@@ -805,14 +814,14 @@ impl<'g> Builder<'g> {
             graph
                 .resources
                 .get(l)
-                .filter(|l| is(l, "elbv2.listener"))
+                .filter(|l| is(l, Kind::Listener))
                 .and_then(|l| ref_id(l, "load_balancer_arn"))
         };
         // (priority, alb, target group, label); a listener's default comes last.
         let mut routes: Vec<(i64, String, String, String)> = Vec::new();
         for r in graph.resources.values() {
-            match r.kind.name {
-                "elbv2.listener" => {
+            match r.kind {
+                Kind::Listener => {
                     let action = r.prop("default_action");
                     if let (Some(alb), Some(tg)) = (
                         ref_id(r, "load_balancer_arn"),
@@ -823,7 +832,7 @@ impl<'g> Builder<'g> {
                         routes.push((i64::MAX, alb, tg.id, "default".into()));
                     }
                 }
-                "elbv2.listener_rule" => {
+                Kind::ListenerRule => {
                     let Some(alb) = ref_id(r, "listener_arn").and_then(|l| alb_of_listener(&l))
                     else {
                         continue;
@@ -875,11 +884,7 @@ impl<'g> Builder<'g> {
     /// API -> function through routes and integrations, labelled with route keys.
     fn api_edges(&mut self) {
         let graph = self.graph;
-        for route in graph
-            .resources
-            .values()
-            .filter(|r| is(r, "apigatewayv2.route"))
-        {
+        for route in graph.resources.values().filter(|r| is(r, Kind::Route)) {
             let (Some(api), Some(integration)) =
                 (ref_id(route, "api_id"), ref_id(route, "integration_id"))
             else {
@@ -902,8 +907,8 @@ impl<'g> Builder<'g> {
     fn messaging_edges(&mut self) {
         let graph = self.graph;
         for r in graph.resources.values() {
-            match r.kind.name {
-                "sns.subscription" => {
+            match r.kind {
+                Kind::Subscription => {
                     let Some(topic) = ref_id(r, "topic_arn").and_then(|t| self.box_of(&t)) else {
                         continue;
                     };
@@ -921,7 +926,7 @@ impl<'g> Builder<'g> {
                         .unwrap_or_default();
                     self.edge(topic, endpoint, Flow::Event, label);
                 }
-                "lambda.event_source_mapping" => {
+                Kind::EventSourceMapping => {
                     let (Some(source), Some(f)) = (
                         ref_id(r, "event_source_arn").and_then(|s| self.box_of(&s)),
                         ref_id(r, "function_name").and_then(|f| self.box_of(&f)),
@@ -933,7 +938,7 @@ impl<'g> Builder<'g> {
                         .unwrap_or_default();
                     self.edge(source, f, Flow::Event, label);
                 }
-                "sqs.queue" => {
+                Kind::Queue => {
                     let Some(policy) = r.prop("redrive_policy") else {
                         continue;
                     };
@@ -978,11 +983,7 @@ impl<'g> Builder<'g> {
     /// name (labelled with what the actions do) and its environment references.
     fn access_edges(&mut self) {
         let graph = self.graph;
-        for f in graph
-            .resources
-            .values()
-            .filter(|r| is(r, "lambda.function"))
-        {
+        for f in graph.resources.values().filter(|r| is(r, Kind::Function)) {
             let Some(from) = self.box_of(&f.id) else {
                 continue;
             };
@@ -1006,12 +1007,12 @@ impl<'g> Builder<'g> {
                 };
                 let t = self.get(&target);
                 // Calling a load balancer is part of the request path.
-                if t.is_some_and(|t| is(t, "elbv2.load_balancer")) {
+                if t.is_some_and(|t| is(t, Kind::LoadBalancer)) {
                     self.edge(from, to, Flow::Request, "HTTP");
                     continue;
                 }
                 let entry = uses.entry(to).or_default();
-                if let Some(db) = t.filter(|t| is(t, "rds.db_instance")) {
+                if let Some(db) = t.filter(|t| is(t, Kind::DbInstance)) {
                     let port = int_prop(db, "port").unwrap_or(match str_prop(db, "engine") {
                         Some("mysql") | Some("mariadb") => 3306,
                         _ => 5432,
@@ -1042,11 +1043,7 @@ impl<'g> Builder<'g> {
     fn network_edges(&mut self) {
         let graph = self.graph;
         let mut via: IndexMap<usize, IndexSet<String>> = IndexMap::new();
-        for rt in graph
-            .resources
-            .values()
-            .filter(|r| is(r, "ec2.route_table"))
-        {
+        for rt in graph.resources.values().filter(|r| is(r, Kind::RouteTable)) {
             let routes = rt.prop("routes").and_then(Value::as_array);
             for route in routes.into_iter().flatten() {
                 let Some(nat) = route
@@ -1067,11 +1064,7 @@ impl<'g> Builder<'g> {
             let label = &mut self.scene.clusters[tier].label;
             label.push_str(&format!(" · egress via {}", nats.join(", ")));
         }
-        for nat in graph
-            .resources
-            .values()
-            .filter(|r| is(r, "ec2.nat_gateway"))
-        {
+        for nat in graph.resources.values().filter(|r| is(r, Kind::NatGateway)) {
             if let (Some(from), Some(igw)) = (self.box_of(&nat.id), self.gateway_of(nat)) {
                 self.edge(from, igw, Flow::Egress, "");
             }
@@ -1084,7 +1077,7 @@ impl<'g> Builder<'g> {
         for sg in graph
             .resources
             .values()
-            .filter(|r| is(r, "ec2.security_group"))
+            .filter(|r| is(r, Kind::SecurityGroup))
         {
             let Some(to) = self.box_of(&sg.id) else {
                 continue;
