@@ -5,6 +5,11 @@ use aws_config::SdkConfig;
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub region: Option<String>,
+    /// The clients talk to an endpoint of the user's choosing (an emulator)
+    /// rather than AWS's own: reads then take what was applied for the few
+    /// properties known to be missing from emulators' answers (each named
+    /// where it is read), instead of reporting them as drift.
+    pub emulator: bool,
     pub apigw: aws_sdk_apigatewayv2::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub ec2: aws_sdk_ec2::Client,
@@ -29,6 +34,7 @@ impl Clients {
             .build();
         Clients {
             region: config.region().map(|r| r.to_string()),
+            emulator: config.endpoint_url().is_some(),
             apigw: aws_sdk_apigatewayv2::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             ec2: aws_sdk_ec2::Client::new(config),

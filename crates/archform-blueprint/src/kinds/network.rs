@@ -34,7 +34,8 @@ pub static SUBNET: KindSpec = KindSpec {
         req("availability_zone", STR).replace(),
         opt("map_public_ip_on_launch", BOOL),
         // Which tier the subnet serves; drawn in diagrams, checked by lints.
-        opt("tier", Ty::Enum(&["public", "private", "isolated"])),
+        // archform's own annotation: never sent to AWS.
+        opt("tier", Ty::Enum(&["public", "private", "isolated"])).write_only(),
     ],
     attrs: &[
         attr("id", CfnAttr::Ref),

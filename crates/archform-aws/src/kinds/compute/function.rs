@@ -398,8 +398,24 @@ pub(crate) async fn read(
             json!({"subnet_ids": v.subnet_ids(), "security_group_ids": v.security_group_ids()}),
         );
     }
-    if let Some(g) = f.logging_config().and_then(|l| l.log_group()) {
-        put("log_group", Value::from(g));
+    match f.logging_config() {
+        Some(l) => {
+            // Lambda's own default group is what leaving `log_group` out means.
+            if let Some(g) = l
+                .log_group()
+                .filter(|g| *g != format!("/aws/lambda/{name}"))
+            {
+                put("log_group", Value::from(g));
+            }
+        }
+        // AWS always reports a logging configuration; moto has none, so
+        // what was applied is all there is to go by.
+        None if c.emulator => {
+            if let Some(g) = cur.properties.get("log_group") {
+                put("log_group", g.clone());
+            }
+        }
+        None => {}
     }
     if let Some(n) = out
         .concurrency()

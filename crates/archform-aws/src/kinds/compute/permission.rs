@@ -143,6 +143,14 @@ pub(crate) async fn read(
     if let Some(v) = cond["Bool"]["lambda:InvokedViaFunctionUrl"].as_str() {
         props.insert("invoked_via_function_url".into(), Value::from(v == "true"));
     }
+    if c.emulator {
+        // moto drops both conditions from the statements it stores.
+        for k in ["function_url_auth_type", "invoked_via_function_url"] {
+            if let (false, Some(v)) = (props.contains_key(k), cur.properties.get(k)) {
+                props.insert(k.into(), v.clone());
+            }
+        }
+    }
     Ok(Some(Observed {
         applied: applied(&function, &sid),
         properties: managed(cur, props),
