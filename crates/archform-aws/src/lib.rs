@@ -10,6 +10,7 @@ mod clients;
 mod error;
 pub mod inventory;
 mod kinds;
+pub use kinds::props_round_trip;
 mod pseudo;
 mod retag;
 pub mod state_s3;

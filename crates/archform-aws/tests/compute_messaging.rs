@@ -10,7 +10,7 @@ use archform_engine::state::{ResourceState, ResourceStatus};
 use serde_json::{Value, json};
 
 mod common;
-use common::{assert_attrs, provider, resolved, stack, state};
+use common::{assert_attrs, assert_reads_back, assert_recovers, provider, resolved, stack, state};
 
 /// Create (twice: the second adopts), then the common tail: delete, delete
 /// again, read answers None.
@@ -293,11 +293,10 @@ async fn sqs_queue_and_policy_lifecycle() {
     assert_eq!(tags.tags().unwrap()["archform:id"], "jobs");
 
     let seen = p.read("jobs", &st).await.unwrap().unwrap();
-    assert_eq!(
-        seen.properties, r.properties,
-        "refresh reads back what was applied"
-    );
+    assert_reads_back(r.kind, &r.properties, &seen.properties);
     assert_eq!(seen.applied, a);
+    assert_recovers(&p, "jobs", &st).await;
+    assert_recovers(&p, "jobs_dlq", &dlq_st).await;
 
     r.properties["visibility_timeout"] = json!(60);
     r.properties

@@ -8,7 +8,7 @@ mod topic;
 
 use super::Handler;
 
-pub(super) static QUEUE: Handler = handler!(queue);
+pub(super) static QUEUE: Handler = provider!(queue);
 pub(super) static QUEUE_POLICY: Handler = handler!(queue_policy);
 pub(super) static TOPIC: Handler = handler!(topic);
 pub(super) static SUBSCRIPTION: Handler = handler!(subscription);

@@ -72,3 +72,51 @@ pub fn assert_attrs(r: &Resolved, a: &Applied) {
         );
     }
 }
+
+/// A read reports what was applied: every property of the kind means the
+/// same to AWS on both sides, by the spec's rules (an omitted property is
+/// its default, a write-only one is compared only where AWS shows it).
+/// Properties the read adds beyond the applied ones must be what leaving
+/// them out means; a property the read misses fails unless it is write-only.
+pub fn assert_reads_back(kind: archform_blueprint::kinds::Kind, applied: &Value, seen: &Value) {
+    let differ: Vec<String> = kind
+        .props
+        .iter()
+        .filter(|p| !archform_blueprint::kinds::same_prop(p, applied.get(p.name), seen.get(p.name)))
+        .map(|p| {
+            format!(
+                "{}: applied {}, read {}",
+                p.name,
+                applied.get(p.name).unwrap_or(&Value::Null),
+                seen.get(p.name).unwrap_or(&Value::Null)
+            )
+        })
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{kind}: the read differs from what was applied:\n  {}",
+        differ.join("\n  ")
+    );
+    let unknown: Vec<&String> = seen
+        .as_object()
+        .map(|m| m.keys().filter(|k| kind.prop(k).is_none()).collect())
+        .unwrap_or_default();
+    assert!(
+        unknown.is_empty(),
+        "{kind}: the read reports properties the spec does not declare: {unknown:?}"
+    );
+}
+
+/// The read `state recover` makes: the resource's ids and tags but no
+/// properties. It must still report everything that was applied.
+pub async fn assert_recovers(p: &AwsProvider, id: &str, st: &ResourceState) {
+    use archform_engine::provider::Provider;
+    let mut bare = st.clone();
+    bare.properties = Value::Object(Default::default());
+    let seen = p
+        .read(id, &bare)
+        .await
+        .unwrap_or_else(|e| panic!("{}: read without properties: {e}", st.kind))
+        .unwrap_or_else(|| panic!("{}: not found without properties", st.kind));
+    assert_reads_back(st.kind, &st.properties, &seen.properties);
+}

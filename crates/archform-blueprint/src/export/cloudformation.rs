@@ -961,25 +961,7 @@ mod tests {
     }
 
     /// A sample value of a type, with every optional field present.
-    fn sample(ty: &Ty) -> J {
-        match ty {
-            Ty::Str => json!("sample"),
-            Ty::Int { min, .. } => json!(min),
-            Ty::IntSet(v) => json!(v[0]),
-            Ty::Bool => json!(true),
-            Ty::Cidr => json!("10.0.0.0/16"),
-            Ty::Enum(v) => json!(v[0]),
-            Ty::List(inner) => json!([sample(inner)]),
-            Ty::Map(inner) => json!({"KEY": sample(inner)}),
-            Ty::Obj(props) => J::Object(
-                props
-                    .iter()
-                    .map(|p| (p.name.to_string(), sample(&p.ty)))
-                    .collect(),
-            ),
-            Ty::Doc => json!({"Version": "2012-10-17"}),
-        }
-    }
+    use crate::kinds::sample;
 
     /// Every property of every kind in the registry is translated: a kind or
     /// property added to `kinds` without a rule here fails this test.

@@ -7,11 +7,12 @@ pub static QUEUE: KindSpec = KindSpec {
     summary: "An SQS standard queue, optionally with a dead-letter queue",
     cfn_type: "AWS::SQS::Queue",
     props: &[
-        opt("visibility_timeout", int(0, 43200)),
-        opt("message_retention_seconds", int(60, 1_209_600)),
-        opt("delay_seconds", int(0, 900)),
-        opt("receive_wait_time_seconds", int(0, 20)),
-        opt("sqs_managed_sse", BOOL),
+        opt("visibility_timeout", int(0, 43200)).default_int(30),
+        opt("message_retention_seconds", int(60, 1_209_600)).default_int(345_600),
+        opt("delay_seconds", int(0, 900)).default_int(0),
+        opt("receive_wait_time_seconds", int(0, 20)).default_int(0),
+        // SQS encrypts new queues with SQS-managed keys unless told not to.
+        opt("sqs_managed_sse", BOOL).default_bool(true),
         opt("kms_master_key_id", STR),
         opt(
             "redrive_policy",

@@ -4,92 +4,180 @@
 
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::{managed, removed_tags};
+use crate::kinds::Read;
 use crate::support::{name_of, saved_name};
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::wait::{Backoff, retry_while};
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_sqs::types::QueueAttributeName as A;
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Blueprint property, SQS attribute, value when the property is removed.
-const SCALARS: &[(&str, &str, &str)] = &[
-    ("visibility_timeout", "VisibilityTimeout", "30"),
-    (
-        "message_retention_seconds",
-        "MessageRetentionPeriod",
-        "345600",
-    ),
-    ("delay_seconds", "DelaySeconds", "0"),
-    (
-        "receive_wait_time_seconds",
-        "ReceiveMessageWaitTimeSeconds",
-        "0",
-    ),
-    ("sqs_managed_sse", "SqsManagedSseEnabled", "true"),
-    ("kms_master_key_id", "KmsMasterKeyId", ""),
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility_timeout: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_retention_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receive_wait_time_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sqs_managed_sse: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_master_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive_policy: Option<RedrivePolicy>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RedrivePolicy {
+    pub dead_letter_target_arn: String,
+    pub max_receive_count: i64,
+}
+
+/// Which property changed, and the SQS attribute that holds it.
+#[derive(Clone, Copy, PartialEq)]
+enum Field {
+    VisibilityTimeout,
+    MessageRetention,
+    DelaySeconds,
+    ReceiveWait,
+    ManagedSse,
+    KmsKey,
+    Redrive,
+}
+
+const FIELDS: &[(Field, &str)] = &[
+    (Field::VisibilityTimeout, "visibility_timeout"),
+    (Field::MessageRetention, "message_retention_seconds"),
+    (Field::DelaySeconds, "delay_seconds"),
+    (Field::ReceiveWait, "receive_wait_time_seconds"),
+    (Field::ManagedSse, "sqs_managed_sse"),
+    (Field::KmsKey, "kms_master_key_id"),
+    (Field::Redrive, "redrive_policy"),
 ];
 
-fn attr_value(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn redrive(v: &Value) -> String {
-    json!({
-        "deadLetterTargetArn": v.get("dead_letter_target_arn").and_then(Value::as_str).unwrap_or_default(),
-        "maxReceiveCount": v.get("max_receive_count").and_then(Value::as_i64).unwrap_or(1),
-    })
-    .to_string()
-}
-
-/// The SQS attributes for `props` (only the named properties when given;
-/// a named property the blueprint no longer sets goes back to its default).
-fn attributes(r: &Resolved, only: Option<&[String]>) -> HashMap<A, String> {
-    let wanted = |p: &str| only.is_none_or(|o| o.iter().any(|c| c == p));
+/// The SQS attributes for `p`: all that are set, or with `only`, the named
+/// fields, where one the blueprint no longer sets goes back to SQS's default
+/// (the same defaults the spec declares).
+fn attributes(p: &Props, only: Option<&[Field]>) -> HashMap<A, String> {
+    let wanted = |f: Field| only.is_none_or(|o| o.contains(&f));
+    let reset = only.is_some();
     let mut out = HashMap::new();
-    for (prop, name, default) in SCALARS {
-        if !wanted(prop) {
-            continue;
+    let mut put = |f: Field, name: A, v: Option<String>, default: &str| {
+        if !wanted(f) {
+            return;
         }
-        match r.prop(prop) {
+        match v {
             Some(v) => {
-                out.insert(A::from(*name), attr_value(v));
+                out.insert(name, v);
             }
-            // A KMS key and SQS-managed SSE exclude each other: leave the
-            // default alone when a key is set.
-            None if *prop == "sqs_managed_sse" && r.prop("kms_master_key_id").is_some() => {}
-            None if only.is_some() => {
-                out.insert(A::from(*name), default.to_string());
+            None if reset => {
+                out.insert(name, default.to_string());
             }
             None => {}
         }
+    };
+    let num = |v: Option<i64>| v.map(|n| n.to_string());
+    put(
+        Field::VisibilityTimeout,
+        A::VisibilityTimeout,
+        num(p.visibility_timeout),
+        "30",
+    );
+    put(
+        Field::MessageRetention,
+        A::MessageRetentionPeriod,
+        num(p.message_retention_seconds),
+        "345600",
+    );
+    put(
+        Field::DelaySeconds,
+        A::DelaySeconds,
+        num(p.delay_seconds),
+        "0",
+    );
+    put(
+        Field::ReceiveWait,
+        A::ReceiveMessageWaitTimeSeconds,
+        num(p.receive_wait_time_seconds),
+        "0",
+    );
+    // A KMS key and SQS-managed SSE exclude each other: with a key, the
+    // managed-SSE default is left alone.
+    if p.sqs_managed_sse.is_some() || p.kms_master_key_id.is_none() {
+        put(
+            Field::ManagedSse,
+            A::SqsManagedSseEnabled,
+            p.sqs_managed_sse.map(|b| b.to_string()),
+            "true",
+        );
     }
-    if wanted("redrive_policy") {
-        match r.prop("redrive_policy") {
-            Some(v) => {
-                out.insert(A::RedrivePolicy, redrive(v));
-            }
-            None if only.is_some() => {
-                out.insert(A::RedrivePolicy, String::new());
-            }
-            None => {}
-        }
-    }
+    put(
+        Field::KmsKey,
+        A::KmsMasterKeyId,
+        p.kms_master_key_id.clone(),
+        "",
+    );
+    put(
+        Field::Redrive,
+        A::RedrivePolicy,
+        p.redrive_policy.as_ref().map(|r| {
+            json!({
+                "deadLetterTargetArn": r.dead_letter_target_arn,
+                "maxReceiveCount": r.max_receive_count,
+            })
+            .to_string()
+        }),
+        "",
+    );
     out
+}
+
+/// The properties SQS reports in its attributes.
+fn props_of(attrs: &HashMap<A, String>) -> Props {
+    let int = |a: A| attrs.get(&a).and_then(|v| v.parse::<i64>().ok());
+    let redrive_policy = attrs
+        .get(&A::RedrivePolicy)
+        .filter(|d| !d.is_empty())
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        .map(|d| RedrivePolicy {
+            dead_letter_target_arn: d["deadLetterTargetArn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            // SQS gives the count as text or as a number.
+            max_receive_count: match &d["maxReceiveCount"] {
+                Value::String(s) => s.parse().unwrap_or_default(),
+                v => v.as_i64().unwrap_or_default(),
+            },
+        });
+    Props {
+        visibility_timeout: int(A::VisibilityTimeout),
+        message_retention_seconds: int(A::MessageRetentionPeriod),
+        delay_seconds: int(A::DelaySeconds),
+        receive_wait_time_seconds: int(A::ReceiveMessageWaitTimeSeconds),
+        sqs_managed_sse: attrs.get(&A::SqsManagedSseEnabled).map(|v| v == "true"),
+        kms_master_key_id: attrs
+            .get(&A::KmsMasterKeyId)
+            .filter(|k| !k.is_empty())
+            .cloned(),
+        redrive_policy,
+    }
 }
 
 fn applied(url: &str, attrs: &HashMap<A, String>) -> Applied {
     let arn = attrs.get(&A::QueueArn).cloned().unwrap_or_default();
-    let name = arn.rsplit(':').next().unwrap_or_default().to_string();
-    let name = if name.is_empty() {
-        url.rsplit('/').next().unwrap_or_default().to_string()
-    } else {
-        name
+    let name = match arn.rsplit(':').next() {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => url.rsplit('/').next().unwrap_or_default().to_string(),
     };
     let mut attributes = IndexMap::new();
     attributes.insert("arn".into(), Value::from(arn));
@@ -106,6 +194,15 @@ async fn url_of(c: &Clients, name: &str) -> ProviderResult<Option<String>> {
         Ok(o) => Ok(o.queue_url().map(str::to_string)),
         Err(e) if error::is_not_found(&e) => Ok(None),
         Err(e) => Err(error::aws("sqs:GetQueueUrl", e)),
+    }
+}
+
+/// The queue's URL: the saved one, else found by its name.
+async fn url(c: &Clients, cur: &ResourceState) -> ProviderResult<Option<String>> {
+    match (&cur.physical_id, saved_name(cur)) {
+        (Some(u), _) => Ok(Some(u.clone())),
+        (None, Some(n)) => url_of(c, &n).await,
+        (None, None) => Ok(None),
     }
 }
 
@@ -145,139 +242,79 @@ async fn finish(c: &Clients, url: &str) -> ProviderResult<Applied> {
     Ok(applied(url, &attrs))
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let name = name_of(r)?;
     if let Some(url) = url_of(c, &name).await? {
         // An earlier create got this far: bring its attributes in line.
-        set_attrs(c, &url, attributes(r, None)).await?;
+        set_attrs(c, &url, attributes(p, None)).await?;
         return finish(c, &url).await;
     }
-    let start = Instant::now();
-    loop {
-        let out = c
-            .sqs
+    // A queue of this name deleted less than 60 s ago cannot be created yet.
+    let backoff = Backoff {
+        first: Duration::from_secs(5),
+        limit: Duration::from_secs(75),
+    };
+    let recently_deleted =
+        |e: &_| error::code(e).is_some_and(|c: &str| c.ends_with("QueueDeletedRecently"));
+    let out = retry_while(backoff, recently_deleted, || {
+        c.sqs
             .create_queue()
             .queue_name(&name)
-            .set_attributes(Some(attributes(r, None)))
+            .set_attributes(Some(attributes(p, None)))
             .set_tags(Some(r.tags.clone().into_iter().collect()))
             .send()
-            .await;
-        match out {
-            Ok(o) => return finish(c, o.queue_url().unwrap_or_default()).await,
-            // A queue of this name was deleted less than 60 s ago.
-            Err(e)
-                if error::code(&e).is_some_and(|c| c.ends_with("QueueDeletedRecently"))
-                    && start.elapsed() < Duration::from_secs(75) =>
-            {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            }
-            Err(e) => return Err(error::aws("sqs:CreateQueue", e)),
-        }
-    }
-}
-
-fn props_of(attrs: &HashMap<A, String>) -> serde_json::Map<String, Value> {
-    let mut props = serde_json::Map::new();
-    for (prop, name, _) in SCALARS {
-        let Some(v) = attrs.get(&A::from(*name)) else {
-            continue;
-        };
-        let value = match *prop {
-            "kms_master_key_id" if v.is_empty() => continue,
-            "kms_master_key_id" => Value::from(v.clone()),
-            "sqs_managed_sse" => Value::from(v == "true"),
-            _ => v
-                .parse::<i64>()
-                .map(Value::from)
-                .unwrap_or(Value::from(v.clone())),
-        };
-        props.insert(prop.to_string(), value);
-    }
-    if let Some(doc) = attrs.get(&A::RedrivePolicy).filter(|d| !d.is_empty()) {
-        let d: Value = serde_json::from_str(doc).unwrap_or(Value::Null);
-        let count = match &d["maxReceiveCount"] {
-            Value::String(s) => s.parse::<i64>().ok(),
-            v => v.as_i64(),
-        };
-        props.insert(
-            "redrive_policy".into(),
-            json!({"dead_letter_target_arn": d["deadLetterTargetArn"], "max_receive_count": count}),
-        );
-    }
-    props
+    })
+    .await
+    .map_err(|e| error::aws("sqs:CreateQueue", e))?;
+    finish(c, out.queue_url().unwrap_or_default()).await
 }
 
 pub(crate) async fn read(
     c: &Clients,
-    _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let url = match cur.physical_id.clone() {
-        Some(u) => u,
-        None => match saved_name(cur) {
-            Some(n) => match url_of(c, &n).await? {
-                Some(u) => u,
-                None => return Ok(None),
-            },
-            None => return Ok(None),
-        },
+    _hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some(url) = url(c, cur).await? else {
+        return Ok(None);
     };
     let Some(attrs) = get_attrs(c, &url).await? else {
         return Ok(None);
     };
-    Ok(Some(Observed {
+    Ok(Some(Read {
         applied: applied(&url, &attrs),
-        properties: managed(cur, props_of(&attrs)),
+        props: props_of(&attrs),
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
-    let url = match cur.physical_id.clone() {
-        Some(u) => u,
-        None => url_of(c, &name_of(r)?)
-            .await?
-            .ok_or_else(|| ProviderError::failed(format!("{}: queue not found", r.id)))?,
-    };
-    set_attrs(c, &url, attributes(r, Some(changed))).await?;
+    let url = url(c, cur)
+        .await?
+        .ok_or_else(|| ProviderError::failed(format!("{}: queue not found", r.id)))?;
+    let fields: Vec<Field> = FIELDS
+        .iter()
+        .filter(|(_, name)| changed.iter().any(|c| c == name))
+        .map(|(f, _)| *f)
+        .collect();
+    set_attrs(c, &url, attributes(p, Some(&fields))).await?;
     if changed.iter().any(|p| p == "tags") {
-        let gone = removed_tags(&cur.tags, &r.tags);
-        if !gone.is_empty() {
-            c.sqs
-                .untag_queue()
-                .queue_url(&url)
-                .set_tag_keys(Some(gone))
-                .send()
-                .await
-                .map_err(|e| error::aws("sqs:UntagQueue", e))?;
-        }
-        if !r.tags.is_empty() {
-            c.sqs
-                .tag_queue()
-                .queue_url(&url)
-                .set_tags(Some(r.tags.clone().into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| error::aws("sqs:TagQueue", e))?;
-        }
+        crate::retag::sqs(c, &url, &cur.tags, &r.tags).await?;
     }
     finish(c, &url).await
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let url = match cur.physical_id.clone() {
-        Some(u) => u,
-        None => match saved_name(cur) {
-            Some(n) => match url_of(c, &n).await? {
-                Some(u) => u,
-                None => return Ok(()),
-            },
-            None => return Ok(()),
-        },
+pub(crate) async fn delete(
+    c: &Clients,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some(url) = url(c, cur).await? else {
+        return Ok(());
     };
     match c.sqs.delete_queue().queue_url(&url).send().await {
         Ok(_) => Ok(()),
