@@ -8,9 +8,9 @@
 //!
 //! ```text
 //! create(c, r, p: &Props) -> Applied
-//! read(c, cur, hint: Option<&Props>) -> Option<Read<Props>>   // every property AWS reports
+//! read(c, id, cur, hint: Option<&Props>) -> Option<Read<Props>>   // every property AWS reports
 //! update(c, r, p: &Props, cur, changed) -> Applied
-//! delete(c, cur, hint: Option<&Props>)
+//! delete(c, id, cur, hint: Option<&Props>)
 //! ```
 //!
 //! `hint` is what was last applied, when the state has it: reads use it only
@@ -29,10 +29,10 @@ macro_rules! provider {
                     m::create(c, r, &p).await
                 })
             },
-            read: |c, _id, cur| {
+            read: |c, id, cur| {
                 Box::pin(async move {
                     let hint = $crate::kinds::hint::<m::Props>(cur);
-                    Ok(m::read(c, cur, hint.as_ref())
+                    Ok(m::read(c, id, cur, hint.as_ref())
                         .await?
                         .map($crate::kinds::Read::observed))
                 })
@@ -43,10 +43,10 @@ macro_rules! provider {
                     m::update(c, r, &p, cur, changed).await
                 })
             },
-            delete: |c, _id, cur| {
+            delete: |c, id, cur| {
                 Box::pin(async move {
                     let hint = $crate::kinds::hint::<m::Props>(cur);
-                    m::delete(c, cur, hint.as_ref()).await
+                    m::delete(c, id, cur, hint.as_ref()).await
                 })
             },
             round_trip: Some($crate::kinds::round_trip::<m::Props>),

@@ -271,6 +271,7 @@ pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResu
 
 pub(crate) async fn read(
     c: &Clients,
+    _id: &str,
     cur: &ResourceState,
     _hint: Option<&Props>,
 ) -> ProviderResult<Option<Read<Props>>> {
@@ -310,6 +311,7 @@ pub(crate) async fn update(
 
 pub(crate) async fn delete(
     c: &Clients,
+    _id: &str,
     cur: &ResourceState,
     _hint: Option<&Props>,
 ) -> ProviderResult<()> {
