@@ -6,5 +6,6 @@ pub mod apply;
 pub mod dag;
 pub mod plan;
 pub mod provider;
+pub mod recover;
 pub mod refresh;
 pub mod state;

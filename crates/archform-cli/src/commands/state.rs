@@ -133,9 +133,18 @@ pub struct RecoverArgs {
     /// The stack whose state to rebuild from the `archform:stack` tags.
     #[arg(long)]
     pub stack: String,
-    /// The blueprint name to record (default: the existing state's, or `unknown`).
+    /// The blueprint the stack was deployed from (an embedded name or a
+    /// file). With it, resources AWS cannot tag (permissions, target
+    /// registrations, listeners, routes, subscriptions) are found through
+    /// their parents, and values come back in the blueprint's form, so an
+    /// untouched stack plans no change. Without it, only tagged resources
+    /// are recorded (default name: the existing state's, or `unknown`).
     #[arg(long)]
     pub blueprint: Option<String>,
+    /// A parameter the stack was deployed with: `--set az_count=3`
+    /// (repeatable, as for `deploy`).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
     /// AWS region (default: from the AWS configuration).
     #[arg(long)]
     pub region: Option<String>,
@@ -146,10 +155,28 @@ pub struct RecoverArgs {
     pub target: TargetArgs,
 }
 
-/// Rebuilds a lost state from the tags in the account. Properties are what
-/// each kind's provider reads back; anything it cannot read is left empty,
-/// so the next `archform plan` shows it as a change: review that plan.
+/// Rebuilds a lost state from the tags in the account (and, with the
+/// blueprint, from the parents of untagged resources). Properties are what
+/// each kind's provider reads back.
 pub fn recover(out: OutputFormat, args: &RecoverArgs) -> anyhow::Result<i32> {
+    // A bad blueprint or parameter stops here, before any AWS call.
+    let graph = match &args.blueprint {
+        Some(b) => match archform_blueprint::compile(&archform_blueprint::StackRequest {
+            blueprint: Some(b.clone()),
+            stack: Some(args.stack.clone()),
+            region: args.region.clone(),
+            set: args.set.clone(),
+            tags: Vec::new(),
+            stack_file: None,
+        }) {
+            Ok(g) => Some(g),
+            Err(e) => return Ok(output::load_error(out, &e)),
+        },
+        None if !args.set.is_empty() => {
+            bail!("--set needs --blueprint: name the blueprint the stack was deployed from")
+        }
+        None => None,
+    };
     runtime()?.block_on(async {
         let store = Store::open(&args.target).await?;
         let target = crate::target::resolve(&args.target, args.region.as_deref()).await?;
@@ -170,18 +197,32 @@ pub fn recover(out: OutputFormat, args: &RecoverArgs) -> anyhow::Result<i32> {
                 .or_else(|| existing.as_ref().map(|s| s.blueprint.clone()))
                 .unwrap_or_else(|| "unknown".into());
             let mut r = archform_aws::inventory::recover(&provider, &args.stack, &blueprint).await?;
+            let completed = match &graph {
+                Some(g) => {
+                    use archform_engine::provider::Provider;
+                    let pseudo = provider.pseudo().await?;
+                    let c = archform_engine::recover::complete(&mut r.state, g, &provider, &pseudo).await;
+                    r.unread.retain(|(id, _)| !g.resources.contains_key(id));
+                    r.unread.extend(c.unread.iter().cloned());
+                    Some(c)
+                }
+                None => None,
+            };
             if let Some(old) = &existing {
                 // Continue the existing lineage so the write is accepted.
                 r.state.lineage = old.lineage.clone();
                 r.state.serial = old.serial;
-                r.state.parameters = old.parameters.clone();
+                if graph.is_none() {
+                    r.state.parameters = old.parameters.clone();
+                }
             }
             store.save(&lock, &mut r.state).await?;
-            anyhow::Ok(r)
+            anyhow::Ok((r, completed))
         }
         .await;
         store.unlock(lock).await?;
-        let r = result?;
+        let (r, completed) = result?;
+        let through_parents = completed.as_ref().map(|c| c.through_parents.clone()).unwrap_or_default();
         let report = serde_json::json!({
             "stack": args.stack,
             "state": store.describe(),
@@ -190,6 +231,7 @@ pub fn recover(out: OutputFormat, args: &RecoverArgs) -> anyhow::Result<i32> {
             })).collect::<Vec<_>>(),
             "untracked": r.untracked,
             "unread": r.unread.iter().map(|(id, e)| serde_json::json!({"id": id, "error": e})).collect::<Vec<_>>(),
+            "through_parents": through_parents,
         });
         output::emit(out, &report, || {
             let mut s = format!(
@@ -218,9 +260,15 @@ pub fn recover(out: OutputFormat, args: &RecoverArgs) -> anyhow::Result<i32> {
             for (id, e) in &r.unread {
                 let _ = writeln!(s, "  {id}: properties not read back ({e})");
             }
-            s.push_str(
-                "Properties the providers could not read are empty: run `archform plan` and review it before deploying.\n",
-            );
+            if !through_parents.is_empty() {
+                let _ = writeln!(s, "  found through their parents (no tags): {}", through_parents.join(", "));
+            }
+            if graph.is_none() {
+                s.push_str(
+                    "Only tagged resources were recorded: pass --blueprint (and the --set values of the deploy) to find untagged ones too.\n",
+                );
+            }
+            s.push_str("Run `archform plan` and review it before deploying.\n");
             s
         });
         Ok(0)
