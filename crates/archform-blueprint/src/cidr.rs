@@ -18,23 +18,26 @@ pub fn parse(text: &str) -> Result<Ipv4Net, String> {
     Ok(net)
 }
 
-/// Terraform's cidrsubnet.
-pub fn subnet(base: &str, newbits: u8, netnum: u64) -> Result<String, String> {
+/// Terraform's cidrsubnet: the `netnum`-th subnet of `base` with `newbits`
+/// more prefix bits. Every input is checked: a prefix past /32 or a subnet
+/// number past the last one is an error, never a wrapped value.
+pub fn subnet(base: &str, newbits: u64, netnum: u64) -> Result<String, String> {
     let net = parse(base)?;
-    let prefix = net.prefix_len() + newbits;
+    let prefix = u64::from(net.prefix_len()).saturating_add(newbits);
     if prefix > 32 {
         return Err(format!(
-            "cidr_subnet: {base} plus {newbits} bits is longer than /32"
+            "cidr_subnet: {base} plus {newbits} new bits is longer than /32"
         ));
     }
-    if newbits < 64 && netnum >= (1u64 << newbits) {
+    // newbits <= 32 here, so the count fits in a u64.
+    let count = 1u64 << newbits;
+    if netnum >= count {
         return Err(format!(
-            "cidr_subnet: {base} has only {} subnets of /{prefix}, asked for number {netnum}",
-            1u64 << newbits
+            "cidr_subnet: {base} has only {count} subnets of /{prefix}, asked for number {netnum}"
         ));
     }
-    let base_bits = u32::from(net.network()) as u64;
-    let shifted = netnum << (32 - prefix as u32);
+    let base_bits = u64::from(u32::from(net.network()));
+    let shifted = netnum << (32 - prefix);
     let addr = std::net::Ipv4Addr::from((base_bits | shifted) as u32);
     Ok(format!("{addr}/{prefix}"))
 }
@@ -54,6 +57,25 @@ mod tests {
         assert_eq!(subnet("10.0.0.0/16", 4, 15).unwrap(), "10.0.240.0/20");
         assert!(subnet("10.0.0.0/16", 2, 4).is_err());
         assert!(subnet("10.0.0.0/30", 4, 0).is_err());
+        assert_eq!(subnet("0.0.0.0/0", 32, 5).unwrap(), "0.0.0.5/32");
+    }
+
+    /// Found by trying: 250 new bits overflowed the prefix arithmetic
+    /// (a panic), and 264 wrapped to 8 and gave a /24.
+    #[test]
+    fn huge_new_bits_are_refused_not_wrapped() {
+        assert!(
+            subnet("10.0.0.0/16", 250, 1)
+                .unwrap_err()
+                .contains("longer than /32")
+        );
+        assert!(
+            subnet("10.0.0.0/16", 264, 1)
+                .unwrap_err()
+                .contains("longer than /32")
+        );
+        assert!(subnet("10.0.0.0/16", u64::MAX, 0).is_err());
+        assert!(subnet("10.0.0.0/16", 16, u64::MAX).is_err());
     }
 
     #[test]

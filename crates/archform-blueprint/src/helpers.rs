@@ -5,18 +5,87 @@
 //! loops, AZ letters, CIDR arithmetic, joined lists and flow-style JSON values.
 
 use crate::cidr;
+use crate::limits::{MAX_RANGE, RANGE_BUDGET};
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderErrorReason,
     ScopedJson, handlebars_helper,
 };
 use serde_json::{Value, json};
 
-handlebars_helper!(range: |n: u64| Value::Array((0..n).map(|i| json!(i)).collect()));
+thread_local! {
+    /// `range` elements produced by the render running on this thread.
+    static RANGE_USED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Starts a render's `range` budget afresh.
+pub fn reset_range_budget() {
+    RANGE_USED.with(|u| u.set(0));
+}
+
+/// `(range n)`: the numbers 0..n, within [`MAX_RANGE`] per call and
+/// [`RANGE_BUDGET`] per render (nested loops multiply).
+struct Range;
+
+impl HelperDef for Range {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, handlebars::RenderError> {
+        let n = h.param(0).and_then(|p| p.value().as_u64()).ok_or_else(|| {
+            RenderErrorReason::Other("range takes a whole number: (range 3) is 0, 1, 2".into())
+        })?;
+        if n > MAX_RANGE {
+            return Err(RenderErrorReason::Other(format!(
+                "(range {n}) is over the limit of {MAX_RANGE} elements"
+            ))
+            .into());
+        }
+        let used = RANGE_USED.with(|u| {
+            let total = u.get().saturating_add(n);
+            u.set(total);
+            total
+        });
+        if used > RANGE_BUDGET {
+            return Err(RenderErrorReason::Other(format!(
+                "loops over `range` produced over {RANGE_BUDGET} elements in all (nested loops multiply): make them smaller"
+            ))
+            .into());
+        }
+        Ok(ScopedJson::Derived(Value::Array(
+            (0..n).map(|i| json!(i)).collect(),
+        )))
+    }
+}
 handlebars_helper!(az_letter: |i: u64| {
     char::from(b'a' + (i % 26) as u8).to_string()
 });
-handlebars_helper!(add: |a: i64, b: i64| a + b);
-handlebars_helper!(mul: |a: i64, b: i64| a * b);
+/// `(add a b)` and `(mul a b)` on whole numbers; a result out of range is
+/// an error, not a wrapped number.
+struct Arith(&'static str, fn(i64, i64) -> Option<i64>);
+
+impl HelperDef for Arith {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, handlebars::RenderError> {
+        let arg = |i| h.param(i).and_then(|p| p.value().as_i64());
+        let (Some(a), Some(b)) = (arg(0), arg(1)) else {
+            return Err(
+                RenderErrorReason::Other(format!("{} takes two whole numbers", self.0)).into(),
+            );
+        };
+        let v = (self.1)(a, b).ok_or_else(|| {
+            RenderErrorReason::Other(format!("({} {a} {b}) is out of range", self.0))
+        })?;
+        Ok(ScopedJson::Derived(json!(v)))
+    }
+}
 handlebars_helper!(contains: |list: array, item: Json| list.contains(item));
 handlebars_helper!(concat: |*args| args.iter().map(|v| match v {
     Value::String(s) => s.clone(),
@@ -68,7 +137,7 @@ impl HelperDef for CidrSubnet {
             )
             .into());
         };
-        let net = cidr::subnet(&base, bits as u8, num).map_err(RenderErrorReason::Other)?;
+        let net = cidr::subnet(&base, bits, num).map_err(RenderErrorReason::Other)?;
         Ok(ScopedJson::Derived(Value::String(net)))
     }
 }
@@ -95,10 +164,10 @@ fn env_map_helper(
 }
 
 pub fn register(hb: &mut Handlebars<'static>) {
-    hb.register_helper("range", Box::new(range));
+    hb.register_helper("range", Box::new(Range));
     hb.register_helper("az_letter", Box::new(az_letter));
-    hb.register_helper("add", Box::new(add));
-    hb.register_helper("mul", Box::new(mul));
+    hb.register_helper("add", Box::new(Arith("add", i64::checked_add)));
+    hb.register_helper("mul", Box::new(Arith("mul", i64::checked_mul)));
     hb.register_helper("contains", Box::new(contains));
     hb.register_helper("concat", Box::new(concat));
     hb.register_helper("join", Box::new(join));

@@ -5,6 +5,7 @@
 use crate::catalog::{self, BlueprintSource, CatalogError};
 use crate::diagnostic::{Diagnostics, Location};
 use crate::kinds;
+use crate::limits;
 use crate::model::{BlueprintInfo, Graph, Output, Resource, StackInfo};
 use crate::naming;
 use crate::params::{self, ParamDef};
@@ -61,7 +62,56 @@ pub fn blueprint_info(name_or_path: &str) -> Result<BlueprintInfo, LoadError> {
 }
 
 /// Renders and validates a stack. All problems are reported at once.
+///
+/// The work runs on a thread of its own with a large stack and a time limit
+/// ([`crate::limits`]): a blueprint is a program, and one that loops or
+/// nests without end is reported like any other mistake, with its file,
+/// instead of hanging or aborting the caller.
 pub fn compile(req: &StackRequest) -> Result<Graph, LoadError> {
+    let (send, receive) = std::sync::mpsc::channel();
+    let request = req.clone();
+    let worker = std::thread::Builder::new()
+        .name("archform-compile".into())
+        .stack_size(limits::COMPILE_STACK)
+        .spawn(move || {
+            let _ = send.send(compile_here(&request));
+        });
+    let over_time = || {
+        let mut diags = Diagnostics::default();
+        diags.error(
+            "template/limit",
+            Location::new(req.blueprint.as_deref().unwrap_or(CLI), 1, 1),
+            format!(
+                "rendering and checking the blueprint took over {} seconds",
+                limits::COMPILE_TIME.as_secs()
+            ),
+            "look for loops that repeat too often (nested `each` over large lists)",
+        );
+        LoadError::Invalid(diags)
+    };
+    if worker.is_err() {
+        // No thread to spare: compile here, without the time limit.
+        return compile_here(req);
+    }
+    match receive.recv_timeout(limits::COMPILE_TIME) {
+        Ok(result) => result,
+        // The worker keeps running until its loop ends; the caller (the
+        // CLI) exits with this error meanwhile.
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(over_time()),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            let mut diags = Diagnostics::default();
+            diags.error(
+                "internal",
+                Location::new(req.blueprint.as_deref().unwrap_or(CLI), 1, 1),
+                "checking the blueprint stopped unexpectedly (an archform bug; the message above says where)",
+                "please report it with the blueprint that caused it",
+            );
+            Err(LoadError::Invalid(diags))
+        }
+    }
+}
+
+fn compile_here(req: &StackRequest) -> Result<Graph, LoadError> {
     let mut diags = Diagnostics::default();
     let file = read_stack_file(req, &mut diags);
     let blueprint = req
@@ -649,6 +699,20 @@ fn read_resources(res: &Node, c: &mut Checker, graph: &mut Graph) {
         return;
     };
     let kind_names: Vec<&str> = kinds::Kind::ALL.iter().map(|k| k.name()).collect();
+    if entries.len() > limits::MAX_RESOURCES {
+        let loc = c.at(res);
+        c.diags.error(
+            "resource/limit",
+            loc,
+            format!(
+                "the blueprint declares {} resources, over the limit of {}",
+                entries.len(),
+                limits::MAX_RESOURCES
+            ),
+            "split the system into several stacks",
+        );
+        return;
+    }
     for (k, v) in entries {
         let id = k.scalar_text().unwrap_or_default();
         let loc = c.at(k);

@@ -9,6 +9,8 @@
 
 use crate::diagnostic::Location;
 use crate::helpers;
+use crate::limits::MAX_RENDERED_BYTES;
+use crate::partial_graph::PartialGraph;
 use handlebars::Handlebars;
 use std::collections::BTreeMap;
 
@@ -117,6 +119,7 @@ pub struct RenderFailure {
 pub struct Renderer {
     hb: Handlebars<'static>,
     map: SourceMap,
+    partials: PartialGraph,
 }
 
 impl Renderer {
@@ -130,9 +133,11 @@ impl Renderer {
         let mut r = Renderer {
             hb,
             map: SourceMap::default(),
+            partials: PartialGraph::default(),
         };
         let mut failures = Vec::new();
         for (name, src) in partials {
+            r.partials.scan(name, src);
             let marked = r.mark(src);
             if let Err(e) = r.hb.register_partial(name, marked) {
                 failures.push(r.template_failure(&src.file, src.first_line, &e));
@@ -190,40 +195,58 @@ impl Renderer {
         body: &TemplateSource,
         data: &serde_json::Value,
     ) -> Result<(String, SourceMap), RenderFailure> {
+        self.partials.scan("", body);
+        if let Some(f) = self.partials.check().into_iter().next() {
+            return Err(f);
+        }
         let marked = self.mark(body);
         let name = body.file.clone();
         if let Err(e) = self.hb.register_template_string(&name, marked) {
             return Err(self.template_failure(&body.file, body.first_line, &e));
         }
         self.map.fallback = Some(Location::new(&body.file, body.first_line, 1));
-        let out = self.hb.render(&name, data).map_err(|e| {
-            let template = e.template_name.clone().unwrap_or(name.clone());
-            let file = self
-                .map
-                .files
-                .iter()
-                .find(|f| **f == template)
-                .cloned()
-                .or_else(|| {
-                    // Partials are registered under their partial name.
-                    self.map
-                        .files
-                        .iter()
-                        .find(|f| f.contains(&template))
-                        .cloned()
-                })
-                .unwrap_or(template);
-            let line = e.line_no.unwrap_or(1);
-            let offset = if file == body.file {
-                body.first_line - 1
-            } else {
-                0
-            };
-            RenderFailure {
-                location: Location::new(file, line + offset, e.column_no.unwrap_or(1)),
-                message: describe_render_error(&e),
-            }
-        })?;
+        helpers::reset_range_budget();
+        let mut sink = Capped::default();
+        let rendered = self.hb.render_to_write(&name, data, &mut sink);
+        if sink.over {
+            return Err(RenderFailure {
+                location: Location::new(&body.file, body.first_line, 1),
+                message: format!(
+                    "the rendered blueprint is over {} MiB: a loop that repeats too much?",
+                    MAX_RENDERED_BYTES >> 20
+                ),
+            });
+        }
+        let out = rendered
+            .map(|()| String::from_utf8_lossy(&sink.bytes).into_owned())
+            .map_err(|e| {
+                let template = e.template_name.clone().unwrap_or(name.clone());
+                let file = self
+                    .map
+                    .files
+                    .iter()
+                    .find(|f| **f == template)
+                    .cloned()
+                    .or_else(|| {
+                        // Partials are registered under their partial name.
+                        self.map
+                            .files
+                            .iter()
+                            .find(|f| f.contains(&template))
+                            .cloned()
+                    })
+                    .unwrap_or(template);
+                let line = e.line_no.unwrap_or(1);
+                let offset = if file == body.file {
+                    body.first_line - 1
+                } else {
+                    0
+                };
+                RenderFailure {
+                    location: Location::new(file, line + offset, e.column_no.unwrap_or(1)),
+                    message: describe_render_error(&e),
+                }
+            })?;
         Ok(self.strip(out))
     }
 
@@ -250,6 +273,27 @@ impl Renderer {
             self.map.rendered_lines.push(clean);
         }
         (text, self.map)
+    }
+}
+
+/// The rendered text, refused past [`MAX_RENDERED_BYTES`].
+#[derive(Default)]
+struct Capped {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_RENDERED_BYTES {
+            self.over = true;
+            return Err(std::io::Error::other("rendered text too large"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
