@@ -107,6 +107,21 @@ pub(crate) fn same_set_by(
     Value::Array(observed)
 }
 
+/// [`same_set_by`] for a typed list: `observed` in the applied order when
+/// both hold the same elements (compared in `canon`'s form).
+pub(crate) fn same_set_of<T: serde::Serialize + serde::de::DeserializeOwned>(
+    applied: Option<&[T]>,
+    observed: Vec<T>,
+    canon: impl Fn(&Value) -> Value,
+) -> Vec<T> {
+    let json = |v: &T| serde_json::to_value(v).unwrap_or(Value::Null);
+    let Some(applied) = applied.map(|a| Value::Array(a.iter().map(json).collect())) else {
+        return observed;
+    };
+    let seen = observed.iter().map(json).collect();
+    serde_json::from_value(same_set_by(Some(&applied), seen, canon)).unwrap_or(observed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

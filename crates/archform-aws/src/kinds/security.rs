@@ -7,8 +7,8 @@ use super::Handler;
 use archform_engine::state::ResourceState;
 use serde_json::Value;
 
-pub(super) static IAM_ROLE: Handler = handler!(iam_role);
-pub(super) static SECRET: Handler = handler!(secret);
+pub(super) static IAM_ROLE: Handler = provider!(iam_role);
+pub(super) static SECRET: Handler = provider!(secret);
 
 /// The readable properties, limited to those the blueprint manages (the
 /// keys of the last applied properties), so AWS defaults the blueprint never

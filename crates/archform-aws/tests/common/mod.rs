@@ -120,3 +120,14 @@ pub async fn assert_recovers(p: &AwsProvider, id: &str, st: &ResourceState) {
         .unwrap_or_else(|| panic!("{}: not found without properties", st.kind));
     assert_reads_back(st.kind, &st.properties, &seen.properties);
 }
+
+/// SHA-256 of a file by coreutils' `sha256sum` (no hashing crate here), in
+/// lowercase hex as the CLI gives it in a function's `code.sha256`.
+pub fn sha256_hex(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
+}

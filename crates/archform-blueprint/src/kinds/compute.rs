@@ -35,10 +35,18 @@ pub static LOG_GROUP: KindSpec = KindSpec {
 
 const CODE: Ty = Ty::Obj(&[
     // A zip file with a `bootstrap` executable, relative to the blueprint.
-    opt("zip", STR),
+    // Where the code came from is on this machine: Lambda cannot return it.
+    opt("zip", STR).write_only(),
     // A package and binary in lambdas/, built by `archform build`.
-    opt("package", STR),
-    opt("bin", STR),
+    opt("package", STR).write_only(),
+    opt("bin", STR).write_only(),
+    // The zip's SHA-256 (hex), added by the CLI: Lambda reports the same
+    // digest as CodeSha256. Left out (code given without its hash), the code
+    // Lambda holds is accepted as it is.
+    opt("sha256", STR).chosen(),
+    // The S3 bucket a zip over the direct-upload limit goes through, added
+    // by the CLI: Lambda keeps only the code, not how it arrived.
+    opt("artifact_bucket", STR).write_only(),
 ]);
 
 pub static FUNCTION: KindSpec = KindSpec {
@@ -48,16 +56,21 @@ pub static FUNCTION: KindSpec = KindSpec {
     props: &[
         req("role", STR),
         req("code", CODE),
-        opt("runtime", Ty::Enum(&["provided.al2023", "provided.al2"])),
-        opt("handler", STR),
-        opt("architecture", Ty::Enum(&["x86_64", "arm64"])),
-        opt("memory_size", int(128, 10240)),
-        opt("timeout", int(1, 900)),
+        // Left out, archform sends these (a Rust function on a custom runtime).
+        opt("runtime", Ty::Enum(&["provided.al2023", "provided.al2"]))
+            .default_str("provided.al2023"),
+        opt("handler", STR).default_str("bootstrap"),
+        opt("architecture", Ty::Enum(&["x86_64", "arm64"])).default_str("x86_64"),
+        // Lambda's defaults.
+        opt("memory_size", int(128, 10240)).default_int(128),
+        opt("timeout", int(1, 900)).default_int(3),
         opt("environment", Ty::Map(&Ty::Str)),
         opt(
             "vpc_config",
             Ty::Obj(&[req("subnet_ids", STRS), req("security_group_ids", STRS)]),
         ),
+        // Left out, the function logs to Lambda's own `/aws/lambda/<name>`,
+        // which reads back as no log group.
         opt("log_group", STR),
         opt("reserved_concurrency", int(0, 10000)),
         opt("description", STR),
@@ -84,7 +97,9 @@ pub static PERMISSION: KindSpec = KindSpec {
     props: &[
         req("function_name", STR).replace(),
         req("principal", STR).replace(),
-        opt("action", STR).replace(),
+        opt("action", STR)
+            .replace()
+            .default_str("lambda:InvokeFunction"),
         opt("source_arn", STR).replace(),
         opt("source_account", STR).replace(),
         // Required by AWS for function URL permissions (`lambda:InvokeFunctionUrl`).
@@ -106,11 +121,12 @@ pub static EVENT_SOURCE_MAPPING: KindSpec = KindSpec {
     props: &[
         req("function_name", STR),
         req("event_source_arn", STR).replace(),
-        opt("batch_size", int(1, 10000)),
-        opt("maximum_batching_window_seconds", int(0, 300)),
-        opt("report_batch_item_failures", BOOL),
+        // Lambda's defaults for an SQS source.
+        opt("batch_size", int(1, 10000)).default_int(10),
+        opt("maximum_batching_window_seconds", int(0, 300)).default_int(0),
+        opt("report_batch_item_failures", BOOL).default_bool(false),
         opt("maximum_concurrency", int(2, 1000)),
-        opt("enabled", BOOL),
+        opt("enabled", BOOL).default_bool(true),
     ],
     attrs: &[attr("id", CfnAttr::Ref)],
     naming: None,
@@ -124,7 +140,8 @@ pub static FUNCTION_URL: KindSpec = KindSpec {
     cfn_type: "AWS::Lambda::Url",
     props: &[
         req("function_name", STR).replace(),
-        opt("auth_type", Ty::Enum(&["NONE", "AWS_IAM"])),
+        // Left out, archform asks for AWS_IAM.
+        opt("auth_type", Ty::Enum(&["NONE", "AWS_IAM"])).default_str("AWS_IAM"),
     ],
     attrs: &[
         attr("url", CfnAttr::GetAtt("FunctionUrl")),

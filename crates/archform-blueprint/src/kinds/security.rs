@@ -30,7 +30,11 @@ pub static SECRET: KindSpec = KindSpec {
     cfn_type: "AWS::SecretsManager::Secret",
     props: &[
         opt("description", STR),
+        // Left out, the secret is encrypted with the account's
+        // aws/secretsmanager key, which DescribeSecret does not report.
         opt("kms_key_id", STR),
+        // How the value was generated: Secrets Manager keeps only the value
+        // (the secret itself, never read back), not how it was made.
         opt(
             "generate",
             Ty::Obj(&[
@@ -39,7 +43,8 @@ pub static SECRET: KindSpec = KindSpec {
                 opt("secret_template", STR),
                 opt("generate_key", STR),
             ]),
-        ),
+        )
+        .write_only(),
     ],
     // CloudFormation exposes no attribute with a secret's name (Ref and Id
     // are both the ARN), so only the ARN is exported.

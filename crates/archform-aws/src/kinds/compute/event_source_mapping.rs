@@ -2,47 +2,92 @@
 //! mapping of the same function and queue is found with
 //! ListEventSourceMappings; the physical id is the mapping's UUID.
 
+use super::function_ref;
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::{managed, removed_tags};
+use crate::kinds::Read;
 use crate::support::{arn_account, arn_partition};
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::wait::{Backoff, retry_while};
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_lambda::types::{EventSourceMappingConfiguration, FunctionResponseType, ScalingConfig};
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn applied(m: &EventSourceMappingConfiguration) -> Applied {
-    let uuid = m.uuid().unwrap_or_default().to_string();
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub function_name: String,
+    pub event_source_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_batching_window_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_batch_item_failures: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximum_concurrency: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+fn applied(uuid: &str) -> Applied {
     let mut attributes = IndexMap::new();
-    attributes.insert("id".into(), Value::from(uuid.clone()));
+    attributes.insert("id".into(), Value::from(uuid));
     Applied {
-        physical_id: uuid,
+        physical_id: uuid.to_string(),
         attributes,
     }
 }
 
-fn response_types(r: &Resolved) -> Vec<FunctionResponseType> {
-    if r.bool("report_batch_item_failures") == Some(true) {
+fn response_types(p: &Props) -> Vec<FunctionResponseType> {
+    if p.report_batch_item_failures == Some(true) {
         vec![FunctionResponseType::ReportBatchItemFailures]
     } else {
         vec![]
     }
 }
 
-fn scaling(r: &Resolved) -> Option<ScalingConfig> {
-    r.int("maximum_concurrency").map(|n| {
+fn scaling(p: &Props) -> Option<ScalingConfig> {
+    p.maximum_concurrency.map(|n| {
         ScalingConfig::builder()
             .maximum_concurrency(n as i32)
             .build()
     })
 }
 
+/// The properties the mapping holds, its function in the blueprint's form
+/// (see [`function_ref`]).
+fn props_of(m: &EventSourceMappingConfiguration, hint: Option<&Props>) -> Props {
+    Props {
+        function_name: function_ref(
+            m.function_arn().unwrap_or_default(),
+            hint.map(|h| h.function_name.as_str()),
+        ),
+        event_source_arn: m.event_source_arn().unwrap_or_default().to_string(),
+        batch_size: m.batch_size().map(i64::from),
+        maximum_batching_window_seconds: m.maximum_batching_window_in_seconds().map(i64::from),
+        report_batch_item_failures: Some(
+            m.function_response_types()
+                .contains(&FunctionResponseType::ReportBatchItemFailures),
+        ),
+        maximum_concurrency: m
+            .scaling_config()
+            .and_then(|s| s.maximum_concurrency())
+            .map(i64::from),
+        enabled: m
+            .state()
+            .map(|s| matches!(s, "Enabled" | "Enabling" | "Creating" | "Updating")),
+    }
+}
+
 /// Runs `call` again while the mapping is busy changing state (Creating,
-/// Updating): AWS answers ResourceInUseException then.
-async fn when_idle<T, E, F, Fut>(op: &str, mut call: F) -> ProviderResult<Option<T>>
+/// Updating): AWS answers ResourceInUseException then. `None` when the
+/// mapping does not exist.
+async fn when_idle<T, E, F, Fut>(op: &str, call: F) -> ProviderResult<Option<T>>
 where
     F: FnMut() -> Fut,
     Fut: Future<
@@ -53,21 +98,17 @@ where
     >,
     E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let start = Instant::now();
-    let mut delay = Duration::from_millis(500);
-    loop {
-        match call().await {
-            Ok(v) => return Ok(Some(v)),
-            Err(e) if error::is_not_found(&e) => return Ok(None),
-            Err(e)
-                if error::code(&e) == Some("ResourceInUseException")
-                    && start.elapsed() + delay < Duration::from_secs(120) =>
-            {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-            Err(e) => return Err(error::aws(op, e)),
-        }
+    let backoff = Backoff {
+        first: Duration::from_millis(500),
+        limit: Duration::from_secs(120),
+    };
+    let busy = |e: &aws_sdk_lambda::error::SdkError<E, _>| {
+        error::code(e) == Some("ResourceInUseException")
+    };
+    match retry_while(backoff, busy, call).await {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if error::is_not_found(&e) => Ok(None),
+        Err(e) => Err(error::aws(op, e)),
     }
 }
 
@@ -76,33 +117,23 @@ async fn find(
     function: &str,
     source: &str,
 ) -> ProviderResult<Option<EventSourceMappingConfiguration>> {
-    let mut marker = None;
-    loop {
-        let out = match c
-            .lambda
-            .list_event_source_mappings()
-            .function_name(function)
-            .event_source_arn(source)
-            .set_marker(marker)
-            .send()
-            .await
-        {
-            Ok(o) => o,
+    let mut mappings = c
+        .lambda
+        .list_event_source_mappings()
+        .function_name(function)
+        .event_source_arn(source)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(m) = mappings.next().await {
+        match m {
+            Ok(m) if m.event_source_arn() == Some(source) => return Ok(Some(m)),
+            Ok(_) => {}
             Err(e) if error::is_not_found(&e) => return Ok(None),
             Err(e) => return Err(error::aws("lambda:ListEventSourceMappings", e)),
-        };
-        if let Some(m) = out
-            .event_source_mappings()
-            .iter()
-            .find(|m| m.event_source_arn() == Some(source))
-        {
-            return Ok(Some(m.clone()));
-        }
-        marker = out.next_marker().map(String::from);
-        if marker.is_none() {
-            return Ok(None);
         }
     }
+    Ok(None)
 }
 
 async fn get(c: &Clients, uuid: &str) -> ProviderResult<Option<EventSourceMappingConfiguration>> {
@@ -126,14 +157,16 @@ async fn get(c: &Clients, uuid: &str) -> ProviderResult<Option<EventSourceMappin
 }
 
 /// Brings an existing mapping to the desired settings (all of them, or the
-/// named properties).
+/// named properties). A property the blueprint no longer sets goes back to
+/// Lambda's default (the spec's).
 async fn apply(
     c: &Clients,
     uuid: &str,
     r: &Resolved,
+    p: &Props,
     only: Option<&[String]>,
 ) -> ProviderResult<()> {
-    let wanted = |p: &str| only.is_none_or(|o| o.iter().any(|c| c == p));
+    let wanted = |name: &str| only.is_none_or(|o| o.iter().any(|c| c == name));
     let props = [
         "function_name",
         "batch_size",
@@ -142,32 +175,32 @@ async fn apply(
         "maximum_concurrency",
         "enabled",
     ];
-    if !props.iter().any(|p| wanted(p)) {
+    if !props.iter().any(|name| wanted(name)) {
         return Ok(());
     }
     when_idle("lambda:UpdateEventSourceMapping", || {
         let mut req = c.lambda.update_event_source_mapping().uuid(uuid);
         if wanted("function_name") {
-            req = req.set_function_name(r.str("function_name").map(String::from));
+            req = req.function_name(&p.function_name);
         }
         if wanted("batch_size") {
-            req = req.batch_size(r.int("batch_size").unwrap_or(10) as i32);
+            req = req.batch_size(p.batch_size.unwrap_or(10) as i32);
         }
         if wanted("maximum_batching_window_seconds") {
             req = req.maximum_batching_window_in_seconds(
-                r.int("maximum_batching_window_seconds").unwrap_or(0) as i32,
+                p.maximum_batching_window_seconds.unwrap_or(0) as i32,
             );
         }
         if wanted("report_batch_item_failures") {
-            req = req.set_function_response_types(Some(response_types(r)));
+            req = req.set_function_response_types(Some(response_types(p)));
         }
         if wanted("maximum_concurrency") {
             // An empty ScalingConfig removes the limit.
             req =
-                req.scaling_config(scaling(r).unwrap_or_else(|| ScalingConfig::builder().build()));
+                req.scaling_config(scaling(p).unwrap_or_else(|| ScalingConfig::builder().build()));
         }
         if wanted("enabled") {
-            req = req.enabled(r.bool("enabled").unwrap_or(true));
+            req = req.enabled(p.enabled.unwrap_or(true));
         }
         req.send()
     })
@@ -178,15 +211,11 @@ async fn apply(
     Ok(())
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let field = |p: &str| {
-        r.str(p)
-            .ok_or_else(|| ProviderError::Invalid(format!("{}: {p} is required", r.id)))
-    };
-    let (function, source) = (field("function_name")?, field("event_source_arn")?);
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    let (function, source) = (&p.function_name, &p.event_source_arn);
     if let Some(m) = find(c, function, source).await? {
-        let a = applied(&m);
-        apply(c, &a.physical_id, r, None).await?;
+        let a = applied(m.uuid().unwrap_or_default());
+        apply(c, &a.physical_id, r, p, None).await?;
         return Ok(a);
     }
     let out = c
@@ -194,85 +223,51 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
         .create_event_source_mapping()
         .function_name(function)
         .event_source_arn(source)
-        .set_batch_size(r.int("batch_size").map(|v| v as i32))
-        .set_maximum_batching_window_in_seconds(
-            r.int("maximum_batching_window_seconds").map(|v| v as i32),
-        )
-        .set_function_response_types(Some(response_types(r)).filter(|v| !v.is_empty()))
-        .set_scaling_config(scaling(r))
-        .set_enabled(r.bool("enabled"))
+        .set_batch_size(p.batch_size.map(|v| v as i32))
+        .set_maximum_batching_window_in_seconds(p.maximum_batching_window_seconds.map(|v| v as i32))
+        .set_function_response_types(Some(response_types(p)).filter(|v| !v.is_empty()))
+        .set_scaling_config(scaling(p))
+        .set_enabled(p.enabled)
         .set_tags(Some(r.tags.clone().into_iter().collect()))
         .send()
         .await
         .map_err(|e| error::aws("lambda:CreateEventSourceMapping", e))?;
-    let uuid = out.uuid().unwrap_or_default().to_string();
-    let mut attributes = IndexMap::new();
-    attributes.insert("id".into(), Value::from(uuid.clone()));
-    Ok(Applied {
-        physical_id: uuid,
-        attributes,
-    })
+    Ok(applied(out.uuid().unwrap_or_default()))
+}
+
+/// The mapping: by its UUID, else (a create cut off before its answer was
+/// saved) by the function and queue that were applied.
+async fn mapping(
+    c: &Clients,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<Option<EventSourceMappingConfiguration>> {
+    match (cur.physical_id.as_deref(), hint) {
+        (Some(uuid), _) => get(c, uuid).await,
+        (None, Some(h)) => find(c, &h.function_name, &h.event_source_arn).await,
+        (None, None) => Ok(None),
+    }
 }
 
 pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let found = match cur.physical_id.as_deref() {
-        Some(uuid) => get(c, uuid).await?,
-        None => {
-            let p = |k: &str| cur.properties[k].as_str().unwrap_or_default().to_string();
-            find(c, &p("function_name"), &p("event_source_arn")).await?
-        }
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some(m) = mapping(c, cur, hint).await? else {
+        return Ok(None);
     };
-    let Some(m) = found else { return Ok(None) };
-    let mut props = serde_json::Map::new();
-    // AWS answers with the function's ARN; keep the blueprint's name when
-    // it names the same function.
-    let fn_arn = m.function_arn().unwrap_or_default();
-    let fn_prop = match cur.properties["function_name"].as_str() {
-        Some(n) if fn_arn == n || fn_arn.ends_with(&format!(":function:{n}")) => Value::from(n),
-        _ => Value::from(fn_arn),
-    };
-    props.insert("function_name".into(), fn_prop);
-    if let Some(v) = m.event_source_arn() {
-        props.insert("event_source_arn".into(), Value::from(v));
-    }
-    if let Some(v) = m.batch_size() {
-        props.insert("batch_size".into(), Value::from(v));
-    }
-    if let Some(v) = m.maximum_batching_window_in_seconds() {
-        props.insert("maximum_batching_window_seconds".into(), Value::from(v));
-    }
-    props.insert(
-        "report_batch_item_failures".into(),
-        Value::from(
-            m.function_response_types()
-                .contains(&FunctionResponseType::ReportBatchItemFailures),
-        ),
-    );
-    if let Some(n) = m.scaling_config().and_then(|s| s.maximum_concurrency()) {
-        props.insert("maximum_concurrency".into(), Value::from(n));
-    }
-    if let Some(s) = m.state() {
-        props.insert(
-            "enabled".into(),
-            Value::from(matches!(
-                s,
-                "Enabled" | "Enabling" | "Creating" | "Updating"
-            )),
-        );
-    }
-    Ok(Some(Observed {
-        applied: applied(&m),
-        properties: managed(cur, props),
+    Ok(Some(Read {
+        applied: applied(m.uuid().unwrap_or_default()),
+        props: props_of(&m, hint),
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
@@ -282,7 +277,7 @@ pub(crate) async fn update(
             r.id
         ))
     })?;
-    apply(c, &uuid, r, Some(changed)).await?;
+    apply(c, &uuid, r, p, Some(changed)).await?;
     if changed.iter().any(|p| p == "tags") {
         let m = get(c, &uuid).await?.ok_or_else(|| {
             ProviderError::failed(format!("{}: event source mapping {uuid} not found", r.id))
@@ -299,44 +294,23 @@ pub(crate) async fn update(
                     arn_account(fn_arn)
                 )
             });
-        let gone = removed_tags(&cur.tags, &r.tags);
-        if !gone.is_empty() {
-            c.lambda
-                .untag_resource()
-                .resource(&arn)
-                .set_tag_keys(Some(gone))
-                .send()
-                .await
-                .map_err(|e| error::aws("lambda:UntagResource", e))?;
-        }
-        if !r.tags.is_empty() {
-            c.lambda
-                .tag_resource()
-                .resource(&arn)
-                .set_tags(Some(r.tags.clone().into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| error::aws("lambda:TagResource", e))?;
-        }
+        crate::retag::lambda(c, &arn, &cur.tags, &r.tags).await?;
     }
-    let mut attributes = IndexMap::new();
-    attributes.insert("id".into(), Value::from(uuid.clone()));
-    Ok(Applied {
-        physical_id: uuid,
-        attributes,
-    })
+    Ok(applied(&uuid))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let uuid = match cur.physical_id.clone() {
-        Some(u) => u,
-        None => {
-            let p = |k: &str| cur.properties[k].as_str().unwrap_or_default().to_string();
-            match find(c, &p("function_name"), &p("event_source_arn")).await? {
-                Some(m) => m.uuid().unwrap_or_default().to_string(),
-                None => return Ok(()),
-            }
-        }
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let uuid = match &cur.physical_id {
+        Some(u) => u.clone(),
+        None => match mapping(c, cur, hint).await? {
+            Some(m) => m.uuid().unwrap_or_default().to_string(),
+            None => return Ok(()),
+        },
     };
     when_idle("lambda:DeleteEventSourceMapping", || {
         c.lambda.delete_event_source_mapping().uuid(&uuid).send()

@@ -13,21 +13,75 @@ mod artifact_bucket;
 
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::{managed, removed_tags};
-use crate::support::{arn_partition, name_of, saved_name};
-use crate::wait;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use crate::support::{arn_partition, name_of, same_set_of, saved_name};
+use crate::wait::{self, Backoff, retry_while};
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
+use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Architecture, Environment, FunctionCode, FunctionConfiguration, LastUpdateStatus,
     LoggingConfig, Runtime, State, VpcConfig,
 };
 use indexmap::IndexMap;
-use serde_json::{Value, json};
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub role: String,
+    pub code: Code,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_size: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<IndexMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_config: Option<Vpc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrency: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Where the code comes from (`zip`, or `package`/`bin` still to be built),
+/// the zip's hash and the bucket it is uploaded through. Lambda reports only
+/// the hash.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Code {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_bucket: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Vpc {
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+}
 
 /// Properties that UpdateFunctionConfiguration applies.
 const CONFIG: &[&str] = &[
@@ -91,15 +145,16 @@ impl Package {
 /// The deployment package from `code`: `code.zip` read from disk, or
 /// uploaded to `code.artifact_bucket` under its `code.sha256`. Code given as
 /// a package/binary of lambdas/ must be built first.
-async fn package(c: &Clients, r: &Resolved) -> ProviderResult<Package> {
-    let code = r.prop("code").cloned().unwrap_or(Value::Null);
-    let path = match code.get("zip").and_then(Value::as_str) {
+async fn package(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Package> {
+    let code = &p.code;
+    let path = match code.zip.as_deref() {
         Some(path) => path,
-        None if code.get("package").is_some() || code.get("bin").is_some() => {
+        None if code.package.is_some() || code.bin.is_some() => {
             return Err(ProviderError::Invalid(format!(
                 "{}: the function code ({}) must be built into a zip first: run `archform build` (a later feature) \
              or deploy a zip instead with `--code-override <path to zip>`",
-                r.id, code
+                r.id,
+                serde_json::to_value(code).unwrap_or(Value::Null)
             )));
         }
         None => {
@@ -109,8 +164,8 @@ async fn package(c: &Clients, r: &Resolved) -> ProviderResult<Package> {
             )));
         }
     };
-    if let Some(bucket) = code.get("artifact_bucket").and_then(Value::as_str) {
-        let sha256 = code.get("sha256").and_then(Value::as_str).unwrap_or("");
+    if let Some(bucket) = code.artifact_bucket.as_deref() {
+        let sha256 = code.sha256.as_deref().unwrap_or("");
         let key = artifact_bucket::upload(c, r, bucket, Path::new(path), sha256).await?;
         return Ok(Package::S3 {
             bucket: bucket.to_string(),
@@ -127,59 +182,119 @@ async fn package(c: &Clients, r: &Resolved) -> ProviderResult<Package> {
         })
 }
 
-fn environment(r: &Resolved) -> Environment {
-    let vars: HashMap<String, String> = r
-        .prop("environment")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
-                    )
-                })
-                .collect()
-        })
+fn environment(p: &Props) -> Environment {
+    let vars = p
+        .environment
+        .as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
     Environment::builder().set_variables(Some(vars)).build()
 }
 
-fn vpc(r: &Resolved) -> VpcConfig {
-    let v = r.prop("vpc_config").cloned().unwrap_or(Value::Null);
-    let list = |k: &str| -> Vec<String> {
-        v.get(k)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+fn vpc(p: &Props) -> VpcConfig {
+    let (subnets, groups) = p
+        .vpc_config
+        .as_ref()
+        .map(|v| (v.subnet_ids.clone(), v.security_group_ids.clone()))
+        .unwrap_or_default();
     VpcConfig::builder()
-        .set_subnet_ids(Some(list("subnet_ids")))
-        .set_security_group_ids(Some(list("security_group_ids")))
+        .set_subnet_ids(Some(subnets))
+        .set_security_group_ids(Some(groups))
         .build()
 }
 
-fn logging(r: &Resolved) -> Option<LoggingConfig> {
-    r.str("log_group")
+fn logging(p: &Props) -> Option<LoggingConfig> {
+    p.log_group
+        .as_ref()
         .map(|g| LoggingConfig::builder().log_group(g).build())
 }
 
-fn runtime(r: &Resolved) -> Runtime {
-    Runtime::from(r.str("runtime").unwrap_or("provided.al2023"))
+fn runtime(p: &Props) -> Runtime {
+    Runtime::from(p.runtime.as_deref().unwrap_or("provided.al2023"))
 }
 
-fn architecture(r: &Resolved) -> Architecture {
-    Architecture::from(r.str("architecture").unwrap_or("x86_64"))
+fn architecture(p: &Props) -> Architecture {
+    Architecture::from(p.architecture.as_deref().unwrap_or("x86_64"))
 }
 
-async fn get(
+/// Lambda's own log group of a function: where it logs without `log_group`.
+fn default_log_group(name: &str) -> String {
+    format!("/aws/lambda/{name}")
+}
+
+/// The properties Lambda reports for the function, in the blueprint's
+/// shape: subnets and security groups in the applied order when they are
+/// the same, Lambda's own log group as none (what leaving `log_group` out
+/// means) unless the blueprint named it.
+fn props_of(
     c: &Clients,
     name: &str,
-) -> ProviderResult<Option<aws_sdk_lambda::operation::get_function::GetFunctionOutput>> {
+    out: &GetFunctionOutput,
+    f: &FunctionConfiguration,
+    hint: Option<&Props>,
+) -> Props {
+    let vpc_config = f
+        .vpc_config()
+        .filter(|v| !v.subnet_ids().is_empty())
+        .map(|v| {
+            let applied = hint.and_then(|h| h.vpc_config.as_ref());
+            Vpc {
+                subnet_ids: same_set_of(
+                    applied.map(|a| a.subnet_ids.as_slice()),
+                    v.subnet_ids().to_vec(),
+                    Value::clone,
+                ),
+                security_group_ids: same_set_of(
+                    applied.map(|a| a.security_group_ids.as_slice()),
+                    v.security_group_ids().to_vec(),
+                    Value::clone,
+                ),
+            }
+        });
+    let applied_group = hint.and_then(|h| h.log_group.as_deref());
+    let log_group = match f.logging_config() {
+        Some(l) => l
+            .log_group()
+            .filter(|g| *g != default_log_group(name) || applied_group == Some(*g))
+            .map(String::from),
+        // AWS always reports a logging configuration; moto (5.x) leaves it
+        // out of GetFunction, so what was applied is all there is to go by.
+        None if c.emulator => applied_group.map(String::from),
+        None => None,
+    };
+    let environment = f
+        .environment()
+        .and_then(|e| e.variables())
+        .filter(|v| !v.is_empty())
+        .map(|vars| {
+            let mut m: Vec<_> = vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            m.sort();
+            m.into_iter().collect()
+        });
+    Props {
+        role: f.role().unwrap_or_default().to_string(),
+        code: Code {
+            // Lambda gives the zip's SHA-256 in base64, the CLI in hex.
+            sha256: f.code_sha256().and_then(artifact_bucket::hex_of_base64),
+            ..Code::default()
+        },
+        runtime: f.runtime().map(|r| r.as_str().to_string()),
+        handler: f.handler().map(String::from),
+        architecture: f.architectures().first().map(|a| a.as_str().to_string()),
+        memory_size: f.memory_size().map(i64::from),
+        timeout: f.timeout().map(i64::from),
+        environment,
+        vpc_config,
+        log_group,
+        reserved_concurrency: out
+            .concurrency()
+            .and_then(|c| c.reserved_concurrent_executions())
+            .map(i64::from),
+        description: f.description().filter(|d| !d.is_empty()).map(String::from),
+    }
+}
+
+async fn get(c: &Clients, name: &str) -> ProviderResult<Option<GetFunctionOutput>> {
     match c.lambda.get_function().function_name(name).send().await {
         Ok(o) => Ok(Some(o)),
         Err(e) if error::is_not_found(&e) => Ok(None),
@@ -253,23 +368,25 @@ async fn set_concurrency(c: &Clients, name: &str, n: Option<i64>) -> ProviderRes
     }
 }
 
-async fn update_config(c: &Clients, name: &str, r: &Resolved) -> ProviderResult<()> {
+async fn update_config(c: &Clients, name: &str, p: &Props) -> ProviderResult<()> {
     c.lambda
         .update_function_configuration()
         .function_name(name)
-        .set_role(r.str("role").map(String::from))
-        .runtime(runtime(r))
-        .handler(r.str("handler").unwrap_or("bootstrap"))
-        .set_memory_size(r.int("memory_size").map(|v| v as i32))
-        .set_timeout(r.int("timeout").map(|v| v as i32))
-        .description(r.str("description").unwrap_or_default())
-        .environment(environment(r))
-        .vpc_config(vpc(r))
+        .role(&p.role)
+        .runtime(runtime(p))
+        .handler(p.handler.as_deref().unwrap_or("bootstrap"))
+        // A size or timeout the blueprint no longer sets goes back to
+        // Lambda's default (the spec's).
+        .memory_size(p.memory_size.unwrap_or(128) as i32)
+        .timeout(p.timeout.unwrap_or(3) as i32)
+        .description(p.description.as_deref().unwrap_or_default())
+        .environment(environment(p))
+        .vpc_config(vpc(p))
         // Without a log group of its own, the function logs to Lambda's
         // default group again.
-        .logging_config(logging(r).unwrap_or_else(|| {
+        .logging_config(logging(p).unwrap_or_else(|| {
             LoggingConfig::builder()
-                .log_group(format!("/aws/lambda/{name}"))
+                .log_group(default_log_group(name))
                 .build()
         }))
         .send()
@@ -278,51 +395,47 @@ async fn update_config(c: &Clients, name: &str, r: &Resolved) -> ProviderResult<
     settled(c, name).await.map(|_| ())
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let name = name_of(r)?;
     if get(c, &name).await?.is_none() {
-        let code = package(c, r).await?.function_code();
+        let code = package(c, r, p).await?.function_code();
         // A role created moments ago cannot be assumed by Lambda yet.
-        let start = Instant::now();
-        let mut delay = Duration::from_secs(1);
-        loop {
-            let out = c
-                .lambda
+        let backoff = Backoff {
+            first: Duration::from_secs(1),
+            limit: Duration::from_secs(90),
+        };
+        let not_assumable_yet = |e: &aws_sdk_lambda::error::SdkError<_, _>| {
+            error::code(e) == Some("InvalidParameterValueException")
+                && e.message().is_some_and(|m| m.contains("cannot be assumed"))
+        };
+        let out = retry_while(backoff, not_assumable_yet, || {
+            c.lambda
                 .create_function()
                 .function_name(&name)
-                .role(r.str("role").unwrap_or_default())
-                .runtime(runtime(r))
-                .handler(r.str("handler").unwrap_or("bootstrap"))
+                .role(&p.role)
+                .runtime(runtime(p))
+                .handler(p.handler.as_deref().unwrap_or("bootstrap"))
                 .code(code.clone())
-                .architectures(architecture(r))
-                .set_memory_size(r.int("memory_size").map(|v| v as i32))
-                .set_timeout(r.int("timeout").map(|v| v as i32))
-                .set_description(r.str("description").map(String::from))
-                .set_environment(r.prop("environment").map(|_| environment(r)))
-                .set_vpc_config(r.prop("vpc_config").map(|_| vpc(r)))
-                .set_logging_config(logging(r))
+                .architectures(architecture(p))
+                .set_memory_size(p.memory_size.map(|v| v as i32))
+                .set_timeout(p.timeout.map(|v| v as i32))
+                .set_description(p.description.clone())
+                .set_environment(p.environment.as_ref().map(|_| environment(p)))
+                .set_vpc_config(p.vpc_config.as_ref().map(|_| vpc(p)))
+                .set_logging_config(logging(p))
                 .set_tags(Some(r.tags.clone().into_iter().collect()))
                 .send()
-                .await;
-            match out {
-                Ok(_) => break,
-                Err(e)
-                    if error::code(&e) == Some("InvalidParameterValueException")
-                        && aws_sdk_lambda::error::ProvideErrorMetadata::message(&e)
-                            .is_some_and(|m| m.contains("cannot be assumed"))
-                        && start.elapsed() + delay < Duration::from_secs(90) =>
-                {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
-                // An earlier attempt created it after all (lost answer).
-                Err(e) if error::code(&e) == Some("ResourceConflictException") => break,
-                Err(e) => return Err(error::aws("lambda:CreateFunction", e)),
-            }
+        })
+        .await;
+        match out {
+            Ok(_) => {}
+            // An earlier attempt created it after all (lost answer).
+            Err(e) if error::code(&e) == Some("ResourceConflictException") => {}
+            Err(e) => return Err(error::aws("lambda:CreateFunction", e)),
         }
     }
     let f = settled(c, &name).await?;
-    if let Some(n) = r.int("reserved_concurrency") {
+    if let Some(n) = p.reserved_concurrency {
         set_concurrency(c, &name, Some(n)).await?;
     }
     Ok(applied(c, &f))
@@ -332,7 +445,8 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let Some(name) = saved_name(cur) else {
         return Ok(None);
     };
@@ -342,153 +456,56 @@ pub(crate) async fn read(
     let Some(f) = out.configuration() else {
         return Ok(None);
     };
-    let mut props = serde_json::Map::new();
-    let mut put = |k: &str, v: Value| {
-        props.insert(k.to_string(), v);
-    };
-    if let Some(v) = f.role() {
-        put("role", Value::from(v));
-    }
-    if let Some(v) = f.runtime() {
-        put("runtime", Value::from(v.as_str()));
-    }
-    if let Some(v) = f.handler() {
-        put("handler", Value::from(v));
-    }
-    if let Some(a) = f.architectures().first() {
-        put("architecture", Value::from(a.as_str()));
-    }
-    if let Some(v) = f.memory_size() {
-        put("memory_size", Value::from(v));
-    }
-    if let Some(v) = f.timeout() {
-        put("timeout", Value::from(v));
-    }
-    if let Some(v) = f.description().filter(|d| !d.is_empty()) {
-        put("description", Value::from(v));
-    }
-    if let Some(vars) = f.environment().and_then(|e| e.variables()) {
-        // Lambda keeps every value as text; a value applied as a number or
-        // boolean (a resolved reference) that reads back as the same text is
-        // reported as applied, not as drift.
-        let applied_env = cur.properties.get("environment");
-        let mut m: Vec<_> = vars.iter().collect();
-        m.sort();
-        let env = m
-            .into_iter()
-            .map(|(k, v)| {
-                let was = applied_env.and_then(|e| e.get(k));
-                let value = match was {
-                    Some(w)
-                        if !w.is_string()
-                            && serde_json::from_str::<Value>(v).ok().as_ref() == Some(w) =>
-                    {
-                        w.clone()
-                    }
-                    _ => Value::from(v.clone()),
-                };
-                (k.clone(), value)
-            })
-            .collect();
-        put("environment", Value::Object(env));
-    }
-    if let Some(v) = f.vpc_config().filter(|v| !v.subnet_ids().is_empty()) {
-        put(
-            "vpc_config",
-            json!({"subnet_ids": v.subnet_ids(), "security_group_ids": v.security_group_ids()}),
-        );
-    }
-    match f.logging_config() {
-        Some(l) => {
-            // Lambda's own default group is what leaving `log_group` out means.
-            if let Some(g) = l
-                .log_group()
-                .filter(|g| *g != format!("/aws/lambda/{name}"))
-            {
-                put("log_group", Value::from(g));
-            }
-        }
-        // AWS always reports a logging configuration; moto has none, so
-        // what was applied is all there is to go by.
-        None if c.emulator => {
-            if let Some(g) = cur.properties.get("log_group") {
-                put("log_group", g.clone());
-            }
-        }
-        None => {}
-    }
-    if let Some(n) = out
-        .concurrency()
-        .and_then(|c| c.reserved_concurrent_executions())
-    {
-        put("reserved_concurrency", Value::from(n));
-    }
-    // The code cannot be read back as the blueprint wrote it.
-    if let Some(code) = cur.properties.get("code") {
-        put("code", code.clone());
-    }
-    Ok(Some(Observed {
+    Ok(Some(Read {
         applied: applied(c, f),
-        properties: managed(cur, props),
+        props: props_of(c, &name, &out, f, hint),
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
     let name = saved_name(cur).map_or_else(|| name_of(r), Ok)?;
     let has = |p: &str| changed.iter().any(|c| c == p);
     if has("code") || has("architecture") {
-        let (zip, bucket, key) = package(c, r).await?.parts();
+        let (zip, bucket, key) = package(c, r, p).await?.parts();
         c.lambda
             .update_function_code()
             .function_name(&name)
             .set_zip_file(zip)
             .set_s3_bucket(bucket)
             .set_s3_key(key)
-            .architectures(architecture(r))
+            .architectures(architecture(p))
             .send()
             .await
             .map_err(|e| error::aws("lambda:UpdateFunctionCode", e))?;
         settled(c, &name).await?;
     }
     if CONFIG.iter().any(|p| has(p)) {
-        update_config(c, &name, r).await?;
+        update_config(c, &name, p).await?;
     }
     if has("reserved_concurrency") {
-        set_concurrency(c, &name, r.int("reserved_concurrency")).await?;
+        set_concurrency(c, &name, p.reserved_concurrency).await?;
     }
     let f = settled(c, &name).await?;
     let a = applied(c, &f);
     if has("tags") {
-        let arn = a.attributes["arn"].as_str().unwrap_or_default().to_string();
-        let gone = removed_tags(&cur.tags, &r.tags);
-        if !gone.is_empty() {
-            c.lambda
-                .untag_resource()
-                .resource(&arn)
-                .set_tag_keys(Some(gone))
-                .send()
-                .await
-                .map_err(|e| error::aws("lambda:UntagResource", e))?;
-        }
-        if !r.tags.is_empty() {
-            c.lambda
-                .tag_resource()
-                .resource(&arn)
-                .set_tags(Some(r.tags.clone().into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| error::aws("lambda:TagResource", e))?;
-        }
+        let arn = a.attributes["arn"].as_str().unwrap_or_default();
+        crate::retag::lambda(c, arn, &cur.tags, &r.tags).await?;
     }
     Ok(a)
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let Some(name) = saved_name(cur) else {
         return Ok(());
     };

@@ -1,14 +1,31 @@
 //! lambda.function_url: CreateFunctionUrlConfig; a function has at most one
 //! URL (unqualified), so an existing one is found by the function's name.
 
+use super::function_ref;
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::managed;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_lambda::types::FunctionUrlAuthType;
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub function_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_type: Option<String>,
+}
+
+/// What GetFunctionUrlConfig reports.
+struct UrlConfig {
+    url: String,
+    function_arn: String,
+    auth_type: String,
+}
 
 fn applied(function: &str, url: &str, arn: &str) -> Applied {
     let mut attributes = IndexMap::new();
@@ -20,7 +37,7 @@ fn applied(function: &str, url: &str, arn: &str) -> Applied {
     }
 }
 
-async fn get(c: &Clients, function: &str) -> ProviderResult<Option<(String, String, String)>> {
+async fn get(c: &Clients, function: &str) -> ProviderResult<Option<UrlConfig>> {
     match c
         .lambda
         .get_function_url_config()
@@ -28,47 +45,47 @@ async fn get(c: &Clients, function: &str) -> ProviderResult<Option<(String, Stri
         .send()
         .await
     {
-        Ok(o) => Ok(Some((
-            o.function_url().to_string(),
-            o.function_arn().to_string(),
-            o.auth_type().as_str().to_string(),
-        ))),
+        Ok(o) => Ok(Some(UrlConfig {
+            url: o.function_url().to_string(),
+            function_arn: o.function_arn().to_string(),
+            auth_type: o.auth_type().as_str().to_string(),
+        })),
         Err(e) if error::is_not_found(&e) => Ok(None),
         Err(e) => Err(error::aws("lambda:GetFunctionUrlConfig", e)),
     }
 }
 
-fn auth(r: &Resolved) -> FunctionUrlAuthType {
-    FunctionUrlAuthType::from(r.str("auth_type").unwrap_or("AWS_IAM"))
+fn auth(p: &Props) -> FunctionUrlAuthType {
+    FunctionUrlAuthType::from(p.auth_type.as_deref().unwrap_or("AWS_IAM"))
 }
 
-fn function_of(cur: &ResourceState) -> Option<String> {
+/// The function as it was applied: the physical id, else the last applied
+/// properties (a create cut off before its answer was saved).
+fn function_of(cur: &ResourceState, hint: Option<&Props>) -> Option<String> {
     cur.physical_id
         .clone()
-        .or_else(|| cur.properties["function_name"].as_str().map(String::from))
+        .or_else(|| hint.map(|h| h.function_name.clone()))
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let function = r
-        .str("function_name")
-        .ok_or_else(|| ProviderError::Invalid(format!("{}: function_name is required", r.id)))?;
-    if let Some((url, arn, have)) = get(c, function).await? {
-        if have != auth(r).as_str() {
+pub(crate) async fn create(c: &Clients, _r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    let function = &p.function_name;
+    if let Some(have) = get(c, function).await? {
+        if have.auth_type != auth(p).as_str() {
             c.lambda
                 .update_function_url_config()
                 .function_name(function)
-                .auth_type(auth(r))
+                .auth_type(auth(p))
                 .send()
                 .await
                 .map_err(|e| error::aws("lambda:UpdateFunctionUrlConfig", e))?;
         }
-        return Ok(applied(function, &url, &arn));
+        return Ok(applied(function, &have.url, &have.function_arn));
     }
     let out = c
         .lambda
         .create_function_url_config()
         .function_name(function)
-        .auth_type(auth(r))
+        .auth_type(auth(p))
         .send()
         .await
         .map_err(|e| error::aws("lambda:CreateFunctionUrlConfig", e))?;
@@ -79,52 +96,63 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some(function) = function_of(cur) else {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some(function) = function_of(cur, hint) else {
         return Ok(None);
     };
-    let Some((url, arn, auth_type)) = get(c, &function).await? else {
+    let Some(have) = get(c, &function).await? else {
         return Ok(None);
     };
-    let mut props = serde_json::Map::new();
-    props.insert(
-        "function_name".into(),
-        cur.properties["function_name"].clone(),
-    );
-    props.insert("auth_type".into(), Value::from(auth_type));
-    Ok(Some(Observed {
-        applied: applied(&function, &url, &arn),
-        properties: managed(cur, props),
+    Ok(Some(Read {
+        applied: applied(&function, &have.url, &have.function_arn),
+        props: Props {
+            // AWS names the function by its ARN; the blueprint named it as
+            // it was applied (also the physical id).
+            function_name: function_ref(
+                &have.function_arn,
+                Some(hint.map_or(function.as_str(), |h| h.function_name.as_str())),
+            ),
+            auth_type: Some(have.auth_type),
+        },
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
-    let function =
-        function_of(cur).unwrap_or_else(|| r.str("function_name").unwrap_or_default().to_string());
+    let function = cur
+        .physical_id
+        .clone()
+        .unwrap_or_else(|| p.function_name.clone());
     if changed.iter().any(|p| p == "auth_type") {
         let out = c
             .lambda
             .update_function_url_config()
             .function_name(&function)
-            .auth_type(auth(r))
+            .auth_type(auth(p))
             .send()
             .await
             .map_err(|e| error::aws("lambda:UpdateFunctionUrlConfig", e))?;
         return Ok(applied(&function, out.function_url(), out.function_arn()));
     }
-    let (url, arn, _) = get(c, &function).await?.ok_or_else(|| {
+    let have = get(c, &function).await?.ok_or_else(|| {
         ProviderError::failed(format!("{}: function URL of {function} not found", r.id))
     })?;
-    Ok(applied(&function, &url, &arn))
+    Ok(applied(&function, &have.url, &have.function_arn))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let Some(function) = function_of(cur) else {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some(function) = function_of(cur, hint) else {
         return Ok(());
     };
     match c

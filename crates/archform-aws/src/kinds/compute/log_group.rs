@@ -4,13 +4,23 @@
 
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::{managed, removed_tags};
+use crate::kinds::Read;
 use crate::support::{name_of, saved_name};
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_in_days: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+}
 
 fn arn(g: &LogGroup) -> String {
     let a = g
@@ -36,33 +46,32 @@ fn applied(g: &LogGroup) -> Applied {
     }
 }
 
+/// The properties CloudWatch Logs reports for the group: no retention
+/// means its events never expire.
+fn props_of(g: &LogGroup) -> Props {
+    Props {
+        retention_in_days: g.retention_in_days().map(i64::from),
+        kms_key_id: g.kms_key_id().filter(|k| !k.is_empty()).map(String::from),
+    }
+}
+
 async fn find(c: &Clients, name: &str) -> ProviderResult<Option<LogGroup>> {
-    let mut token = None;
-    loop {
-        let out = match c
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(name)
-            .set_next_token(token)
-            .send()
-            .await
-        {
-            Ok(o) => o,
+    let mut groups = c
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(g) = groups.next().await {
+        match g {
+            Ok(g) if g.log_group_name() == Some(name) => return Ok(Some(g)),
+            Ok(_) => {}
             Err(e) if error::is_not_found(&e) => return Ok(None),
             Err(e) => return Err(error::aws("logs:DescribeLogGroups", e)),
-        };
-        if let Some(g) = out
-            .log_groups()
-            .iter()
-            .find(|g| g.log_group_name() == Some(name))
-        {
-            return Ok(Some(g.clone()));
-        }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(None);
         }
     }
+    Ok(None)
 }
 
 async fn set_retention(c: &Clients, name: &str, days: Option<i64>) -> ProviderResult<()> {
@@ -87,14 +96,14 @@ async fn set_retention(c: &Clients, name: &str, days: Option<i64>) -> ProviderRe
     }
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let name = name_of(r)?;
     if find(c, &name).await?.is_none() {
         let made = c
             .logs
             .create_log_group()
             .log_group_name(&name)
-            .set_kms_key_id(r.str("kms_key_id").map(str::to_string))
+            .set_kms_key_id(p.kms_key_id.clone())
             .set_tags(Some(r.tags.clone().into_iter().collect()))
             .send()
             .await;
@@ -105,7 +114,7 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
             Err(e) => return Err(error::aws("logs:CreateLogGroup", e)),
         }
     }
-    if let Some(days) = r.int("retention_in_days") {
+    if let Some(days) = p.retention_in_days {
         set_retention(c, &name, Some(days)).await?;
     }
     let g = find(c, &name).await?.ok_or_else(|| {
@@ -118,39 +127,34 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    _hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let Some(name) = saved_name(cur) else {
         return Ok(None);
     };
     let Some(g) = find(c, &name).await? else {
         return Ok(None);
     };
-    let mut props = serde_json::Map::new();
-    if let Some(d) = g.retention_in_days() {
-        props.insert("retention_in_days".into(), Value::from(d));
-    }
-    if let Some(k) = g.kms_key_id() {
-        props.insert("kms_key_id".into(), Value::from(k));
-    }
-    Ok(Some(Observed {
+    Ok(Some(Read {
         applied: applied(&g),
-        properties: managed(cur, props),
+        props: props_of(&g),
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
     let name = saved_name(cur).map_or_else(|| name_of(r), Ok)?;
     let has = |p: &str| changed.iter().any(|c| c == p);
     if has("retention_in_days") {
-        set_retention(c, &name, r.int("retention_in_days")).await?;
+        set_retention(c, &name, p.retention_in_days).await?;
     }
     if has("kms_key_id") {
-        match r.str("kms_key_id") {
+        match &p.kms_key_id {
             Some(k) => c
                 .logs
                 .associate_kms_key()
@@ -176,31 +180,17 @@ pub(crate) async fn update(
     if has("tags") {
         // TagResource takes the ARN without the trailing `:*`.
         let full = arn(&g);
-        let resource = full.trim_end_matches(":*").to_string();
-        let gone = removed_tags(&cur.tags, &r.tags);
-        if !gone.is_empty() {
-            c.logs
-                .untag_resource()
-                .resource_arn(&resource)
-                .set_tag_keys(Some(gone))
-                .send()
-                .await
-                .map_err(|e| error::aws("logs:UntagResource", e))?;
-        }
-        if !r.tags.is_empty() {
-            c.logs
-                .tag_resource()
-                .resource_arn(&resource)
-                .set_tags(Some(r.tags.clone().into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| error::aws("logs:TagResource", e))?;
-        }
+        crate::retag::logs(c, full.trim_end_matches(":*"), &cur.tags, &r.tags).await?;
     }
     Ok(applied(&g))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let Some(name) = saved_name(cur) else {
         return Ok(());
     };

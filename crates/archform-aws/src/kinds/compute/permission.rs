@@ -2,14 +2,33 @@
 //! stack and resource id, so a create cut off before its answer was saved is
 //! found again in GetPolicy. Physical id: `<function>|<statement id>`.
 
+use super::function_ref;
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::managed;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_lambda::types::FunctionUrlAuthType;
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub function_name: String,
+    pub principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_url_auth_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoked_via_function_url: Option<bool>,
+}
 
 /// `<stack>-<id>` in the characters a statement id allows (`[A-Za-z0-9-_]`),
 /// at most 100 characters (a hash keeps long ones distinct).
@@ -71,10 +90,61 @@ fn ids(cur: &ResourceState) -> Option<(String, String)> {
     Some((f.to_string(), s.to_string()))
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let function = r
-        .str("function_name")
-        .ok_or_else(|| ProviderError::Invalid(format!("{}: function_name is required", r.id)))?;
+/// The statement's principal as the blueprint gives it: a service, `*`, or
+/// an account, which AWS keeps as the account's root ARN.
+fn principal(st: &Value, hint: Option<&Props>) -> String {
+    let p = match &st["Principal"] {
+        Value::Object(m) => m.values().next().cloned().unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    let p = p.as_str().unwrap_or_default();
+    let account = p
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":iam::"))
+        .and_then(|(_, rest)| rest.strip_suffix(":root"));
+    match (account, hint.map(|h| h.principal.as_str())) {
+        (Some(_), Some(h)) if h == p => p.to_string(),
+        (Some(account), _) => account.to_string(),
+        (None, _) => p.to_string(),
+    }
+}
+
+/// The properties the statement holds.
+fn props_of(c: &Clients, st: &Value, function: &str, hint: Option<&Props>) -> Props {
+    let cond = &st["Condition"];
+    let text = |v: &Value| v.as_str().map(String::from);
+    let mut function_url_auth_type = text(&cond["StringEquals"]["lambda:FunctionUrlAuthType"]);
+    let mut invoked_via_function_url = match &cond["Bool"]["lambda:InvokedViaFunctionUrl"] {
+        Value::String(s) => Some(s == "true"),
+        v => v.as_bool(),
+    };
+    if c.emulator {
+        // moto keeps both as fields of the statement itself rather than as
+        // conditions.
+        function_url_auth_type =
+            function_url_auth_type.or_else(|| text(&st["FunctionUrlAuthType"]));
+        invoked_via_function_url =
+            invoked_via_function_url.or_else(|| st["InvokedViaFunctionUrl"].as_bool());
+    }
+    // AWS names the function by its ARN; the blueprint named it as it was
+    // applied (also the first part of the physical id).
+    let given = hint.map_or(function, |h| h.function_name.as_str());
+    Props {
+        function_name: match st["Resource"].as_str() {
+            Some(arn) => function_ref(arn, Some(given)),
+            None => given.to_string(),
+        },
+        principal: principal(st, hint),
+        action: text(&st["Action"]),
+        source_arn: text(&cond["ArnLike"]["AWS:SourceArn"]),
+        source_account: text(&cond["StringEquals"]["AWS:SourceAccount"]),
+        function_url_auth_type,
+        invoked_via_function_url,
+    }
+}
+
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    let function = p.function_name.as_str();
     let sid = statement_id(&r.stack, &r.id);
     if statement(c, function, &sid).await?.is_some() {
         return Ok(applied(function, &sid));
@@ -84,15 +154,16 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
         .add_permission()
         .function_name(function)
         .statement_id(&sid)
-        .action(r.str("action").unwrap_or("lambda:InvokeFunction"))
-        .principal(r.str("principal").unwrap_or_default())
-        .set_source_arn(r.str("source_arn").map(String::from))
-        .set_source_account(r.str("source_account").map(String::from))
+        .action(p.action.as_deref().unwrap_or("lambda:InvokeFunction"))
+        .principal(&p.principal)
+        .set_source_arn(p.source_arn.clone())
+        .set_source_account(p.source_account.clone())
         .set_function_url_auth_type(
-            r.str("function_url_auth_type")
+            p.function_url_auth_type
+                .as_deref()
                 .map(FunctionUrlAuthType::from),
         )
-        .set_invoked_via_function_url(r.bool("invoked_via_function_url"))
+        .set_invoked_via_function_url(p.invoked_via_function_url)
         .send()
         .await;
     match out {
@@ -112,76 +183,48 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let Some((function, sid)) = ids(cur) else {
         return Ok(None);
     };
     let Some(st) = statement(c, &function, &sid).await? else {
         return Ok(None);
     };
-    let mut props = serde_json::Map::new();
-    props.insert(
-        "function_name".into(),
-        cur.properties["function_name"].clone(),
-    );
-    let principal = match &st["Principal"] {
-        Value::Object(m) => m.values().next().cloned().unwrap_or(Value::Null),
-        other => other.clone(),
-    };
-    props.insert("principal".into(), principal);
-    props.insert("action".into(), st["Action"].clone());
-    let cond = &st["Condition"];
-    if let Some(v) = cond["ArnLike"]["AWS:SourceArn"].as_str() {
-        props.insert("source_arn".into(), Value::from(v));
-    }
-    if let Some(v) = cond["StringEquals"]["AWS:SourceAccount"].as_str() {
-        props.insert("source_account".into(), Value::from(v));
-    }
-    if let Some(v) = cond["StringEquals"]["lambda:FunctionUrlAuthType"].as_str() {
-        props.insert("function_url_auth_type".into(), Value::from(v));
-    }
-    if let Some(v) = cond["Bool"]["lambda:InvokedViaFunctionUrl"].as_str() {
-        props.insert("invoked_via_function_url".into(), Value::from(v == "true"));
-    }
-    if c.emulator {
-        // moto drops both conditions from the statements it stores.
-        for k in ["function_url_auth_type", "invoked_via_function_url"] {
-            if let (false, Some(v)) = (props.contains_key(k), cur.properties.get(k)) {
-                props.insert(k.into(), v.clone());
-            }
-        }
-    }
-    Ok(Some(Observed {
+    Ok(Some(Read {
         applied: applied(&function, &sid),
-        properties: managed(cur, props),
+        props: props_of(c, &st, &function, hint),
     }))
 }
 
 pub(crate) async fn update(
     _c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     _changed: &[String],
 ) -> ProviderResult<Applied> {
     // Every property forces a replacement; nothing changes in place.
     match ids(cur) {
         Some((f, s)) => Ok(applied(&f, &s)),
-        None => Ok(applied(
-            r.str("function_name").unwrap_or_default(),
-            &statement_id(&r.stack, &r.id),
-        )),
+        None => Ok(applied(&p.function_name, &statement_id(&r.stack, &r.id))),
     }
 }
 
-pub(crate) async fn delete(c: &Clients, id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    id: &str,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<()> {
     let (function, sid) = match ids(cur) {
         Some(x) => x,
         None => {
-            let Some(f) = cur.properties["function_name"].as_str() else {
+            let Some(h) = hint else {
                 return Ok(());
             };
             let stack = cur.tags.get("archform:stack").cloned().unwrap_or_default();
-            (f.to_string(), statement_id(&stack, id))
+            (h.function_name.clone(), statement_id(&stack, id))
         }
     };
     match c

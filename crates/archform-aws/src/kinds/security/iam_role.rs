@@ -1,15 +1,35 @@
 //! iam.role: CreateRole with its trust policy and tags, inline policies
 //! through PutRolePolicy, managed policies through AttachRolePolicy.
 
-use super::{managed, removed_tags};
 use crate::clients::Clients;
 use crate::error;
-use crate::support::{doc_text, name_of, parse_doc, saved_name};
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use crate::support::{doc_text, name_of, parse_doc, same_set_of, saved_name};
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_iam::types::{Role, Tag};
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub assume_role_policy: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Vec<InlinePolicy>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_policy_arns: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InlinePolicy {
+    pub name: String,
+    pub document: Value,
+}
 
 fn applied(role: &Role) -> Applied {
     let mut attributes = IndexMap::new();
@@ -42,73 +62,93 @@ async fn get(c: &Clients, name: &str) -> ProviderResult<Option<Role>> {
     }
 }
 
-/// Desired inline policies: name -> document text.
-fn desired_policies(r: &Resolved) -> IndexMap<String, String> {
-    r.prop("policies")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| {
-                    Some((
-                        p.get("name")?.as_str()?.to_string(),
-                        doc_text(p.get("document")?),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// A policy document in the form it is compared in: parsed JSON, also
+/// when the blueprint gave it as text.
+fn canon_doc(doc: &Value) -> Value {
+    parse_doc(&doc_text(doc))
+}
+
+/// A document read from IAM, in the applied form when it is the same.
+fn doc_form(read: Value, applied: Option<&Value>) -> Value {
+    match applied {
+        Some(a) if canon_doc(a) == read => a.clone(),
+        _ => read,
+    }
+}
+
+/// An inline policy in the form it is compared in.
+fn canon_policy(p: &Value) -> Value {
+    let mut p = p.clone();
+    if let Some(d) = p.get_mut("document") {
+        *d = canon_doc(d);
+    }
+    p
 }
 
 async fn inline_names(c: &Clients, name: &str) -> ProviderResult<Vec<String>> {
-    let mut names = Vec::new();
-    let mut marker = None;
-    loop {
-        let out = c
-            .iam
-            .list_role_policies()
-            .role_name(name)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| error::aws("iam:ListRolePolicies", e))?;
-        names.extend(out.policy_names().iter().cloned());
-        marker = out.marker().map(str::to_string);
-        if !out.is_truncated() || marker.is_none() {
-            return Ok(names);
-        }
-    }
+    c.iam
+        .list_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| error::aws("iam:ListRolePolicies", e))
 }
 
 async fn attached_arns(c: &Clients, name: &str) -> ProviderResult<Vec<String>> {
-    let mut arns = Vec::new();
-    let mut marker = None;
-    loop {
-        let out = c
+    let attached = c
+        .iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| error::aws("iam:ListAttachedRolePolicies", e))?;
+    Ok(attached
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect())
+}
+
+/// The role's inline policies, each with its document.
+async fn inline_policies(c: &Clients, name: &str) -> ProviderResult<Vec<InlinePolicy>> {
+    let mut policies = Vec::new();
+    for pname in inline_names(c, name).await? {
+        let out = match c
             .iam
-            .list_attached_role_policies()
+            .get_role_policy()
             .role_name(name)
-            .set_marker(marker)
+            .policy_name(&pname)
             .send()
             .await
-            .map_err(|e| error::aws("iam:ListAttachedRolePolicies", e))?;
-        arns.extend(
-            out.attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_string)),
-        );
-        marker = out.marker().map(str::to_string);
-        if !out.is_truncated() || marker.is_none() {
-            return Ok(arns);
-        }
+        {
+            Ok(o) => o,
+            Err(e) if error::is_not_found(&e) => continue,
+            Err(e) => return Err(error::aws("iam:GetRolePolicy", e)),
+        };
+        policies.push(InlinePolicy {
+            name: pname,
+            document: parse_doc(out.policy_document()),
+        });
     }
+    Ok(policies)
 }
 
 /// Puts every desired inline policy and deletes the others.
-async fn sync_policies(c: &Clients, name: &str, r: &Resolved, fresh: bool) -> ProviderResult<()> {
-    let want = desired_policies(r);
+async fn sync_policies(c: &Clients, name: &str, p: &Props, fresh: bool) -> ProviderResult<()> {
+    let want: IndexMap<&str, String> = p
+        .policies
+        .iter()
+        .flatten()
+        .map(|p| (p.name.as_str(), doc_text(&p.document)))
+        .collect();
     if !fresh {
         for old in inline_names(c, name).await? {
-            if !want.contains_key(&old) {
+            if !want.contains_key(old.as_str()) {
                 match c
                     .iam
                     .delete_role_policy()
@@ -128,7 +168,7 @@ async fn sync_policies(c: &Clients, name: &str, r: &Resolved, fresh: bool) -> Pr
         c.iam
             .put_role_policy()
             .role_name(name)
-            .policy_name(pname)
+            .policy_name(*pname)
             .policy_document(doc)
             .send()
             .await
@@ -138,8 +178,8 @@ async fn sync_policies(c: &Clients, name: &str, r: &Resolved, fresh: bool) -> Pr
 }
 
 /// Attaches every desired managed policy and detaches the others.
-async fn sync_managed(c: &Clients, name: &str, r: &Resolved, fresh: bool) -> ProviderResult<()> {
-    let want = r.strs("managed_policy_arns");
+async fn sync_managed(c: &Clients, name: &str, p: &Props, fresh: bool) -> ProviderResult<()> {
+    let want = p.managed_policy_arns.clone().unwrap_or_default();
     let have = if fresh {
         Vec::new()
     } else {
@@ -171,11 +211,9 @@ async fn sync_managed(c: &Clients, name: &str, r: &Resolved, fresh: bool) -> Pro
     Ok(())
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let name = name_of(r)?;
-    let trust = r.prop("assume_role_policy").map(doc_text).ok_or_else(|| {
-        ProviderError::Invalid(format!("{}: assume_role_policy is required", r.id))
-    })?;
+    let trust = doc_text(&p.assume_role_policy);
     if let Some(role) = get(c, &name).await? {
         // An earlier create got this far: bring the rest in line.
         c.iam
@@ -185,8 +223,8 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
             .send()
             .await
             .map_err(|e| error::aws("iam:UpdateAssumeRolePolicy", e))?;
-        sync_policies(c, &name, r, false).await?;
-        sync_managed(c, &name, r, false).await?;
+        sync_policies(c, &name, p, false).await?;
+        sync_managed(c, &name, p, false).await?;
         return Ok(applied(&role));
     }
     let role = c
@@ -194,7 +232,7 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
         .create_role()
         .role_name(&name)
         .assume_role_policy_document(&trust)
-        .set_description(r.str("description").map(str::to_string))
+        .set_description(p.description.clone())
         .set_tags(Some(tags(&r.tags)?))
         .send()
         .await
@@ -202,8 +240,8 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
         .role()
         .cloned()
         .ok_or_else(|| ProviderError::failed("iam:CreateRole answered without a role"))?;
-    sync_policies(c, &name, r, true).await?;
-    sync_managed(c, &name, r, true).await?;
+    sync_policies(c, &name, p, true).await?;
+    sync_managed(c, &name, p, true).await?;
     Ok(applied(&role))
 }
 
@@ -211,103 +249,79 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let Some(name) = saved_name(cur) else {
         return Ok(None);
     };
     let Some(role) = get(c, &name).await? else {
         return Ok(None);
     };
-    let mut props = serde_json::Map::new();
-    if let Some(doc) = role.assume_role_policy_document() {
-        props.insert("assume_role_policy".into(), parse_doc(doc));
-    }
-    let mut policies = Vec::new();
-    for pname in inline_names(c, &name).await? {
-        let out = match c
-            .iam
-            .get_role_policy()
-            .role_name(&name)
-            .policy_name(&pname)
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if error::is_not_found(&e) => continue,
-            Err(e) => return Err(error::aws("iam:GetRolePolicy", e)),
-        };
-        policies.push(json!({ "name": pname, "document": parse_doc(out.policy_document()) }));
-    }
-    props.insert("policies".into(), Value::Array(policies));
-    props.insert(
-        "managed_policy_arns".into(),
-        Value::from(attached_arns(c, &name).await?),
+    // IAM keeps inline and attached policies in an order of its own.
+    let policies = same_set_of(
+        hint.and_then(|h| h.policies.as_deref()),
+        inline_policies(c, &name).await?,
+        canon_policy,
     );
-    if let Some(d) = role.description() {
-        props.insert("description".into(), Value::from(d));
-    }
-    Ok(Some(Observed {
+    let managed_policy_arns = same_set_of(
+        hint.and_then(|h| h.managed_policy_arns.as_deref()),
+        attached_arns(c, &name).await?,
+        Value::clone,
+    );
+    let props = Props {
+        assume_role_policy: doc_form(
+            role.assume_role_policy_document()
+                .map_or(Value::Null, parse_doc),
+            hint.map(|h| &h.assume_role_policy),
+        ),
+        policies: Some(policies).filter(|p| !p.is_empty()),
+        managed_policy_arns: Some(managed_policy_arns).filter(|a| !a.is_empty()),
+        description: role
+            .description()
+            .filter(|d| !d.is_empty())
+            .map(String::from),
+    };
+    Ok(Some(Read {
         applied: applied(&role),
-        properties: managed(cur, props),
+        props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
     let name = saved_name(cur).map_or_else(|| name_of(r), Ok)?;
     let has = |p: &str| changed.iter().any(|c| c == p);
     if has("assume_role_policy") {
-        let trust = r
-            .prop("assume_role_policy")
-            .map(doc_text)
-            .unwrap_or_default();
         c.iam
             .update_assume_role_policy()
             .role_name(&name)
-            .policy_document(trust)
+            .policy_document(doc_text(&p.assume_role_policy))
             .send()
             .await
             .map_err(|e| error::aws("iam:UpdateAssumeRolePolicy", e))?;
     }
     if has("policies") {
-        sync_policies(c, &name, r, false).await?;
+        sync_policies(c, &name, p, false).await?;
     }
     if has("managed_policy_arns") {
-        sync_managed(c, &name, r, false).await?;
+        sync_managed(c, &name, p, false).await?;
     }
     if has("description") {
         c.iam
             .update_role()
             .role_name(&name)
-            .description(r.str("description").unwrap_or_default())
+            .description(p.description.as_deref().unwrap_or_default())
             .send()
             .await
             .map_err(|e| error::aws("iam:UpdateRole", e))?;
     }
     if has("tags") {
-        let gone = removed_tags(&cur.tags, &r.tags);
-        if !gone.is_empty() {
-            c.iam
-                .untag_role()
-                .role_name(&name)
-                .set_tag_keys(Some(gone))
-                .send()
-                .await
-                .map_err(|e| error::aws("iam:UntagRole", e))?;
-        }
-        if !r.tags.is_empty() {
-            c.iam
-                .tag_role()
-                .role_name(&name)
-                .set_tags(Some(tags(&r.tags)?))
-                .send()
-                .await
-                .map_err(|e| error::aws("iam:TagRole", e))?;
-        }
+        crate::retag::iam_role(c, &name, &cur.tags, &r.tags).await?;
     }
     match get(c, &name).await? {
         Some(role) => Ok(applied(&role)),
@@ -317,7 +331,12 @@ pub(crate) async fn update(
     }
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let Some(name) = saved_name(cur) else {
         return Ok(());
     };

@@ -3,16 +3,43 @@
 //! skips the recovery window: names are deterministic and a redeploy must be
 //! able to create the same name again at once.
 
-use super::{managed, removed_tags};
 use crate::clients::Clients;
 use crate::error;
+use crate::kinds::Read;
 use crate::support::{name_of, saved_name};
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::Tag;
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// How the value is generated: write-only, Secrets Manager keeps only
+    /// the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<Generate>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Generate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_punctuation: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate_key: Option<String>,
+}
 
 fn applied(arn: &str) -> Applied {
     let mut attributes = IndexMap::new();
@@ -35,22 +62,20 @@ async fn describe(c: &Clients, id: &str) -> ProviderResult<Option<DescribeSecret
 
 /// The secret's value per `generate`: a random password, or a JSON object
 /// (`secret_template`) with the password under `generate_key`.
-async fn generated(c: &Clients, r: &Resolved) -> ProviderResult<Option<String>> {
-    let Some(g) = r.prop("generate") else {
+async fn generated(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Option<String>> {
+    let Some(g) = &p.generate else {
         return Ok(None);
     };
     let out = c
         .secrets
         .get_random_password()
-        .set_password_length(g.get("length").and_then(Value::as_i64))
-        .set_exclude_punctuation(g.get("exclude_punctuation").and_then(Value::as_bool))
+        .set_password_length(g.length)
+        .set_exclude_punctuation(g.exclude_punctuation)
         .send()
         .await
         .map_err(|e| error::aws("secretsmanager:GetRandomPassword", e))?;
     let password = out.random_password().unwrap_or_default().to_string();
-    let template = g.get("secret_template").and_then(Value::as_str);
-    let key = g.get("generate_key").and_then(Value::as_str);
-    match (template, key) {
+    match (&g.secret_template, &g.generate_key) {
         (Some(t), Some(k)) => {
             let mut doc: serde_json::Map<String, Value> = serde_json::from_str(t).map_err(|e| {
                 ProviderError::Invalid(format!(
@@ -58,19 +83,34 @@ async fn generated(c: &Clients, r: &Resolved) -> ProviderResult<Option<String>> 
                     r.id
                 ))
             })?;
-            doc.insert(k.to_string(), Value::from(password));
+            doc.insert(k.clone(), Value::from(password));
             Ok(Some(Value::Object(doc).to_string()))
         }
         _ => Ok(Some(password)),
     }
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+/// The key as the blueprint named it, when AWS reports the same key by
+/// another name (the alias's or the key's ARN for an alias or a key id).
+fn key_form(read: &str, applied: Option<&str>) -> String {
+    match applied {
+        Some(a)
+            if read == a
+                || read.ends_with(&format!(":{a}"))
+                || read.ends_with(&format!("/{a}")) =>
+        {
+            a.to_string()
+        }
+        _ => read.to_string(),
+    }
+}
+
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let name = name_of(r)?;
     if let Some(found) = describe(c, &name).await? {
         return Ok(applied(found.arn().unwrap_or_default()));
     }
-    let value = generated(c, r).await?;
+    let value = generated(c, r, p).await?;
     let tags: Vec<Tag> = r
         .tags
         .iter()
@@ -80,8 +120,8 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
         .secrets
         .create_secret()
         .name(&name)
-        .set_description(r.str("description").map(str::to_string))
-        .set_kms_key_id(r.str("kms_key_id").map(str::to_string))
+        .set_description(p.description.clone())
+        .set_kms_key_id(p.kms_key_id.clone())
         .set_secret_string(value)
         .set_tags(Some(tags))
         .send()
@@ -94,33 +134,34 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let Some(id) = cur.physical_id.clone().or_else(|| saved_name(cur)) else {
         return Ok(None);
     };
     let Some(s) = describe(c, &id).await? else {
         return Ok(None);
     };
-    let mut props = serde_json::Map::new();
-    if let Some(d) = s.description() {
-        props.insert("description".into(), Value::from(d));
-    }
-    if let Some(k) = s.kms_key_id() {
-        props.insert("kms_key_id".into(), Value::from(k));
-    }
-    // The generated value is not read back: it is the secret itself.
-    if let Some(g) = cur.properties.get("generate") {
-        props.insert("generate".into(), g.clone());
-    }
-    Ok(Some(Observed {
+    let props = Props {
+        description: s.description().filter(|d| !d.is_empty()).map(String::from),
+        // Left out for the account's aws/secretsmanager key.
+        kms_key_id: s
+            .kms_key_id()
+            .filter(|k| !k.is_empty())
+            .map(|k| key_form(k, hint.and_then(|h| h.kms_key_id.as_deref()))),
+        // The generated value is not read back: it is the secret itself.
+        generate: None,
+    };
+    Ok(Some(Read {
         applied: applied(s.arn().unwrap_or_default()),
-        properties: managed(cur, props),
+        props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
@@ -133,14 +174,14 @@ pub(crate) async fn update(
         c.secrets
             .update_secret()
             .secret_id(&id)
-            .description(r.str("description").unwrap_or_default())
-            .set_kms_key_id(r.str("kms_key_id").map(str::to_string))
+            .description(p.description.as_deref().unwrap_or_default())
+            .set_kms_key_id(p.kms_key_id.clone())
             .send()
             .await
             .map_err(|e| error::aws("secretsmanager:UpdateSecret", e))?;
     }
     if has("generate")
-        && let Some(value) = generated(c, r).await?
+        && let Some(value) = generated(c, r, p).await?
     {
         c.secrets
             .put_secret_value()
@@ -151,35 +192,17 @@ pub(crate) async fn update(
             .map_err(|e| error::aws("secretsmanager:PutSecretValue", e))?;
     }
     if has("tags") {
-        let gone = removed_tags(&cur.tags, &r.tags);
-        if !gone.is_empty() {
-            c.secrets
-                .untag_resource()
-                .secret_id(&id)
-                .set_tag_keys(Some(gone))
-                .send()
-                .await
-                .map_err(|e| error::aws("secretsmanager:UntagResource", e))?;
-        }
-        let tags: Vec<Tag> = r
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
-        if !tags.is_empty() {
-            c.secrets
-                .tag_resource()
-                .secret_id(&id)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| error::aws("secretsmanager:TagResource", e))?;
-        }
+        crate::retag::secret(c, &id, &cur.tags, &r.tags).await?;
     }
     Ok(applied(&id))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let Some(id) = cur.physical_id.clone().or_else(|| saved_name(cur)) else {
         return Ok(());
     };

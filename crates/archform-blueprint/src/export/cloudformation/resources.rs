@@ -430,6 +430,11 @@ fn function(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
         code.insert("S3Key".into(), ctx.string(&key));
     }
     e.set("Code", J::Object(code));
+    // The zip's hash and the bucket a deploy uploads it through are the
+    // CLI's, for its own deploys: the template takes the code from the
+    // ArtifactBucket parameter's bucket instead.
+    s.get("/code/sha256");
+    s.get("/code/artifact_bucket");
     // A Rust function on a custom runtime: these are archform's defaults too.
     let runtime = s
         .get("/runtime")

@@ -190,6 +190,26 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// The lowercase hex of standard base64 (what Lambda's CodeSha256 is);
+/// `None` for text that is not base64.
+pub(super) fn hex_of_base64(text: &str) -> Option<String> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let digits = text.trim_end_matches('=').as_bytes();
+    let mut bytes = Vec::with_capacity(digits.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for d in digits {
+        let v = ALPHABET.iter().position(|a| a == d)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +245,12 @@ mod tests {
             base64(&hex_digest(hex).unwrap()),
             "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
         );
+        assert_eq!(
+            hex_of_base64("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=").as_deref(),
+            Some(hex)
+        );
+        assert_eq!(hex_of_base64("Zm9vYg==").as_deref(), Some("666f6f62"));
+        assert_eq!(hex_of_base64("not base64!"), None);
         assert_eq!(hex_digest("abc"), None);
         assert_eq!(hex_digest(&"zz".repeat(32)), None);
     }
