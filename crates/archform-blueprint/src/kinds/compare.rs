@@ -96,6 +96,16 @@ mod tests {
     }
 
     #[test]
+    fn an_omitted_list_is_its_json_default() {
+        const RULE: Ty = Ty::Obj(&[opt("cidr", Ty::Str), opt("description", Ty::Str)]);
+        let p = opt("egress", Ty::List(&RULE)).default_json(r#"[{"cidr": "0.0.0.0/0"}]"#);
+        assert!(same_prop(&p, None, Some(&json!([{"cidr": "0.0.0.0/0"}]))));
+        assert!(!same_prop(&p, None, Some(&json!([]))));
+        assert!(!same_prop(&p, None, Some(&json!([{"cidr": "10.0.0.0/8"}]))));
+        assert!(same_prop(&p, Some(&json!([{"cidr": "0.0.0.0/0"}])), None));
+    }
+
+    #[test]
     fn a_chosen_property_accepts_what_aws_picked() {
         let p = opt("kms_key_id", Ty::Str).chosen();
         assert!(same_prop(&p, None, Some(&json!("arn:aws:kms:key/1"))));

@@ -90,6 +90,9 @@ pub enum Scalar {
     Bool(bool),
     Int(i64),
     Str(&'static str),
+    /// A list or object, as JSON text (the rules AWS gives every new
+    /// security group). The kinds' tests parse every one.
+    Json(&'static str),
 }
 
 impl Scalar {
@@ -98,6 +101,9 @@ impl Scalar {
             Scalar::Bool(b) => b.into(),
             Scalar::Int(i) => i.into(),
             Scalar::Str(s) => s.into(),
+            Scalar::Json(text) => {
+                serde_json::from_str(text).expect("a spec's JSON default is valid JSON")
+            }
         }
     }
 }
@@ -121,6 +127,10 @@ impl Prop {
     }
     pub const fn default_str(self, value: &'static str) -> Self {
         self.default(Scalar::Str(value))
+    }
+    /// Left out, the property is this list or object (JSON text) in AWS.
+    pub const fn default_json(self, value: &'static str) -> Self {
+        self.default(Scalar::Json(value))
     }
     /// Left out, AWS picks the value and any value it holds is accepted.
     pub const fn chosen(mut self) -> Self {
@@ -509,6 +519,16 @@ mod tests {
                     k.name,
                     p.name
                 );
+                if let Absent::Default(Scalar::Json(text)) = p.absent {
+                    let v: serde_json::Value = serde_json::from_str(text)
+                        .unwrap_or_else(|e| panic!("{}.{}: default: {e}", k.name, p.name));
+                    assert!(
+                        v.is_array() || v.is_object(),
+                        "{}.{}: a JSON default is a list or object",
+                        k.name,
+                        p.name
+                    );
+                }
             }
         }
     }

@@ -8,8 +8,11 @@ pub static VPC: KindSpec = KindSpec {
     cfn_type: "AWS::EC2::VPC",
     props: &[
         req("cidr_block", Ty::Cidr).replace(),
-        opt("enable_dns_support", BOOL),
-        opt("enable_dns_hostnames", BOOL),
+        // AWS's default for a new VPC.
+        opt("enable_dns_support", BOOL).default_bool(true),
+        // AWS starts a new VPC with hostnames off; archform turns them on
+        // unless the blueprint says otherwise.
+        opt("enable_dns_hostnames", BOOL).default_bool(true),
     ],
     attrs: &[
         attr("id", CfnAttr::Ref),
@@ -32,7 +35,8 @@ pub static SUBNET: KindSpec = KindSpec {
         req("vpc_id", STR).replace(),
         req("cidr_block", Ty::Cidr).replace(),
         req("availability_zone", STR).replace(),
-        opt("map_public_ip_on_launch", BOOL),
+        // AWS's default for a new subnet.
+        opt("map_public_ip_on_launch", BOOL).default_bool(false),
         // Which tier the subnet serves; drawn in diagrams, checked by lints.
         // archform's own annotation: never sent to AWS.
         opt("tier", Ty::Enum(&["public", "private", "isolated"])).write_only(),
@@ -124,8 +128,11 @@ pub static SECURITY_GROUP: KindSpec = KindSpec {
         req("vpc_id", STR).replace(),
         req("description", STR).replace(),
         opt("ingress", Ty::List(&SG_RULE)),
-        // Absent: AWS's default allow-all egress is kept.
-        opt("egress", Ty::List(&SG_RULE)),
+        // Absent: AWS's default allow-all egress is kept (and put back when
+        // the property is removed).
+        opt("egress", Ty::List(&SG_RULE)).default_json(
+            r#"[{"protocol": "-1", "from_port": -1, "to_port": -1, "cidr": "0.0.0.0/0"}]"#,
+        ),
     ],
     attrs: &[
         attr("id", CfnAttr::GetAtt("GroupId")),
@@ -146,12 +153,16 @@ pub static VPC_ENDPOINT: KindSpec = KindSpec {
         req("service", Ty::Enum(&["dynamodb", "s3", "secretsmanager"])).replace(),
         // Absent: Gateway. Gateway endpoints take `route_table_ids`; interface
         // endpoints take `subnet_ids` and `security_group_ids` (checked by wiring rules).
-        opt("endpoint_type", Ty::Enum(&["Gateway", "Interface"])).replace(),
+        opt("endpoint_type", Ty::Enum(&["Gateway", "Interface"]))
+            .replace()
+            .default_str("Gateway"),
         opt("route_table_ids", STRS),
         opt("subnet_ids", STRS),
-        opt("security_group_ids", STRS),
-        // Interface endpoints: resolve the service's public DNS name to the endpoint.
-        opt("private_dns_enabled", BOOL),
+        // Absent on an interface endpoint: AWS uses the VPC's default group.
+        opt("security_group_ids", STRS).chosen(),
+        // Interface endpoints: resolve the service's public DNS name to the
+        // endpoint. Absent: on (CreateVpcEndpoint's default).
+        opt("private_dns_enabled", BOOL).default_bool(true),
     ],
     attrs: &[attr("id", CfnAttr::Ref)],
     naming: None,

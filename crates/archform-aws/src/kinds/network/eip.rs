@@ -4,11 +4,19 @@
 use super::ec2_tags;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_ec2::types::{Address, DomainType, Filter, ResourceType};
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The kind has no properties: the address, its allocation id and the VPC
+/// domain are AWS's (the first two are exported attributes).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {}
 
 fn applied(allocation_id: &str, public_ip: &str) -> Applied {
     let mut attributes = IndexMap::new();
@@ -56,7 +64,7 @@ async fn describe(c: &Clients, id: &str) -> ProviderResult<Option<Address>> {
     }
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, _p: &Props) -> ProviderResult<Applied> {
     if let Some(a) = find(c, &r.tags).await? {
         return Ok(of(&a));
     }
@@ -80,20 +88,22 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    _hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let a = match cur.physical_id.as_deref() {
         Some(id) => describe(c, id).await?,
         None => find(c, &cur.tags).await?,
     };
-    Ok(a.map(|a| Observed {
+    Ok(a.map(|a| Read {
         applied: of(&a),
-        properties: json!({}),
+        props: Props {},
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    _p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
@@ -107,7 +117,12 @@ pub(crate) async fn update(
     })
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let id = match &cur.physical_id {
         Some(id) => id.clone(),
         None => match find(c, &cur.tags).await? {

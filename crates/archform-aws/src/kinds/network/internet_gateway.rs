@@ -5,11 +5,19 @@
 use super::ec2_tags;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_ec2::types::{Filter, InternetGateway, ResourceType};
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub vpc_id: String,
+}
 
 fn applied(id: &str) -> Applied {
     let mut attributes = IndexMap::new();
@@ -93,7 +101,7 @@ async fn detach(c: &Clients, id: &str, vpc: &str) -> ProviderResult<()> {
     }
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let gw = match find(c, &r.tags).await? {
         Some(g) => g,
         None => c
@@ -110,9 +118,8 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
             })?,
     };
     let id = gw.internet_gateway_id().unwrap_or_default().to_string();
-    let vpc = r.str("vpc_id").unwrap_or_default();
-    if !attached_vpcs(&gw).iter().any(|v| v == vpc) {
-        attach(c, &id, vpc).await?;
+    if !attached_vpcs(&gw).contains(&p.vpc_id) {
+        attach(c, &id, &p.vpc_id).await?;
     }
     Ok(applied(&id))
 }
@@ -121,29 +128,32 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    _hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let gw = match cur.physical_id.as_deref() {
         Some(id) => describe(c, id).await?,
         None => find(c, &cur.tags).await?,
     };
-    Ok(gw.map(|g| {
-        let vpc = attached_vpcs(&g).into_iter().next().unwrap_or_default();
-        Observed {
-            applied: applied(g.internet_gateway_id().unwrap_or_default()),
-            properties: json!({ "vpc_id": vpc }),
-        }
+    Ok(gw.map(|g| Read {
+        applied: applied(g.internet_gateway_id().unwrap_or_default()),
+        // A gateway attaches to one VPC at most; a detached one reads as
+        // an empty VPC id, which differs from any applied one.
+        props: Props {
+            vpc_id: attached_vpcs(&g).into_iter().next().unwrap_or_default(),
+        },
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
     let id = cur.physical_id.clone().unwrap_or_default();
     if changed.iter().any(|p| p == "vpc_id") {
-        let want = r.str("vpc_id").unwrap_or_default();
+        let want = p.vpc_id.as_str();
         let gw = describe(c, &id).await?.ok_or_else(|| {
             ProviderError::failed(format!("internet gateway {id} no longer exists"))
         })?;
@@ -161,7 +171,12 @@ pub(crate) async fn update(
     Ok(applied(&id))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let gw = match cur.physical_id.as_deref() {
         Some(id) => describe(c, id).await?,
         None => find(c, &cur.tags).await?,

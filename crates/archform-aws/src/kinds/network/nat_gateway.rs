@@ -5,12 +5,21 @@
 use super::ec2_tags;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_ec2::types::{Filter, NatGateway, NatGatewayState, ResourceType};
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::time::Duration;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub subnet_id: String,
+    pub allocation_id: String,
+}
 
 /// NAT gateways usually take one to three minutes either way.
 const LIMIT: Duration = Duration::from_secs(15 * 60);
@@ -89,14 +98,14 @@ async fn wait_available(c: &Clients, id: &str) -> ProviderResult<()> {
     .await
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let id = match find(c, &r.tags).await? {
         Some(g) => g.nat_gateway_id().unwrap_or_default().to_string(),
         None => c
             .ec2
             .create_nat_gateway()
-            .subnet_id(r.str("subnet_id").unwrap_or_default())
-            .allocation_id(r.str("allocation_id").unwrap_or_default())
+            .subnet_id(&p.subnet_id)
+            .allocation_id(&p.allocation_id)
             .tag_specifications(ec2_tags::spec(ResourceType::Natgateway, r))
             .send()
             .await
@@ -116,19 +125,27 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    _hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let g = match cur.physical_id.as_deref() {
         Some(id) => describe(c, id).await?.filter(live),
         None => find(c, &cur.tags).await?,
     };
     Ok(g.map(|g| {
-        let allocation = g
-            .nat_gateway_addresses()
-            .first()
+        // The address the gateway was created with is its primary one;
+        // secondary addresses come later (AssociateNatGatewayAddress).
+        let addresses = g.nat_gateway_addresses();
+        let allocation = addresses
+            .iter()
+            .find(|a| a.is_primary() == Some(true))
+            .or_else(|| addresses.first())
             .and_then(|a| a.allocation_id());
-        Observed {
+        Read {
             applied: applied(g.nat_gateway_id().unwrap_or_default()),
-            properties: json!({ "subnet_id": g.subnet_id(), "allocation_id": allocation }),
+            props: Props {
+                subnet_id: g.subnet_id().unwrap_or_default().to_string(),
+                allocation_id: allocation.unwrap_or_default().to_string(),
+            },
         }
     }))
 }
@@ -136,6 +153,7 @@ pub(crate) async fn read(
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    _p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
@@ -146,7 +164,12 @@ pub(crate) async fn update(
     Ok(applied(&id))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let id = match &cur.physical_id {
         Some(id) => id.clone(),
         None => match find(c, &cur.tags).await? {

@@ -8,11 +8,34 @@
 use super::ec2_tags;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
-use aws_sdk_ec2::types::{Filter, ResourceType, Route, RouteOrigin, RouteTable};
+use aws_sdk_ec2::types::{Filter, ResourceType, RouteOrigin, RouteTable};
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub vpc_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Vec<Route>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_ids: Option<Vec<String>>,
+}
+
+/// A route in the blueprint's shape: destination and exactly one target.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Route {
+    pub destination_cidr_block: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway_id: Option<String>,
+}
 
 fn applied(id: &str) -> Applied {
     let mut attributes = IndexMap::new();
@@ -23,61 +46,20 @@ fn applied(id: &str) -> Applied {
     }
 }
 
-/// A route in the blueprint's shape: destination and exactly one target.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Want {
-    dest: String,
-    gateway_id: Option<String>,
-    nat_gateway_id: Option<String>,
-}
-
-impl Want {
-    fn json(&self) -> Value {
-        let mut v = json!({ "destination_cidr_block": self.dest });
-        if let Some(g) = &self.gateway_id {
-            v["gateway_id"] = Value::from(g.as_str());
-        }
-        if let Some(n) = &self.nat_gateway_id {
-            v["nat_gateway_id"] = Value::from(n.as_str());
-        }
-        v
-    }
-}
-
-fn wanted_routes(r: &Resolved) -> Vec<Want> {
-    r.prop("routes")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|v| Want {
-                    dest: v["destination_cidr_block"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                    gateway_id: v["gateway_id"].as_str().map(str::to_string),
-                    nat_gateway_id: v["nat_gateway_id"].as_str().map(str::to_string),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The routes archform manages: IPv4 destinations other than the VPC's
-/// local route.
-fn managed(rt: &RouteTable) -> Vec<(&Route, Want)> {
+/// local route. A route to another kind of target (a peering connection, a
+/// transit gateway) reads without a target, so it shows as a change.
+fn managed(rt: &RouteTable) -> Vec<Route> {
     rt.routes()
         .iter()
         .filter(|r| r.destination_cidr_block().is_some())
         .filter(|r| {
             r.gateway_id() != Some("local") && r.origin() != Some(&RouteOrigin::CreateRouteTable)
         })
-        .map(|r| {
-            let w = Want {
-                dest: r.destination_cidr_block().unwrap_or_default().to_string(),
-                gateway_id: r.gateway_id().map(str::to_string),
-                nat_gateway_id: r.nat_gateway_id().map(str::to_string),
-            };
-            (r, w)
+        .map(|r| Route {
+            destination_cidr_block: r.destination_cidr_block().unwrap_or_default().to_string(),
+            gateway_id: r.gateway_id().map(str::to_string),
+            nat_gateway_id: r.nat_gateway_id().map(str::to_string),
         })
         .collect()
 }
@@ -124,16 +106,17 @@ async fn describe(c: &Clients, id: &str) -> ProviderResult<Option<RouteTable>> {
     }
 }
 
-async fn sync_routes(c: &Clients, rt: &RouteTable, want: &[Want]) -> ProviderResult<()> {
+async fn sync_routes(c: &Clients, rt: &RouteTable, want: &[Route]) -> ProviderResult<()> {
     let id = rt.route_table_id().unwrap_or_default();
     let have = managed(rt);
-    for (_, h) in &have {
-        if !want.iter().any(|w| w.dest == h.dest) {
+    for h in &have {
+        let dest = &h.destination_cidr_block;
+        if !want.iter().any(|w| w.destination_cidr_block == *dest) {
             match c
                 .ec2
                 .delete_route()
                 .route_table_id(id)
-                .destination_cidr_block(&h.dest)
+                .destination_cidr_block(dest)
                 .send()
                 .await
             {
@@ -144,13 +127,16 @@ async fn sync_routes(c: &Clients, rt: &RouteTable, want: &[Want]) -> ProviderRes
         }
     }
     for w in want {
-        match have.iter().find(|(_, h)| h.dest == w.dest) {
-            Some((_, h)) if h == w => {}
+        match have
+            .iter()
+            .find(|h| h.destination_cidr_block == w.destination_cidr_block)
+        {
+            Some(h) if h == w => {}
             Some(_) => {
                 c.ec2
                     .replace_route()
                     .route_table_id(id)
-                    .destination_cidr_block(&w.dest)
+                    .destination_cidr_block(&w.destination_cidr_block)
                     .set_gateway_id(w.gateway_id.clone())
                     .set_nat_gateway_id(w.nat_gateway_id.clone())
                     .send()
@@ -161,7 +147,7 @@ async fn sync_routes(c: &Clients, rt: &RouteTable, want: &[Want]) -> ProviderRes
                 c.ec2
                     .create_route()
                     .route_table_id(id)
-                    .destination_cidr_block(&w.dest)
+                    .destination_cidr_block(&w.destination_cidr_block)
                     .set_gateway_id(w.gateway_id.clone())
                     .set_nat_gateway_id(w.nat_gateway_id.clone())
                     .send()
@@ -242,13 +228,21 @@ async fn sync_associations(c: &Clients, rt: &RouteTable, want: &[String]) -> Pro
     Ok(())
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+fn routes(p: &Props) -> &[Route] {
+    p.routes.as_deref().unwrap_or_default()
+}
+
+fn subnet_ids(p: &Props) -> &[String] {
+    p.subnet_ids.as_deref().unwrap_or_default()
+}
+
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let rt = match find(c, &r.tags).await? {
         Some(t) => t,
         None => c
             .ec2
             .create_route_table()
-            .vpc_id(r.str("vpc_id").unwrap_or_default())
+            .vpc_id(&p.vpc_id)
             .tag_specifications(ec2_tags::spec(ResourceType::RouteTable, r))
             .send()
             .await
@@ -259,8 +253,8 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
                 ProviderError::failed("ec2:CreateRouteTable answered without a route table")
             })?,
     };
-    sync_routes(c, &rt, &wanted_routes(r)).await?;
-    sync_associations(c, &rt, &r.strs("subnet_ids")).await?;
+    sync_routes(c, &rt, routes(p)).await?;
+    sync_associations(c, &rt, subnet_ids(p)).await?;
     Ok(applied(rt.route_table_id().unwrap_or_default()))
 }
 
@@ -268,30 +262,40 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let rt = match cur.physical_id.as_deref() {
         Some(id) => describe(c, id).await?,
         None => find(c, &cur.tags).await?,
     };
     let Some(rt) = rt else { return Ok(None) };
-    let routes: Vec<Value> = managed(&rt).iter().map(|(_, w)| w.json()).collect();
-    let subnets: Vec<Value> = subnet_associations(&rt)
+    let subnets = subnet_associations(&rt)
         .into_iter()
-        .map(|(s, _)| Value::from(s))
+        .map(|(s, _)| s)
         .collect();
-    let mut props = json!({ "vpc_id": rt.vpc_id() });
+    // Both lists in the applied order when they hold the same elements.
     // Absent in the blueprint and empty in AWS are the same thing.
-    props["routes"] = crate::support::same_set(cur.properties.get("routes"), routes);
-    props["subnet_ids"] = crate::support::same_set(cur.properties.get("subnet_ids"), subnets);
-    Ok(Some(Observed {
+    let props = Props {
+        vpc_id: rt.vpc_id().unwrap_or_default().to_string(),
+        routes: Some(super::same_elements(
+            hint.and_then(|h| h.routes.as_ref()),
+            managed(&rt),
+        )),
+        subnet_ids: Some(super::same_elements(
+            hint.and_then(|h| h.subnet_ids.as_ref()),
+            subnets,
+        )),
+    };
+    Ok(Some(Read {
         applied: applied(rt.route_table_id().unwrap_or_default()),
-        properties: props,
+        props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
@@ -302,10 +306,10 @@ pub(crate) async fn update(
             .await?
             .ok_or_else(|| ProviderError::failed(format!("route table {id} no longer exists")))?;
         if has("routes") {
-            sync_routes(c, &rt, &wanted_routes(r)).await?;
+            sync_routes(c, &rt, routes(p)).await?;
         }
         if has("subnet_ids") {
-            sync_associations(c, &rt, &r.strs("subnet_ids")).await?;
+            sync_associations(c, &rt, subnet_ids(p)).await?;
         }
     }
     if has("tags") {
@@ -314,7 +318,12 @@ pub(crate) async fn update(
     Ok(applied(&id))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let rt = match cur.physical_id.as_deref() {
         Some(id) => describe(c, id).await?,
         None => find(c, &cur.tags).await?,

@@ -4,19 +4,50 @@
 //! longer wanted and authorize the new ones. AWS gives every new group an
 //! allow-all egress rule: egress is only managed when the `egress` property
 //! is given (and put back to allow-all when the property is removed).
+//! Reads report egress either way: left out, it is that allow-all rule, the
+//! spec's default.
 //! Delete cleans up Lambda's leftover ENIs when AWS answers
 //! DependencyViolation.
 
 use super::{ec2_tags, enis};
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, ResourceType, SecurityGroup, UserIdGroupPair,
 };
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub vpc_id: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<Vec<Rule>>,
+    /// Absent: AWS's allow-all egress ([`allow_all`], the spec's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<Vec<Rule>>,
+}
+
+/// One rule: one protocol, port range and source (a CIDR or a group).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Rule {
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_security_group_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
 
 fn applied(g: &SecurityGroup) -> Applied {
     let id = g.group_id().unwrap_or_default().to_string();
@@ -32,62 +63,25 @@ fn applied(g: &SecurityGroup) -> Applied {
     }
 }
 
-/// One rule: one protocol, port range and source.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Rule {
-    protocol: String,
-    from: i32,
-    to: i32,
-    cidr: Option<String>,
-    group: Option<String>,
-    description: Option<String>,
-}
-
 impl Rule {
-    fn from_json(v: &Value) -> Rule {
-        let protocol = v["protocol"].as_str().unwrap_or("-1").to_string();
-        let all = protocol == "-1";
+    /// The rule as AWS holds it: all traffic has no ports (AWS reports
+    /// -1), an empty description is none.
+    fn canonical(&self) -> Rule {
+        let all = self.protocol == "-1";
         Rule {
-            // All traffic has no ports; AWS reports none.
-            from: if all {
-                -1
-            } else {
-                v["from_port"].as_i64().unwrap_or(-1) as i32
-            },
-            to: if all {
-                -1
-            } else {
-                v["to_port"].as_i64().unwrap_or(-1) as i32
-            },
-            protocol,
-            cidr: v["cidr"].as_str().map(str::to_string),
-            group: v["source_security_group_id"].as_str().map(str::to_string),
-            description: v["description"]
-                .as_str()
-                .filter(|d| !d.is_empty())
-                .map(str::to_string),
+            protocol: self.protocol.clone(),
+            from_port: if all { -1 } else { self.from_port },
+            to_port: if all { -1 } else { self.to_port },
+            cidr: self.cidr.clone(),
+            source_security_group_id: self.source_security_group_id.clone(),
+            description: self.description.clone().filter(|d| !d.is_empty()),
         }
-    }
-
-    fn json(&self) -> Value {
-        let mut v =
-            json!({ "protocol": self.protocol, "from_port": self.from, "to_port": self.to });
-        if let Some(c) = &self.cidr {
-            v["cidr"] = Value::from(c.as_str());
-        }
-        if let Some(g) = &self.group {
-            v["source_security_group_id"] = Value::from(g.as_str());
-        }
-        if let Some(d) = &self.description {
-            v["description"] = Value::from(d.as_str());
-        }
-        v
     }
 
     fn permission(&self) -> IpPermission {
         let mut p = IpPermission::builder().ip_protocol(&self.protocol);
         if self.protocol != "-1" {
-            p = p.from_port(self.from).to_port(self.to);
+            p = p.from_port(self.from_port).to_port(self.to_port);
         }
         if let Some(c) = &self.cidr {
             p = p.ip_ranges(
@@ -97,7 +91,7 @@ impl Rule {
                     .build(),
             );
         }
-        if let Some(g) = &self.group {
+        if let Some(g) = &self.source_security_group_id {
             p = p.user_id_group_pairs(
                 UserIdGroupPair::builder()
                     .group_id(g)
@@ -109,21 +103,22 @@ impl Rule {
     }
 }
 
-/// AWS's default egress rule of a new group.
+/// AWS's default egress rule of a new group (the spec's default of
+/// `egress`).
 fn allow_all() -> Rule {
     Rule {
         protocol: "-1".into(),
-        from: -1,
-        to: -1,
+        from_port: -1,
+        to_port: -1,
         cidr: Some("0.0.0.0/0".into()),
-        group: None,
+        source_security_group_id: None,
         description: None,
     }
 }
 
-fn rules(v: Option<&Value>) -> Vec<Rule> {
-    v.and_then(Value::as_array)
-        .map(|a| a.iter().map(Rule::from_json).collect())
+/// The blueprint's rules in AWS's form.
+fn rules(v: Option<&Vec<Rule>>) -> Vec<Rule> {
+    v.map(|a| a.iter().map(Rule::canonical).collect())
         .unwrap_or_default()
 }
 
@@ -139,10 +134,10 @@ fn flatten(perms: &[IpPermission]) -> Vec<Rule> {
         for r in p.ip_ranges() {
             out.push(Rule {
                 protocol: protocol.clone(),
-                from,
-                to,
+                from_port: from,
+                to_port: to,
                 cidr: r.cidr_ip().map(str::to_string),
-                group: None,
+                source_security_group_id: None,
                 description: r
                     .description()
                     .filter(|d| !d.is_empty())
@@ -152,10 +147,10 @@ fn flatten(perms: &[IpPermission]) -> Vec<Rule> {
         for g in p.user_id_group_pairs() {
             out.push(Rule {
                 protocol: protocol.clone(),
-                from,
-                to,
+                from_port: from,
+                to_port: to,
                 cidr: None,
-                group: g.group_id().map(str::to_string),
+                source_security_group_id: g.group_id().map(str::to_string),
                 description: g
                     .description()
                     .filter(|d| !d.is_empty())
@@ -283,7 +278,7 @@ async fn sync(
     Ok(())
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let name = r.physical_name.as_deref().unwrap_or(r.id.as_str());
     let g = match find(c, Some(name), &r.tags).await? {
         Some(g) => g,
@@ -292,8 +287,8 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
                 .ec2
                 .create_security_group()
                 .group_name(name)
-                .description(r.str("description").unwrap_or_default())
-                .vpc_id(r.str("vpc_id").unwrap_or_default())
+                .description(&p.description)
+                .vpc_id(&p.vpc_id)
                 .tag_specifications(ec2_tags::spec(ResourceType::SecurityGroup, r))
                 .send()
                 .await
@@ -314,16 +309,16 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
         id,
         false,
         &flatten(g.ip_permissions()),
-        &rules(r.prop("ingress")),
+        &rules(p.ingress.as_ref()),
     )
     .await?;
-    if r.prop("egress").is_some() {
+    if p.egress.is_some() {
         sync(
             c,
             id,
             true,
             &flatten(g.ip_permissions_egress()),
-            &rules(r.prop("egress")),
+            &rules(p.egress.as_ref()),
         )
         .await?;
     }
@@ -334,35 +329,41 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let g = match cur.physical_id.as_deref() {
         Some(id) => describe(c, id).await?,
         None => find(c, cur.physical_name.as_deref(), &cur.tags).await?,
     };
     let Some(g) = g else { return Ok(None) };
-    let canon = |v: &Value| Rule::from_json(v).json();
-    let mut props = json!({
-        "vpc_id": g.vpc_id(),
-        "description": g.description(),
-    });
-    let ingress: Vec<Value> = flatten(g.ip_permissions()).iter().map(Rule::json).collect();
-    props["ingress"] = crate::support::same_set_by(cur.properties.get("ingress"), ingress, canon);
-    if cur.properties.get("egress").is_some_and(|v| !v.is_null()) {
-        let egress: Vec<Value> = flatten(g.ip_permissions_egress())
-            .iter()
-            .map(Rule::json)
-            .collect();
-        props["egress"] = crate::support::same_set_by(cur.properties.get("egress"), egress, canon);
-    }
-    Ok(Some(Observed {
+    // The applied rules (in their order and form: ports of all-traffic
+    // rules as written) when AWS holds the same ones. Egress is read
+    // whether or not the blueprint manages it: left out, it is AWS's
+    // allow-all rule, the spec's default.
+    let props = Props {
+        vpc_id: g.vpc_id().unwrap_or_default().to_string(),
+        description: g.description().unwrap_or_default().to_string(),
+        ingress: Some(super::same_set(
+            hint.and_then(|h| h.ingress.as_ref()),
+            flatten(g.ip_permissions()),
+            Rule::canonical,
+        )),
+        egress: Some(super::same_set(
+            hint.and_then(|h| h.egress.as_ref()),
+            flatten(g.ip_permissions_egress()),
+            Rule::canonical,
+        )),
+    };
+    Ok(Some(Read {
         applied: applied(&g),
-        properties: props,
+        props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
@@ -377,12 +378,12 @@ pub(crate) async fn update(
             &id,
             false,
             &flatten(g.ip_permissions()),
-            &rules(r.prop("ingress")),
+            &rules(p.ingress.as_ref()),
         )
         .await?;
     }
     if has("egress") {
-        let want = match r.prop("egress") {
+        let want = match &p.egress {
             Some(v) => rules(Some(v)),
             // No longer managed: back to AWS's default.
             None => vec![allow_all()],
@@ -395,7 +396,12 @@ pub(crate) async fn update(
     Ok(applied(&g))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let id = match &cur.physical_id {
         Some(id) => id.clone(),
         None => match find(c, cur.physical_name.as_deref(), &cur.tags).await? {

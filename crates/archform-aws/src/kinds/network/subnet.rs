@@ -5,11 +5,26 @@
 use super::{ec2_tags, enis};
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, Subnet};
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub vpc_id: String,
+    pub cidr_block: String,
+    pub availability_zone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_public_ip_on_launch: Option<bool>,
+    /// archform's own annotation, never sent to AWS (write-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+}
 
 fn applied(s: &Subnet) -> Applied {
     let id = s.subnet_id().unwrap_or_default().to_string();
@@ -69,15 +84,15 @@ async fn set_public_ip(c: &Clients, id: &str, want: bool) -> ProviderResult<()> 
     Ok(())
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let subnet = match find(c, &r.tags).await? {
         Some(s) => s,
         None => c
             .ec2
             .create_subnet()
-            .vpc_id(r.str("vpc_id").unwrap_or_default())
-            .cidr_block(r.str("cidr_block").unwrap_or_default())
-            .availability_zone(r.str("availability_zone").unwrap_or_default())
+            .vpc_id(&p.vpc_id)
+            .cidr_block(&p.cidr_block)
+            .availability_zone(&p.availability_zone)
             .tag_specifications(ec2_tags::spec(ResourceType::Subnet, r))
             .send()
             .await
@@ -86,7 +101,7 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
             .cloned()
             .ok_or_else(|| ProviderError::failed("ec2:CreateSubnet answered without a subnet"))?,
     };
-    let want = r.bool("map_public_ip_on_launch").unwrap_or(false);
+    let want = p.map_public_ip_on_launch.unwrap_or(false);
     if subnet.map_public_ip_on_launch().unwrap_or(false) != want {
         set_public_ip(c, subnet.subnet_id().unwrap_or_default(), want).await?;
     }
@@ -97,31 +112,35 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    _hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let subnet = match cur.physical_id.as_deref() {
         Some(id) => describe(c, id).await?,
         None => find(c, &cur.tags).await?,
     };
-    Ok(subnet.map(|s| Observed {
+    Ok(subnet.map(|s| Read {
         applied: applied(&s),
-        properties: json!({
-            "vpc_id": s.vpc_id(),
-            "cidr_block": s.cidr_block(),
-            "availability_zone": s.availability_zone(),
-            "map_public_ip_on_launch": s.map_public_ip_on_launch().unwrap_or(false),
-        }),
+        props: Props {
+            vpc_id: s.vpc_id().unwrap_or_default().to_string(),
+            cidr_block: s.cidr_block().unwrap_or_default().to_string(),
+            availability_zone: s.availability_zone().unwrap_or_default().to_string(),
+            map_public_ip_on_launch: s.map_public_ip_on_launch(),
+            // Write-only: AWS has no record of it.
+            tier: None,
+        },
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
     let id = cur.physical_id.clone().unwrap_or_default();
     if changed.iter().any(|p| p == "map_public_ip_on_launch") {
-        set_public_ip(c, &id, r.bool("map_public_ip_on_launch").unwrap_or(false)).await?;
+        set_public_ip(c, &id, p.map_public_ip_on_launch.unwrap_or(false)).await?;
     }
     if changed.iter().any(|p| p == "tags") {
         crate::retag::ec2(c, &id, &cur.tags, &r.tags).await?;
@@ -132,7 +151,12 @@ pub(crate) async fn update(
     })
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let id = match &cur.physical_id {
         Some(id) => id.clone(),
         None => match find(c, &cur.tags).await? {

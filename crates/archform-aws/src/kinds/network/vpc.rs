@@ -4,13 +4,59 @@
 use super::ec2_tags;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Vpc, VpcAttributeName};
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-fn applied(vpc: &aws_sdk_ec2::types::Vpc) -> Applied {
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub cidr_block: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_dns_support: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_dns_hostnames: Option<bool>,
+}
+
+/// A DNS attribute of the VPC: each takes its own ModifyVpcAttribute and
+/// DescribeVpcAttribute call.
+#[derive(Clone, Copy, PartialEq)]
+enum Dns {
+    Support,
+    Hostnames,
+}
+
+impl Dns {
+    const ALL: [Dns; 2] = [Dns::Support, Dns::Hostnames];
+
+    fn prop(self) -> &'static str {
+        match self {
+            Dns::Support => "enable_dns_support",
+            Dns::Hostnames => "enable_dns_hostnames",
+        }
+    }
+
+    /// The blueprint's value; absent, the kind's default (both on, as the
+    /// spec declares).
+    fn wanted(self, p: &Props) -> bool {
+        match self {
+            Dns::Support => p.enable_dns_support,
+            Dns::Hostnames => p.enable_dns_hostnames,
+        }
+        .unwrap_or(true)
+    }
+
+    /// What AWS gives a new VPC: hostnames start off.
+    fn aws_default(self) -> bool {
+        self == Dns::Support
+    }
+}
+
+fn applied(vpc: &Vpc) -> Applied {
     let id = vpc.vpc_id().unwrap_or_default().to_string();
     let mut attributes = IndexMap::new();
     attributes.insert("id".into(), Value::from(id.clone()));
@@ -24,10 +70,7 @@ fn applied(vpc: &aws_sdk_ec2::types::Vpc) -> Applied {
     }
 }
 
-async fn find(
-    c: &Clients,
-    tags: &IndexMap<String, String>,
-) -> ProviderResult<Option<aws_sdk_ec2::types::Vpc>> {
+async fn find(c: &Clients, tags: &IndexMap<String, String>) -> ProviderResult<Option<Vpc>> {
     let out = c
         .ec2
         .describe_vpcs()
@@ -40,6 +83,14 @@ async fn find(
         .iter()
         .find(|v| ec2_tags::is_ours(v.tags(), tags))
         .cloned())
+}
+
+async fn describe(c: &Clients, id: &str) -> ProviderResult<Option<Vpc>> {
+    match c.ec2.describe_vpcs().vpc_ids(id).send().await {
+        Ok(o) => Ok(o.vpcs().first().cloned()),
+        Err(e) if error::is_not_found(&e) => Ok(None),
+        Err(e) => Err(error::aws("ec2:DescribeVpcs", e)),
+    }
 }
 
 async fn with_default_sg(c: &Clients, mut a: Applied) -> ProviderResult<Applied> {
@@ -68,32 +119,27 @@ async fn with_default_sg(c: &Clients, mut a: Applied) -> ProviderResult<Applied>
     Ok(a)
 }
 
+/// Sets the DNS attributes: on create (`changed` is `None`) those that
+/// differ from what AWS gives a new VPC, on update the changed ones.
 async fn set_dns(
     c: &Clients,
     id: &str,
-    r: &Resolved,
+    p: &Props,
     changed: Option<&[String]>,
 ) -> ProviderResult<()> {
-    // Each attribute takes its own ModifyVpcAttribute call.
-    // (property, the kind's default, AWS's default for a new VPC). The kind
-    // documents both on; AWS starts hostnames off.
-    for (prop, default, aws_default) in [
-        ("enable_dns_support", true, true),
-        ("enable_dns_hostnames", true, false),
-    ] {
-        if changed.is_some_and(|ch| !ch.iter().any(|p| p == prop)) {
+    for dns in Dns::ALL {
+        if changed.is_some_and(|ch| !ch.iter().any(|p| p == dns.prop())) {
             continue;
         }
-        let want = r.bool(prop).unwrap_or(default);
-        if changed.is_none() && want == aws_default {
+        let want = dns.wanted(p);
+        if changed.is_none() && want == dns.aws_default() {
             continue;
         }
         let v = AttributeBooleanValue::builder().value(want).build();
         let req = c.ec2.modify_vpc_attribute().vpc_id(id);
-        let req = if prop == "enable_dns_support" {
-            req.enable_dns_support(v)
-        } else {
-            req.enable_dns_hostnames(v)
+        let req = match dns {
+            Dns::Support => req.enable_dns_support(v),
+            Dns::Hostnames => req.enable_dns_hostnames(v),
         };
         req.send()
             .await
@@ -102,13 +148,33 @@ async fn set_dns(
     Ok(())
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+async fn get_dns(c: &Clients, id: &str, dns: Dns) -> ProviderResult<Option<bool>> {
+    let name = match dns {
+        Dns::Support => VpcAttributeName::EnableDnsSupport,
+        Dns::Hostnames => VpcAttributeName::EnableDnsHostnames,
+    };
+    let attr = c
+        .ec2
+        .describe_vpc_attribute()
+        .vpc_id(id)
+        .attribute(name)
+        .send()
+        .await
+        .map_err(|e| error::aws("ec2:DescribeVpcAttribute", e))?;
+    let v = match dns {
+        Dns::Support => attr.enable_dns_support(),
+        Dns::Hostnames => attr.enable_dns_hostnames(),
+    };
+    Ok(v.and_then(|b| b.value()))
+}
+
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let vpc = match find(c, &r.tags).await? {
         Some(v) => v,
         None => c
             .ec2
             .create_vpc()
-            .cidr_block(r.str("cidr_block").unwrap_or_default())
+            .cidr_block(&p.cidr_block)
             .tag_specifications(ec2_tags::spec(ResourceType::Vpc, r))
             .send()
             .await
@@ -118,7 +184,7 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
             .ok_or_else(|| ProviderError::failed("ec2:CreateVpc answered without a VPC"))?,
     };
     let a = applied(&vpc);
-    set_dns(c, &a.physical_id, r, None).await?;
+    set_dns(c, &a.physical_id, p, None).await?;
     with_default_sg(c, a).await
 }
 
@@ -126,67 +192,49 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some(vpc_id) = cur.physical_id.as_deref() else {
-        return Ok(find(c, &cur.tags).await?.map(|v| Observed {
-            applied: applied(&v),
-            properties: json!({}),
-        }));
+    _hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let vpc = match cur.physical_id.as_deref() {
+        Some(id) => describe(c, id).await?,
+        None => find(c, &cur.tags).await?,
     };
-    let out = match c.ec2.describe_vpcs().vpc_ids(vpc_id).send().await {
-        Ok(o) => o,
-        Err(e) if error::is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(error::aws("ec2:DescribeVpcs", e)),
+    let Some(vpc) = vpc else { return Ok(None) };
+    let id = vpc.vpc_id().unwrap_or_default();
+    let props = Props {
+        cidr_block: vpc.cidr_block().unwrap_or_default().to_string(),
+        enable_dns_support: get_dns(c, id, Dns::Support).await?,
+        enable_dns_hostnames: get_dns(c, id, Dns::Hostnames).await?,
     };
-    let Some(vpc) = out.vpcs().first() else {
-        return Ok(None);
-    };
-    let mut props = json!({ "cidr_block": vpc.cidr_block() });
-    for (prop, name) in [
-        ("enable_dns_support", VpcAttributeName::EnableDnsSupport),
-        ("enable_dns_hostnames", VpcAttributeName::EnableDnsHostnames),
-    ] {
-        let attr = c
-            .ec2
-            .describe_vpc_attribute()
-            .vpc_id(vpc_id)
-            .attribute(name)
-            .send()
-            .await
-            .map_err(|e| error::aws("ec2:DescribeVpcAttribute", e))?;
-        let v = if prop == "enable_dns_support" {
-            attr.enable_dns_support().and_then(|b| b.value())
-        } else {
-            attr.enable_dns_hostnames().and_then(|b| b.value())
-        };
-        props[prop] = Value::from(v.unwrap_or(false));
-    }
-    let applied = with_default_sg(c, applied(vpc)).await?;
-    Ok(Some(Observed {
-        applied,
-        properties: props,
+    Ok(Some(Read {
+        applied: with_default_sg(c, applied(&vpc)).await?,
+        props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
     let id = cur.physical_id.clone().unwrap_or_default();
-    set_dns(c, &id, r, Some(changed)).await?;
+    set_dns(c, &id, p, Some(changed)).await?;
     if changed.iter().any(|p| p == "tags") {
         crate::retag::ec2(c, &id, &cur.tags, &r.tags).await?;
     }
-    let a = Applied {
+    Ok(Applied {
         physical_id: id,
         attributes: cur.attributes.clone(),
-    };
-    Ok(a)
+    })
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let id = match &cur.physical_id {
         Some(id) => id.clone(),
         None => match find(c, &cur.tags).await? {

@@ -9,12 +9,38 @@
 use super::ec2_tags;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint, VpcEndpointType};
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::time::Duration;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub vpc_id: String,
+    /// The last part of `com.amazonaws.<region>.<service>`.
+    pub service: String,
+    /// Absent: Gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_table_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group_ids: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_enabled: Option<bool>,
+}
+
+/// The ids of a list property; absent, none.
+fn ids(v: &Option<Vec<String>>) -> Vec<String> {
+    v.clone().unwrap_or_default()
+}
 
 const LIMIT: Duration = Duration::from_secs(10 * 60);
 
@@ -106,16 +132,16 @@ fn diff(have: &[String], want: &[String]) -> (Option<Vec<String>>, Option<Vec<St
     )
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     if let Some(e) = find(c, &r.tags).await? {
         return Ok(applied(e.vpc_endpoint_id().unwrap_or_default()));
     }
-    let interface = r.str("endpoint_type") == Some("Interface");
+    let interface = p.endpoint_type.as_deref() == Some("Interface");
     let mut req = c
         .ec2
         .create_vpc_endpoint()
-        .vpc_id(r.str("vpc_id").unwrap_or_default())
-        .service_name(service_name(c, r.str("service").unwrap_or_default())?)
+        .vpc_id(&p.vpc_id)
+        .service_name(service_name(c, &p.service)?)
         .vpc_endpoint_type(if interface {
             VpcEndpointType::Interface
         } else {
@@ -123,12 +149,14 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
         })
         .tag_specifications(ec2_tags::spec(ResourceType::VpcEndpoint, r));
     if interface {
+        // No groups: AWS uses the VPC's default group; no private DNS
+        // setting: AWS's default (on).
         req = req
-            .set_subnet_ids(Some(r.strs("subnet_ids")))
-            .set_security_group_ids(Some(r.strs("security_group_ids")).filter(|g| !g.is_empty()))
-            .set_private_dns_enabled(r.bool("private_dns_enabled"));
+            .set_subnet_ids(Some(ids(&p.subnet_ids)))
+            .set_security_group_ids(Some(ids(&p.security_group_ids)).filter(|g| !g.is_empty()))
+            .set_private_dns_enabled(p.private_dns_enabled);
     } else {
-        req = req.set_route_table_ids(Some(r.strs("route_table_ids")));
+        req = req.set_route_table_ids(Some(ids(&p.route_table_ids)));
     }
     let out = req
         .send()
@@ -147,7 +175,8 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let e = match cur.physical_id.as_deref() {
         Some(id) => describe(c, id).await?.filter(live),
         None => find(c, &cur.tags).await?,
@@ -155,32 +184,43 @@ pub(crate) async fn read(
     let Some(e) = e else { return Ok(None) };
     let service = e.service_name().unwrap_or_default();
     let service = service.rsplit('.').next().unwrap_or(service);
-    let strs = |v: Vec<String>| v.into_iter().map(Value::from).collect::<Vec<_>>();
-    let p = &cur.properties;
-    let mut props = json!({
-        "vpc_id": e.vpc_id(),
-        "service": service,
-        "endpoint_type": e.vpc_endpoint_type().map(|t| t.as_str()),
-    });
-    if is_interface(&e) {
-        props["subnet_ids"] =
-            crate::support::same_set(p.get("subnet_ids"), strs(e.subnet_ids().to_vec()));
-        props["security_group_ids"] =
-            crate::support::same_set(p.get("security_group_ids"), strs(groups(&e)));
-        props["private_dns_enabled"] = Value::from(e.private_dns_enabled().unwrap_or(false));
-    } else {
-        props["route_table_ids"] =
-            crate::support::same_set(p.get("route_table_ids"), strs(e.route_table_ids().to_vec()));
-    }
-    Ok(Some(Observed {
+    // Lists in the applied order when they hold the same ids; those that do
+    // not apply to the endpoint's type are empty, as the blueprint leaves
+    // them out.
+    let props = Props {
+        vpc_id: e.vpc_id().unwrap_or_default().to_string(),
+        service: service.to_string(),
+        endpoint_type: e.vpc_endpoint_type().map(|t| t.as_str().to_string()),
+        route_table_ids: Some(super::same_elements(
+            hint.and_then(|h| h.route_table_ids.as_ref()),
+            e.route_table_ids().to_vec(),
+        )),
+        subnet_ids: Some(super::same_elements(
+            hint.and_then(|h| h.subnet_ids.as_ref()),
+            e.subnet_ids().to_vec(),
+        )),
+        security_group_ids: Some(super::same_elements(
+            hint.and_then(|h| h.security_group_ids.as_ref()),
+            groups(&e),
+        )),
+        // Private DNS is an interface endpoint's: AWS reports `false` for a
+        // gateway endpoint, where the property does not apply.
+        private_dns_enabled: if is_interface(&e) {
+            e.private_dns_enabled()
+        } else {
+            None
+        },
+    };
+    Ok(Some(Read {
         applied: applied(e.vpc_endpoint_id().unwrap_or_default()),
-        properties: props,
+        props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
@@ -201,23 +241,25 @@ pub(crate) async fn update(
             .ok_or_else(|| ProviderError::failed(format!("VPC endpoint {id} no longer exists")))?;
         let mut req = c.ec2.modify_vpc_endpoint().vpc_endpoint_id(&id);
         if has("route_table_ids") {
-            let (add, remove) = diff(e.route_table_ids(), &r.strs("route_table_ids"));
+            let (add, remove) = diff(e.route_table_ids(), &ids(&p.route_table_ids));
             req = req
                 .set_add_route_table_ids(add)
                 .set_remove_route_table_ids(remove);
         }
         if has("subnet_ids") {
-            let (add, remove) = diff(e.subnet_ids(), &r.strs("subnet_ids"));
+            let (add, remove) = diff(e.subnet_ids(), &ids(&p.subnet_ids));
             req = req.set_add_subnet_ids(add).set_remove_subnet_ids(remove);
         }
         if has("security_group_ids") {
-            let (add, remove) = diff(&groups(&e), &r.strs("security_group_ids"));
+            let (add, remove) = diff(&groups(&e), &ids(&p.security_group_ids));
             req = req
                 .set_add_security_group_ids(add)
                 .set_remove_security_group_ids(remove);
         }
         if has("private_dns_enabled") && is_interface(&e) {
-            req = req.private_dns_enabled(r.bool("private_dns_enabled").unwrap_or(false));
+            // Removed from the blueprint: back to AWS's default (on), which
+            // is what the spec says leaving it out means.
+            req = req.private_dns_enabled(p.private_dns_enabled.unwrap_or(true));
         }
         req.send()
             .await
@@ -229,7 +271,12 @@ pub(crate) async fn update(
     Ok(applied(&id))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let e = match cur.physical_id.as_deref() {
         Some(id) => describe(c, id).await?,
         None => find(c, &cur.tags).await?,
