@@ -4,6 +4,8 @@
 
 use archform_engine::provider::{ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The AWS name of a named kind: the deterministic physical name.
@@ -44,6 +46,15 @@ pub(crate) fn parse_doc(text: &str) -> Value {
         text.to_string()
     };
     serde_json::from_str(&decoded).unwrap_or(Value::String(decoded))
+}
+
+/// A document AWS returned (parsed), in the applied form when that is the
+/// same document given as JSON text.
+pub(crate) fn doc_as_applied(applied: Option<&Value>, observed: Value) -> Value {
+    match applied {
+        Some(a) if a.is_string() && parse_doc(&doc_text(a)) == observed => a.clone(),
+        _ => observed,
+    }
 }
 
 /// The partition of an ARN (`aws`, `aws-cn`, ...).
@@ -122,6 +133,17 @@ pub(crate) fn same_set_of<T: serde::Serialize + serde::de::DeserializeOwned>(
     serde_json::from_value(same_set_by(Some(&applied), seen, canon)).unwrap_or(observed)
 }
 
+/// A KMS key as the blueprint gave it, when AWS answers with the ARN of
+/// that same key (the blueprint gave its id, or the ARN itself); else what
+/// AWS answers. An alias cannot be matched to a key ARN without asking KMS,
+/// so AWS's ARN is reported for it.
+pub(crate) fn key_form(applied: Option<&str>, observed: &str) -> String {
+    match applied {
+        Some(a) if a == observed || observed.ends_with(&format!(":key/{a}")) => a.to_string(),
+        _ => observed.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +154,13 @@ mod tests {
         let v = parse_doc("%7B%22Version%22%3A%222012-10-17%22%7D");
         assert_eq!(v["Version"], "2012-10-17");
         assert_eq!(parse_doc("{\"a\":1}")["a"], 1);
+        let text = json!("{\"a\": 1}");
+        assert_eq!(doc_as_applied(Some(&text), json!({"a": 1})), text);
+        assert_eq!(
+            doc_as_applied(Some(&text), json!({"a": 2})),
+            json!({"a": 2})
+        );
+        assert_eq!(doc_as_applied(None, json!({"a": 1})), json!({"a": 1}));
     }
 
     #[test]
@@ -145,5 +174,31 @@ mod tests {
             same_set(Some(&applied), vec![json!("a"), json!("c")]),
             json!(["a", "c"])
         );
+    }
+
+    #[test]
+    fn typed_lists_keep_the_applied_order() {
+        let applied = vec!["b".to_string(), "a".to_string()];
+        let observed = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(
+            same_set_of(Some(&applied), observed.clone(), Value::clone),
+            applied
+        );
+        assert_eq!(same_set_of(None, observed.clone(), Value::clone), observed);
+        let other = vec!["a".to_string(), "c".to_string()];
+        assert_eq!(
+            same_set_of(Some(&applied), other.clone(), Value::clone),
+            other
+        );
+    }
+
+    #[test]
+    fn a_key_id_stands_for_its_arn() {
+        let arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd";
+        assert_eq!(key_form(Some("1234abcd"), arn), "1234abcd");
+        assert_eq!(key_form(Some(arn), arn), arn);
+        assert_eq!(key_form(Some("alias/mine"), arn), arn);
+        assert_eq!(key_form(Some("5678"), arn), arn);
+        assert_eq!(key_form(None, arn), arn);
     }
 }

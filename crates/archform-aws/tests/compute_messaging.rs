@@ -355,12 +355,22 @@ async fn sqs_queue_and_policy_lifecycle() {
     let (pa, mut pst) = create_twice(&p, &pr).await;
     assert_eq!(pa.physical_id, a.physical_id);
     let seen = p.read("jobs_policy", &pst).await.unwrap().unwrap();
-    assert_eq!(seen.properties["policy"], doc("One"));
+    assert_reads_back(pr.kind, &pr.properties, &seen.properties);
+    assert_eq!(seen.applied, pa);
+    assert_recovers(&p, "jobs_policy", &pst).await;
     pr.properties["policy"] = doc("Two");
     let pa2 = p.update(&pr, &pst, &["policy".to_string()]).await.unwrap();
     pst = state(&pr, &pa2);
     let seen = p.read("jobs_policy", &pst).await.unwrap().unwrap();
     assert_eq!(seen.properties["policy"]["Statement"][0]["Sid"], "Two");
+    assert_reads_back(pr.kind, &pr.properties, &seen.properties);
+    assert_recovers(&p, "jobs_policy", &pst).await;
+    // A policy applied as JSON text reads back as that text.
+    pr.properties["policy"] = json!(doc("Three").to_string());
+    let pa3 = p.update(&pr, &pst, &["policy".to_string()]).await.unwrap();
+    pst = state(&pr, &pa3);
+    let seen = p.read("jobs_policy", &pst).await.unwrap().unwrap();
+    assert_eq!(seen.properties["policy"], pr.properties["policy"]);
     delete_twice(&p, "jobs_policy", &pst).await;
     // The queue itself is still there.
     assert!(p.read("jobs", &st).await.unwrap().is_some());
@@ -399,7 +409,9 @@ async fn sns_topic_and_subscription_lifecycle() {
             .any(|t| t.key() == "archform:id" && t.value() == "topic")
     );
     let seen = p.read("topic", &tst).await.unwrap().unwrap();
-    assert_eq!(seen.properties, t.properties);
+    assert_reads_back(t.kind, &t.properties, &seen.properties);
+    assert_eq!(seen.applied, ta);
+    assert_recovers(&p, "topic", &tst).await;
 
     t.properties["display_name"] = json!("Renamed");
     t.tags.insert("team".into(), "core".into());
@@ -409,10 +421,30 @@ async fn sns_topic_and_subscription_lifecycle() {
         .unwrap();
     assert_eq!(ta2, ta);
     tst = state(&t, &ta2);
-    assert_eq!(
-        p.read("topic", &tst).await.unwrap().unwrap().properties["display_name"],
-        "Renamed"
+    let seen = p.read("topic", &tst).await.unwrap().unwrap();
+    assert_eq!(seen.properties["display_name"], "Renamed");
+    assert_reads_back(t.kind, &t.properties, &seen.properties);
+    assert_recovers(&p, "topic", &tst).await;
+    let tags = sns
+        .list_tags_for_resource()
+        .resource_arn(&ta.physical_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == "team" && t.value() == "core")
     );
+    // Left out, the display name is cleared.
+    t.properties.as_object_mut().unwrap().remove("display_name");
+    p.update(&t, &tst, &["display_name".to_string()])
+        .await
+        .unwrap();
+    tst = state(&t, &ta2);
+    let seen = p.read("topic", &tst).await.unwrap().unwrap();
+    assert_eq!(seen.properties.get("display_name"), None);
+    assert_reads_back(t.kind, &t.properties, &seen.properties);
 
     let q = resolved(
         "sqs.queue",
@@ -440,7 +472,9 @@ async fn sns_topic_and_subscription_lifecycle() {
         .unwrap();
     assert_eq!(listed.subscriptions().len(), 1, "no duplicate subscription");
     let seen = p.read("email_sub", &sst).await.unwrap().unwrap();
-    assert_eq!(seen.properties, sub.properties);
+    assert_reads_back(sub.kind, &sub.properties, &seen.properties);
+    assert_eq!(seen.applied, sa);
+    assert_recovers(&p, "email_sub", &sst).await;
 
     sub.properties["filter_policy"] = json!({"channel": ["email", "sms"]});
     sub.properties["raw_message_delivery"] = json!(false);
@@ -463,6 +497,51 @@ async fn sns_topic_and_subscription_lifecycle() {
         json!({"channel": ["email", "sms"]})
     );
     assert_eq!(seen.properties["raw_message_delivery"], false);
+    assert_reads_back(sub.kind, &sub.properties, &seen.properties);
+    assert_recovers(&p, "email_sub", &sst).await;
+
+    // Left out, the filter policy is removed and the scope and raw delivery
+    // go back to SNS's defaults.
+    // A nested policy on the message body: the scope is set first.
+    sub.properties["filter_policy_scope"] = json!("MessageBody");
+    sub.properties["filter_policy"] = json!({"detail": {"channel": ["email"]}});
+    sub.properties["raw_message_delivery"] = json!(true);
+    let changed = [
+        "filter_policy",
+        "filter_policy_scope",
+        "raw_message_delivery",
+    ]
+    .map(String::from);
+    p.update(&sub, &sst, &changed).await.unwrap();
+    sst = state(&sub, &sa);
+    let seen = p.read("email_sub", &sst).await.unwrap().unwrap();
+    assert_eq!(seen.properties["filter_policy_scope"], "MessageBody");
+    assert_eq!(
+        seen.properties["filter_policy"],
+        json!({"detail": {"channel": ["email"]}})
+    );
+    assert_reads_back(sub.kind, &sub.properties, &seen.properties);
+    let props = sub.properties.as_object_mut().unwrap();
+    for k in [
+        "filter_policy",
+        "filter_policy_scope",
+        "raw_message_delivery",
+    ] {
+        props.remove(k);
+    }
+    let changed = [
+        "filter_policy",
+        "filter_policy_scope",
+        "raw_message_delivery",
+    ]
+    .map(String::from);
+    p.update(&sub, &sst, &changed).await.unwrap();
+    sst = state(&sub, &sa);
+    let seen = p.read("email_sub", &sst).await.unwrap().unwrap();
+    assert_eq!(seen.properties.get("filter_policy"), None);
+    assert_eq!(seen.properties["raw_message_delivery"], false);
+    assert_reads_back(sub.kind, &sub.properties, &seen.properties);
+    assert_recovers(&p, "email_sub", &sst).await;
 
     delete_twice(&p, "email_sub", &sst).await;
     delete_twice(&p, "email", &qst).await;

@@ -8,7 +8,7 @@ mod table;
 
 use super::Handler;
 
-pub(super) static TABLE: Handler = handler!(table);
-pub(super) static BUCKET: Handler = handler!(bucket);
-pub(super) static DB_SUBNET_GROUP: Handler = handler!(db_subnet_group);
-pub(super) static DB_INSTANCE: Handler = handler!(db_instance);
+pub(super) static TABLE: Handler = provider!(table);
+pub(super) static BUCKET: Handler = provider!(bucket);
+pub(super) static DB_SUBNET_GROUP: Handler = provider!(db_subnet_group);
+pub(super) static DB_INSTANCE: Handler = provider!(db_instance);

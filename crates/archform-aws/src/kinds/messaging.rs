@@ -9,6 +9,6 @@ mod topic;
 use super::Handler;
 
 pub(super) static QUEUE: Handler = provider!(queue);
-pub(super) static QUEUE_POLICY: Handler = handler!(queue_policy);
-pub(super) static TOPIC: Handler = handler!(topic);
-pub(super) static SUBSCRIPTION: Handler = handler!(subscription);
+pub(super) static QUEUE_POLICY: Handler = provider!(queue_policy);
+pub(super) static TOPIC: Handler = provider!(topic);
+pub(super) static SUBSCRIPTION: Handler = provider!(subscription);

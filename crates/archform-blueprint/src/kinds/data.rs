@@ -8,7 +8,7 @@ const GSI: Ty = Ty::Obj(&[
     req("name", STR),
     req("partition_key", KEY),
     opt("sort_key", KEY),
-    opt("projection", Ty::Enum(&["ALL", "KEYS_ONLY"])),
+    opt("projection", Ty::Enum(&["ALL", "KEYS_ONLY"])).default_str("ALL"),
 ]);
 
 pub static TABLE: KindSpec = KindSpec {
@@ -21,10 +21,11 @@ pub static TABLE: KindSpec = KindSpec {
         opt("global_secondary_indexes", Ty::List(&GSI)),
         opt("ttl_attribute", STR),
         // true: the AWS managed KMS key; false/absent: the AWS owned key.
-        opt("sse_enabled", BOOL),
-        opt("kms_key_id", STR),
-        opt("point_in_time_recovery", BOOL),
-        opt("deletion_protection", BOOL),
+        opt("sse_enabled", BOOL).default_bool(false),
+        // With SSE and no key, DynamoDB uses the AWS managed key.
+        opt("kms_key_id", STR).chosen(),
+        opt("point_in_time_recovery", BOOL).default_bool(false),
+        opt("deletion_protection", BOOL).default_bool(false),
     ],
     attrs: &[
         attr("arn", CfnAttr::GetAtt("Arn")),
@@ -43,10 +44,12 @@ pub static BUCKET: KindSpec = KindSpec {
     summary: "An S3 bucket with encryption, versioning and public access blocked",
     cfn_type: "AWS::S3::Bucket",
     props: &[
-        opt("encryption", Ty::Enum(&["AES256", "aws:kms"])),
+        // S3 encrypts every new bucket with S3-managed keys (SSE-S3).
+        opt("encryption", Ty::Enum(&["AES256", "aws:kms"])).default_str("AES256"),
         opt("kms_key_id", STR),
-        opt("versioning", BOOL),
-        opt("block_public_access", BOOL),
+        opt("versioning", BOOL).default_bool(false),
+        // S3 blocks public access on every new bucket.
+        opt("block_public_access", BOOL).default_bool(true),
     ],
     attrs: &[
         attr("arn", CfnAttr::GetAtt("Arn")),
@@ -86,22 +89,27 @@ pub static DB_INSTANCE: KindSpec = KindSpec {
     cfn_type: "AWS::RDS::DBInstance",
     props: &[
         req("engine", Ty::Enum(&["postgres"])).replace(),
-        opt("engine_version", STR),
+        // RDS picks the engine's default version.
+        opt("engine_version", STR).chosen(),
         req("instance_class", STR),
         req("allocated_storage", int(20, 65536)),
         req("db_subnet_group_name", STR).replace(),
         req("vpc_security_group_ids", STRS),
-        opt("publicly_accessible", BOOL),
-        opt("storage_encrypted", BOOL).replace(),
-        opt("kms_key_id", STR).replace(),
-        opt("manage_master_user_password", BOOL),
+        // archform sends false, true and true when these are left out.
+        opt("publicly_accessible", BOOL).default_bool(false),
+        opt("storage_encrypted", BOOL).replace().default_bool(true),
+        // Encrypted without a key: the AWS managed key of RDS.
+        opt("kms_key_id", STR).replace().chosen(),
+        opt("manage_master_user_password", BOOL).default_bool(true),
         req("master_username", STR).replace(),
         opt("db_name", STR).replace(),
-        opt("port", int(1150, 65535)),
-        opt("multi_az", BOOL),
-        opt("backup_retention_period", int(0, 35)),
-        opt("deletion_protection", BOOL),
-        opt("storage_type", Ty::Enum(&["gp2", "gp3", "io1", "io2"])),
+        // PostgreSQL's port; RDS's defaults for the rest.
+        opt("port", int(1150, 65535)).default_int(5432),
+        opt("multi_az", BOOL).default_bool(false),
+        opt("backup_retention_period", int(0, 35)).default_int(1),
+        opt("deletion_protection", BOOL).default_bool(false),
+        // RDS's default storage type has changed over time (gp2, then gp3).
+        opt("storage_type", Ty::Enum(&["gp2", "gp3", "io1", "io2"])).chosen(),
     ],
     attrs: &[
         attr("endpoint_address", CfnAttr::GetAtt("Endpoint.Address")),

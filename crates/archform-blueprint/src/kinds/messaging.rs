@@ -66,11 +66,14 @@ pub static SUBSCRIPTION: KindSpec = KindSpec {
         req("protocol", Ty::Enum(&["sqs", "lambda", "https", "email"])).replace(),
         req("endpoint", STR).replace(),
         opt("filter_policy", Ty::Doc),
+        // SNS reports a scope only with a filter policy: MessageAttributes
+        // unless told otherwise.
         opt(
             "filter_policy_scope",
             Ty::Enum(&["MessageAttributes", "MessageBody"]),
-        ),
-        opt("raw_message_delivery", BOOL),
+        )
+        .default_str("MessageAttributes"),
+        opt("raw_message_delivery", BOOL).default_bool(false),
     ],
     attrs: &[attr("arn", CfnAttr::Ref)],
     naming: None,

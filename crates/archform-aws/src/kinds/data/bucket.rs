@@ -7,35 +7,35 @@
 
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use crate::support::{partition, region};
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
     ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging, VersioningConfiguration,
+    Tag, VersioningConfiguration,
 };
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_public_access: Option<bool>,
+}
 
 fn invalid(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Invalid(e.to_string())
-}
-
-fn region(c: &Clients) -> ProviderResult<String> {
-    c.region.clone().ok_or_else(|| {
-        ProviderError::Invalid("no AWS region configured: pass --region or set AWS_REGION".into())
-    })
-}
-
-fn partition(region: &str) -> (&'static str, &'static str) {
-    if region.starts_with("cn-") {
-        ("aws-cn", "amazonaws.com.cn")
-    } else if region.starts_with("us-gov-") {
-        ("aws-us-gov", "amazonaws.com")
-    } else {
-        ("aws", "amazonaws.com")
-    }
 }
 
 /// The bucket's full name: the physical name plus `-<account>-<region>`.
@@ -93,28 +93,6 @@ fn tag_set(t: &IndexMap<String, String>) -> ProviderResult<Vec<Tag>> {
         .collect()
 }
 
-async fn put_tags(c: &Clients, name: &str, t: &IndexMap<String, String>) -> ProviderResult<()> {
-    if t.is_empty() {
-        c.s3.delete_bucket_tagging()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(|e| error::aws("s3:DeleteBucketTagging", e))?;
-        return Ok(());
-    }
-    let tagging = Tagging::builder()
-        .set_tag_set(Some(tag_set(t)?))
-        .build()
-        .map_err(invalid)?;
-    c.s3.put_bucket_tagging()
-        .bucket(name)
-        .tagging(tagging)
-        .send()
-        .await
-        .map_err(|e| error::aws("s3:PutBucketTagging", e))?;
-    Ok(())
-}
-
 async fn tags_of(c: &Clients, name: &str) -> ProviderResult<IndexMap<String, String>> {
     match c.s3.get_bucket_tagging().bucket(name).send().await {
         Ok(o) => Ok(o
@@ -127,12 +105,12 @@ async fn tags_of(c: &Clients, name: &str) -> ProviderResult<IndexMap<String, Str
     }
 }
 
-async fn set_encryption(c: &Clients, name: &str, r: &Resolved) -> ProviderResult<()> {
-    let algo = r.str("encryption").unwrap_or("AES256");
+async fn set_encryption(c: &Clients, name: &str, p: &Props) -> ProviderResult<()> {
+    let algo = p.encryption.as_deref().unwrap_or("AES256");
     let by_default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::from(algo))
         .set_kms_master_key_id(if algo == "aws:kms" {
-            r.str("kms_key_id").map(String::from)
+            p.kms_key_id.clone()
         } else {
             None
         })
@@ -186,7 +164,7 @@ async fn set_public_access_block(c: &Clients, name: &str, on: bool) -> ProviderR
     Ok(())
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let physical = r
         .physical_name
         .as_deref()
@@ -216,16 +194,16 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
         // Endpoints that predate create-time bucket tags ignore them; only
         // then is a separate tagging call made.
         if !r.tags.is_empty() && tags_of(c, &name).await? != r.tags {
-            put_tags(c, &name, &r.tags).await?;
+            crate::retag::s3(c, &name, &r.tags).await?;
         }
     }
-    if r.prop("encryption").is_some() || r.prop("kms_key_id").is_some() {
-        set_encryption(c, &name, r).await?;
+    if p.encryption.is_some() || p.kms_key_id.is_some() {
+        set_encryption(c, &name, p).await?;
     }
-    if r.bool("versioning") == Some(true) {
+    if p.versioning == Some(true) {
         set_versioning(c, &name, true).await?;
     }
-    if let Some(b) = r.bool("block_public_access") {
+    if let Some(b) = p.block_public_access {
         set_public_access_block(c, &name, b).await?;
     }
     applied(c, &name)
@@ -235,14 +213,15 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let Some(name) = name_of(c, cur).await? else {
         return Ok(None);
     };
     if !exists(c, &name).await? {
         return Ok(None);
     }
-    let mut props = json!({});
+    let mut props = Props::default();
     match c.s3.get_bucket_encryption().bucket(&name).send().await {
         Ok(o) => {
             let d = o
@@ -250,34 +229,33 @@ pub(crate) async fn read(
                 .and_then(|c| c.rules().first())
                 .and_then(|r| r.apply_server_side_encryption_by_default());
             if let Some(d) = d {
-                props["encryption"] = Value::from(d.sse_algorithm().as_str());
-                if let Some(k) = d.kms_master_key_id() {
-                    props["kms_key_id"] = Value::from(k);
-                }
+                props.encryption = Some(d.sse_algorithm().as_str().to_string());
+                props.kms_key_id = d.kms_master_key_id().map(str::to_string);
             }
         }
         Err(e) if error::code(&e) == Some("ServerSideEncryptionConfigurationNotFoundError") => {}
         Err(e) => return Err(error::aws("s3:GetBucketEncryption", e)),
     }
-    props["versioning"] = Value::from(versioning_enabled(c, &name).await?);
-    match c.s3.get_public_access_block().bucket(&name).send().await {
-        Ok(o) => {
-            let all = o.public_access_block_configuration().is_some_and(|p| {
-                p.block_public_acls() == Some(true)
-                    && p.ignore_public_acls() == Some(true)
-                    && p.block_public_policy() == Some(true)
-                    && p.restrict_public_buckets() == Some(true)
-            });
-            props["block_public_access"] = Value::from(all);
+    props.versioning = Some(versioning_enabled(c, &name).await?);
+    props.block_public_access = match c.s3.get_public_access_block().bucket(&name).send().await {
+        Ok(o) => Some(o.public_access_block_configuration().is_some_and(|p| {
+            p.block_public_acls() == Some(true)
+                && p.ignore_public_acls() == Some(true)
+                && p.block_public_policy() == Some(true)
+                && p.restrict_public_buckets() == Some(true)
+        })),
+        // S3 gives every new bucket a public access block; moto gives none
+        // until one is put, so there what was applied is all to go by.
+        Err(e) if c.emulator && error::code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => {
+            hint.and_then(|h| h.block_public_access)
         }
-        Err(e) if error::code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => {
-            props["block_public_access"] = Value::from(false);
-        }
+        // Removed on AWS: nothing is blocked.
+        Err(e) if error::code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => Some(false),
         Err(e) => return Err(error::aws("s3:GetPublicAccessBlock", e)),
-    }
-    Ok(Some(Observed {
+    };
+    Ok(Some(Read {
         applied: applied(c, &name)?,
-        properties: props,
+        props,
     }))
 }
 
@@ -308,6 +286,7 @@ async fn versioning_enabled(c: &Clients, name: &str) -> ProviderResult<bool> {
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
@@ -316,16 +295,17 @@ pub(crate) async fn update(
         .ok_or_else(|| ProviderError::failed("the bucket has no name in state"))?;
     let has = |p: &str| changed.iter().any(|c| c == p);
     if has("encryption") || has("kms_key_id") {
-        set_encryption(c, &name, r).await?;
+        set_encryption(c, &name, p).await?;
     }
     if has("versioning") {
-        set_versioning(c, &name, r.bool("versioning").unwrap_or(false)).await?;
+        set_versioning(c, &name, p.versioning.unwrap_or(false)).await?;
     }
     if has("block_public_access") {
-        set_public_access_block(c, &name, r.bool("block_public_access").unwrap_or(false)).await?;
+        // Left out, public access is blocked, as S3 does for a new bucket.
+        set_public_access_block(c, &name, p.block_public_access.unwrap_or(true)).await?;
     }
     if has("tags") {
-        put_tags(c, &name, &r.tags).await?;
+        crate::retag::s3(c, &name, &r.tags).await?;
     }
     applied(c, &name)
 }
@@ -387,7 +367,12 @@ async fn empty(c: &Clients, name: &str) -> ProviderResult<()> {
     }
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let Some(name) = name_of(c, cur).await? else {
         return Ok(());
     };

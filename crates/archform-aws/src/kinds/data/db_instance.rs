@@ -8,12 +8,52 @@
 use super::rds_tags;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use crate::support::{key_form, same_set_of, saved_name};
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_rds::types::DbInstance;
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::time::Duration;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub engine: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_version: Option<String>,
+    pub instance_class: String,
+    pub allocated_storage: i64,
+    pub db_subnet_group_name: String,
+    pub vpc_security_group_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publicly_accessible: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_encrypted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manage_master_user_password: Option<bool>,
+    pub master_username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_az: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_retention_period: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_protection: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_type: Option<String>,
+}
+
+/// What RDS takes when these are left out (the spec's defaults).
+const DEFAULT_PORT: i32 = 5432;
+const DEFAULT_BACKUP_RETENTION: i32 = 1;
 
 fn applied(db: &DbInstance) -> Applied {
     let id = db.db_instance_identifier().unwrap_or_default().to_string();
@@ -64,14 +104,8 @@ async fn get(c: &Clients, id: &str) -> ProviderResult<Option<DbInstance>> {
     }
 }
 
-fn id_of(cur: &ResourceState) -> Option<String> {
-    cur.physical_id
-        .clone()
-        .or_else(|| cur.physical_name.clone())
-}
-
-fn i32_prop(r: &Resolved, name: &str) -> Option<i32> {
-    r.int(name).and_then(|v| i32::try_from(v).ok())
+fn i32_of(v: Option<i64>) -> Option<i32> {
+    v.and_then(|v| i32::try_from(v).ok())
 }
 
 async fn wait_available(c: &Clients, id: &str) -> ProviderResult<DbInstance> {
@@ -98,12 +132,12 @@ async fn wait_available(c: &Clients, id: &str) -> ProviderResult<DbInstance> {
     .await
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let id = r
         .physical_name
         .clone()
         .ok_or_else(|| ProviderError::Invalid("rds.db_instance needs a physical name".into()))?;
-    if r.bool("manage_master_user_password") == Some(false) {
+    if p.manage_master_user_password == Some(false) {
         return Err(ProviderError::Invalid(
             "rds.db_instance needs manage_master_user_password: archform never handles the master password".into(),
         ));
@@ -113,23 +147,23 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
             .rds
             .create_db_instance()
             .db_instance_identifier(&id)
-            .engine(r.str("engine").unwrap_or("postgres"))
-            .set_engine_version(r.str("engine_version").map(String::from))
-            .db_instance_class(r.str("instance_class").unwrap_or_default())
-            .set_allocated_storage(i32_prop(r, "allocated_storage"))
-            .set_storage_type(r.str("storage_type").map(String::from))
-            .set_db_subnet_group_name(r.str("db_subnet_group_name").map(String::from))
-            .set_vpc_security_group_ids(Some(r.strs("vpc_security_group_ids")))
-            .publicly_accessible(r.bool("publicly_accessible").unwrap_or(false))
-            .storage_encrypted(r.bool("storage_encrypted").unwrap_or(true))
-            .set_kms_key_id(r.str("kms_key_id").map(String::from))
+            .engine(&p.engine)
+            .set_engine_version(p.engine_version.clone())
+            .db_instance_class(&p.instance_class)
+            .set_allocated_storage(i32_of(Some(p.allocated_storage)))
+            .set_storage_type(p.storage_type.clone())
+            .db_subnet_group_name(&p.db_subnet_group_name)
+            .set_vpc_security_group_ids(Some(p.vpc_security_group_ids.clone()))
+            .publicly_accessible(p.publicly_accessible.unwrap_or(false))
+            .storage_encrypted(p.storage_encrypted.unwrap_or(true))
+            .set_kms_key_id(p.kms_key_id.clone())
             .manage_master_user_password(true)
-            .master_username(r.str("master_username").unwrap_or_default())
-            .set_db_name(r.str("db_name").map(String::from))
-            .set_port(i32_prop(r, "port"))
-            .set_multi_az(r.bool("multi_az"))
-            .set_backup_retention_period(i32_prop(r, "backup_retention_period"))
-            .set_deletion_protection(r.bool("deletion_protection"))
+            .master_username(&p.master_username)
+            .set_db_name(p.db_name.clone())
+            .set_port(i32_of(p.port))
+            .set_multi_az(p.multi_az)
+            .set_backup_retention_period(i32_of(p.backup_retention_period))
+            .set_deletion_protection(p.deletion_protection)
             .set_tags(rds_tags::tags(&r.tags))
             .send()
             .await;
@@ -142,12 +176,64 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
     Ok(applied(&wait_available(c, &id).await?))
 }
 
+/// The engine version as the blueprint gave it when that is the major (or
+/// major.minor) version AWS runs; else AWS's full version.
+fn version_form(applied: Option<&str>, observed: &str) -> String {
+    match applied {
+        Some(a) if observed == a || observed.starts_with(&format!("{a}.")) => a.to_string(),
+        _ => observed.to_string(),
+    }
+}
+
+fn props_of(db: &DbInstance, hint: Option<&Props>) -> Props {
+    let text = |v: Option<&str>| v.unwrap_or_default().to_string();
+    let groups: Vec<String> = db
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id())
+        .map(str::to_string)
+        .collect();
+    Props {
+        engine: text(db.engine()),
+        engine_version: db
+            .engine_version()
+            .map(|v| version_form(hint.and_then(|h| h.engine_version.as_deref()), v)),
+        instance_class: text(db.db_instance_class()),
+        allocated_storage: db.allocated_storage().map(i64::from).unwrap_or_default(),
+        db_subnet_group_name: text(db.db_subnet_group().and_then(|g| g.db_subnet_group_name())),
+        // RDS keeps its own order.
+        vpc_security_group_ids: same_set_of(
+            hint.map(|h| h.vpc_security_group_ids.as_slice()),
+            groups,
+            Value::clone,
+        ),
+        publicly_accessible: db.publicly_accessible(),
+        storage_encrypted: db.storage_encrypted(),
+        kms_key_id: db
+            .kms_key_id()
+            .map(|k| key_form(hint.and_then(|h| h.kms_key_id.as_deref()), k)),
+        manage_master_user_password: Some(db.master_user_secret().is_some()),
+        master_username: text(db.master_username()),
+        db_name: db.db_name().map(str::to_string),
+        port: db
+            .endpoint()
+            .and_then(|e| e.port())
+            .or(db.db_instance_port())
+            .map(i64::from),
+        multi_az: db.multi_az(),
+        backup_retention_period: db.backup_retention_period().map(i64::from),
+        deletion_protection: db.deletion_protection(),
+        storage_type: db.storage_type().map(str::to_string),
+    }
+}
+
 pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some(id) = id_of(cur) else {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some(id) = saved_name(cur) else {
         return Ok(None);
     };
     let Some(db) = get(c, &id).await? else {
@@ -156,55 +242,20 @@ pub(crate) async fn read(
     if db.db_instance_status() == Some("deleting") {
         return Ok(None);
     }
-    let mut props = json!({
-        "engine": db.engine(),
-        "instance_class": db.db_instance_class(),
-        "allocated_storage": db.allocated_storage(),
-        "db_subnet_group_name": db.db_subnet_group().and_then(|g| g.db_subnet_group_name()),
-        "vpc_security_group_ids": db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect::<Vec<_>>(),
-        "publicly_accessible": db.publicly_accessible(),
-        "storage_encrypted": db.storage_encrypted(),
-        "manage_master_user_password": db.master_user_secret().is_some(),
-        "master_username": db.master_username(),
-        "multi_az": db.multi_az(),
-        "backup_retention_period": db.backup_retention_period(),
-        "deletion_protection": db.deletion_protection(),
-    });
-    let obj = props.as_object_mut().expect("an object");
-    obj.retain(|_, v| !v.is_null());
-    // Only the parts given in the blueprint: AWS fills in the rest.
-    for (k, v) in [
-        ("engine_version", db.engine_version().map(Value::from)),
-        ("db_name", db.db_name().map(Value::from)),
-        (
-            "port",
-            db.endpoint()
-                .and_then(|e| e.port())
-                .or(db.db_instance_port())
-                .map(Value::from),
-        ),
-        ("storage_type", db.storage_type().map(Value::from)),
-        ("kms_key_id", db.kms_key_id().map(Value::from)),
-    ] {
-        if let Some(v) = v
-            && cur.properties.get(k).is_some_and(|x| !x.is_null())
-        {
-            obj.insert(k.into(), v);
-        }
-    }
-    Ok(Some(Observed {
+    Ok(Some(Read {
         applied: applied(&db),
-        properties: props,
+        props: props_of(&db, hint),
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
-    let id = id_of(cur)
+    let id = saved_name(cur)
         .ok_or_else(|| ProviderError::failed("the DB instance has no identifier in state"))?;
     let has = |p: &str| changed.iter().any(|c| c == p);
     let mut req = c
@@ -214,40 +265,40 @@ pub(crate) async fn update(
         .apply_immediately(true);
     let mut any = false;
     if has("engine_version") {
-        let old = cur
-            .properties
-            .get("engine_version")
-            .and_then(Value::as_str)
+        // The version running now, as AWS reports it.
+        let old = get(c, &id)
+            .await?
+            .and_then(|db| db.engine_version().map(str::to_string))
             .unwrap_or_default();
-        let new = r.str("engine_version").unwrap_or_default();
+        let new = p.engine_version.as_deref().unwrap_or_default();
         let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
         req = req
-            .set_engine_version(r.str("engine_version").map(String::from))
-            .allow_major_version_upgrade(major(old) != major(new));
+            .set_engine_version(p.engine_version.clone())
+            .allow_major_version_upgrade(major(&old) != major(new));
         any = true;
     }
     if has("instance_class") {
-        req = req.set_db_instance_class(r.str("instance_class").map(String::from));
+        req = req.db_instance_class(&p.instance_class);
         any = true;
     }
     if has("allocated_storage") {
-        req = req.set_allocated_storage(i32_prop(r, "allocated_storage"));
+        req = req.set_allocated_storage(i32_of(Some(p.allocated_storage)));
         any = true;
     }
     if has("storage_type") {
-        req = req.set_storage_type(r.str("storage_type").map(String::from));
+        req = req.set_storage_type(p.storage_type.clone());
         any = true;
     }
     if has("vpc_security_group_ids") {
-        req = req.set_vpc_security_group_ids(Some(r.strs("vpc_security_group_ids")));
+        req = req.set_vpc_security_group_ids(Some(p.vpc_security_group_ids.clone()));
         any = true;
     }
     if has("publicly_accessible") {
-        req = req.publicly_accessible(r.bool("publicly_accessible").unwrap_or(false));
+        req = req.publicly_accessible(p.publicly_accessible.unwrap_or(false));
         any = true;
     }
     if has("manage_master_user_password") {
-        if r.bool("manage_master_user_password") == Some(false) {
+        if p.manage_master_user_password == Some(false) {
             return Err(ProviderError::Invalid(
                 "manage_master_user_password cannot be turned off: archform never handles the master password".into(),
             ));
@@ -255,20 +306,23 @@ pub(crate) async fn update(
         req = req.manage_master_user_password(true);
         any = true;
     }
+    // Left out, the port and the backup retention go back to RDS's defaults.
     if has("port") {
-        req = req.set_db_port_number(i32_prop(r, "port"));
+        req = req.db_port_number(i32_of(p.port).unwrap_or(DEFAULT_PORT));
         any = true;
     }
     if has("multi_az") {
-        req = req.multi_az(r.bool("multi_az").unwrap_or(false));
+        req = req.multi_az(p.multi_az.unwrap_or(false));
         any = true;
     }
     if has("backup_retention_period") {
-        req = req.set_backup_retention_period(i32_prop(r, "backup_retention_period"));
+        req = req.backup_retention_period(
+            i32_of(p.backup_retention_period).unwrap_or(DEFAULT_BACKUP_RETENTION),
+        );
         any = true;
     }
     if has("deletion_protection") {
-        req = req.deletion_protection(r.bool("deletion_protection").unwrap_or(false));
+        req = req.deletion_protection(p.deletion_protection.unwrap_or(false));
         any = true;
     }
     if any {
@@ -290,8 +344,15 @@ pub(crate) async fn update(
     Ok(applied(&db))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let Some(id) = id_of(cur) else { return Ok(()) };
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some(id) = saved_name(cur) else {
+        return Ok(());
+    };
     let res = c
         .rds
         .delete_db_instance()

@@ -4,11 +4,21 @@
 use super::rds_tags;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use crate::support::{same_set_of, saved_name};
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_rds::types::DbSubnetGroup;
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub subnet_ids: Vec<String>,
+    pub description: String,
+}
 
 fn applied(name: &str) -> Applied {
     let mut attributes = IndexMap::new();
@@ -33,13 +43,7 @@ async fn get(c: &Clients, name: &str) -> ProviderResult<Option<DbSubnetGroup>> {
     }
 }
 
-fn name_of(cur: &ResourceState) -> Option<String> {
-    cur.physical_id
-        .clone()
-        .or_else(|| cur.physical_name.clone())
-}
-
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let name = r.physical_name.clone().ok_or_else(|| {
         ProviderError::Invalid("rds.db_subnet_group needs a physical name".into())
     })?;
@@ -47,8 +51,8 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
         c.rds
             .create_db_subnet_group()
             .db_subnet_group_name(&name)
-            .db_subnet_group_description(r.str("description").unwrap_or(&name))
-            .set_subnet_ids(Some(r.strs("subnet_ids")))
+            .db_subnet_group_description(&p.description)
+            .set_subnet_ids(Some(p.subnet_ids.clone()))
             .set_tags(rds_tags::tags(&r.tags))
             .send()
             .await
@@ -61,51 +65,50 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some(name) = name_of(cur) else {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some(name) = saved_name(cur) else {
         return Ok(None);
     };
     let Some(g) = get(c, &name).await? else {
         return Ok(None);
     };
-    let mut subnets: Vec<&str> = g
+    let subnets: Vec<String> = g
         .subnets()
         .iter()
         .filter_map(|s| s.subnet_identifier())
+        .map(str::to_string)
         .collect();
     // AWS does not keep the given order; report it in the applied order.
-    let given: Vec<&str> = cur
-        .properties
-        .get("subnet_ids")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    subnets.sort_by_key(|s| given.iter().position(|g| g == s).unwrap_or(usize::MAX));
-    let props = json!({
-        "subnet_ids": subnets,
-        "description": g.db_subnet_group_description(),
-    });
-    Ok(Some(Observed {
+    let subnet_ids = same_set_of(hint.map(|h| h.subnet_ids.as_slice()), subnets, Value::clone);
+    Ok(Some(Read {
         applied: applied(&name),
-        properties: props,
+        props: Props {
+            subnet_ids,
+            description: g
+                .db_subnet_group_description()
+                .unwrap_or_default()
+                .to_string(),
+        },
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
-    let name = name_of(cur)
+    let name = saved_name(cur)
         .ok_or_else(|| ProviderError::failed("the DB subnet group has no name in state"))?;
     let has = |p: &str| changed.iter().any(|c| c == p);
     if has("subnet_ids") || has("description") {
         c.rds
             .modify_db_subnet_group()
             .db_subnet_group_name(&name)
-            .set_db_subnet_group_description(r.str("description").map(String::from))
-            .set_subnet_ids(Some(r.strs("subnet_ids")))
+            .db_subnet_group_description(&p.description)
+            .set_subnet_ids(Some(p.subnet_ids.clone()))
             .send()
             .await
             .map_err(|e| error::aws("rds:ModifyDBSubnetGroup", e))?;
@@ -134,8 +137,13 @@ pub(crate) async fn update(
     Ok(applied(&name))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let Some(name) = name_of(cur) else {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some(name) = saved_name(cur) else {
         return Ok(());
     };
     match c

@@ -5,7 +5,9 @@
 
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use crate::support::{key_form, same_set_of, saved_name};
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction,
@@ -16,32 +18,74 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveStatus,
 };
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::time::Duration;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub partition_key: Key,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_key: Option<Key>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_secondary_indexes: Option<Vec<Gsi>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_attribute: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point_in_time_recovery: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_protection: Option<bool>,
+}
+
+/// A key attribute.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Key {
+    pub name: String,
+    pub r#type: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Gsi {
+    pub name: String,
+    pub partition_key: Key,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_key: Option<Key>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projection: Option<String>,
+}
+
+/// What an index's projection is when the blueprint leaves it out.
+const DEFAULT_PROJECTION: &str = "ALL";
+
+impl Gsi {
+    fn projection(&self) -> &str {
+        self.projection.as_deref().unwrap_or(DEFAULT_PROJECTION)
+    }
+
+    /// The index with its projection spelt out: how DynamoDB reports it.
+    fn explicit(&self) -> Gsi {
+        Gsi {
+            projection: Some(self.projection().to_string()),
+            ..self.clone()
+        }
+    }
+}
 
 fn invalid(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Invalid(e.to_string())
 }
 
-/// A key attribute: `(name, type)`.
-type Key = (String, String);
-
-/// `{name, type}` of a key property.
-fn key(v: Option<&Value>) -> Option<(String, String)> {
-    let v = v?;
-    Some((
-        v.get("name")?.as_str()?.to_string(),
-        v.get("type")?.as_str()?.to_string(),
-    ))
-}
-
-fn schema(
-    pk: &(String, String),
-    sk: Option<&(String, String)>,
-) -> ProviderResult<Vec<KeySchemaElement>> {
+fn schema(pk: &Key, sk: Option<&Key>) -> ProviderResult<Vec<KeySchemaElement>> {
     let mut out = vec![
         KeySchemaElement::builder()
-            .attribute_name(&pk.0)
+            .attribute_name(&pk.name)
             .key_type(KeyType::Hash)
             .build()
             .map_err(invalid)?,
@@ -49,7 +93,7 @@ fn schema(
     if let Some(sk) = sk {
         out.push(
             KeySchemaElement::builder()
-                .attribute_name(&sk.0)
+                .attribute_name(&sk.name)
                 .key_type(KeyType::Range)
                 .build()
                 .map_err(invalid)?,
@@ -58,33 +102,8 @@ fn schema(
     Ok(out)
 }
 
-struct Gsi {
-    name: String,
-    pk: (String, String),
-    sk: Option<(String, String)>,
-    projection: String,
-}
-
-fn gsis(r: &Resolved) -> Vec<Gsi> {
-    r.prop("global_secondary_indexes")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|g| {
-                    Some(Gsi {
-                        name: g.get("name")?.as_str()?.to_string(),
-                        pk: key(g.get("partition_key"))?,
-                        sk: key(g.get("sort_key")),
-                        projection: g
-                            .get("projection")
-                            .and_then(Value::as_str)
-                            .unwrap_or("ALL")
-                            .to_string(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+fn gsis(p: &Props) -> &[Gsi] {
+    p.global_secondary_indexes.as_deref().unwrap_or_default()
 }
 
 fn projection(p: &str) -> Projection {
@@ -95,14 +114,15 @@ fn projection(p: &str) -> Projection {
 
 /// Attribute definitions of every key the table and the given indexes use,
 /// each name once (a name shared by two keys is defined once).
-fn definitions(keys: &[&(String, String)]) -> ProviderResult<Vec<AttributeDefinition>> {
+fn definitions(keys: &[&Key]) -> ProviderResult<Vec<AttributeDefinition>> {
     let mut seen: IndexMap<&str, &str> = IndexMap::new();
-    for (n, t) in keys {
-        if let Some(prev) = seen.insert(n.as_str(), t.as_str())
-            && prev != t.as_str()
+    for k in keys {
+        if let Some(prev) = seen.insert(k.name.as_str(), k.r#type.as_str())
+            && prev != k.r#type
         {
             return Err(ProviderError::Invalid(format!(
-                "key attribute `{n}` is declared as both {prev} and {t}"
+                "key attribute `{}` is declared as both {prev} and {}",
+                k.name, k.r#type
             )));
         }
     }
@@ -117,48 +137,30 @@ fn definitions(keys: &[&(String, String)]) -> ProviderResult<Vec<AttributeDefini
         .collect()
 }
 
-fn table_keys(r: &Resolved) -> ProviderResult<(Key, Option<Key>)> {
-    let pk = key(r.prop("partition_key"))
-        .ok_or_else(|| ProviderError::Invalid("partition_key needs name and type".into()))?;
-    Ok((pk, key(r.prop("sort_key"))))
-}
-
-fn all_definitions(r: &Resolved, only: Option<&Gsi>) -> ProviderResult<Vec<AttributeDefinition>> {
-    let (pk, sk) = table_keys(r)?;
-    let gs = gsis(r);
-    let mut keys: Vec<&(String, String)> = vec![&pk];
-    keys.extend(sk.as_ref());
-    match only {
-        Some(g) => {
-            keys.push(&g.pk);
-            keys.extend(g.sk.as_ref());
-        }
-        None => {
-            for g in &gs {
-                keys.push(&g.pk);
-                keys.extend(g.sk.as_ref());
-            }
-        }
+/// Attribute definitions of the table's keys and of `indexes`' keys.
+fn all_definitions<'a>(
+    p: &'a Props,
+    indexes: impl IntoIterator<Item = &'a Gsi>,
+) -> ProviderResult<Vec<AttributeDefinition>> {
+    let mut keys: Vec<&Key> = vec![&p.partition_key];
+    keys.extend(p.sort_key.as_ref());
+    for g in indexes {
+        keys.push(&g.partition_key);
+        keys.extend(g.sort_key.as_ref());
     }
     definitions(&keys)
 }
 
-fn sse(r: &Resolved) -> SseSpecification {
-    let on = r.bool("sse_enabled").unwrap_or(false);
+fn sse(p: &Props) -> SseSpecification {
+    let on = p.sse_enabled.unwrap_or(false);
     let b = SseSpecification::builder().enabled(on);
     if on {
         b.sse_type(SseType::Kms)
-            .set_kms_master_key_id(r.str("kms_key_id").map(String::from))
+            .set_kms_master_key_id(p.kms_key_id.clone())
             .build()
     } else {
         b.build()
     }
-}
-
-fn name_of(cur: &ResourceState) -> Option<String> {
-    cur.physical_id
-        .clone()
-        .or_else(|| cur.physical_name.clone())
 }
 
 fn applied(t: &TableDescription) -> Applied {
@@ -283,20 +285,19 @@ async fn pitr_enabled(c: &Clients, name: &str) -> ProviderResult<bool> {
         == Some(&PointInTimeRecoveryStatus::Enabled))
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let name = r
         .physical_name
         .clone()
         .ok_or_else(|| ProviderError::Invalid("dynamodb.table needs a physical name".into()))?;
     if describe(c, &name).await?.is_none() {
-        let (pk, sk) = table_keys(r)?;
         let mut indexes = Vec::new();
-        for g in gsis(r) {
+        for g in gsis(p) {
             indexes.push(
                 GlobalSecondaryIndex::builder()
                     .index_name(&g.name)
-                    .set_key_schema(Some(schema(&g.pk, g.sk.as_ref())?))
-                    .projection(projection(&g.projection))
+                    .set_key_schema(Some(schema(&g.partition_key, g.sort_key.as_ref())?))
+                    .projection(projection(g.projection()))
                     .build()
                     .map_err(invalid)?,
             );
@@ -311,14 +312,14 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
             .create_table()
             .table_name(&name)
             .billing_mode(BillingMode::PayPerRequest)
-            .set_key_schema(Some(schema(&pk, sk.as_ref())?))
-            .set_attribute_definitions(Some(all_definitions(r, None)?))
+            .set_key_schema(Some(schema(&p.partition_key, p.sort_key.as_ref())?))
+            .set_attribute_definitions(Some(all_definitions(p, gsis(p))?))
             .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
             .set_tags((!tags.is_empty()).then_some(tags));
-        if r.bool("sse_enabled").unwrap_or(false) {
-            req = req.sse_specification(sse(r));
+        if p.sse_enabled.unwrap_or(false) {
+            req = req.sse_specification(sse(p));
         }
-        if let Some(dp) = r.bool("deletion_protection") {
+        if let Some(dp) = p.deletion_protection {
             req = req.deletion_protection_enabled(dp);
         }
         match req.send().await {
@@ -329,155 +330,132 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
         }
     }
     let t = wait_active(c, &name).await?;
-    if let Some(attr) = r.str("ttl_attribute") {
+    if let Some(attr) = &p.ttl_attribute {
         set_ttl(c, &name, Some(attr)).await?;
     }
-    if r.bool("point_in_time_recovery").unwrap_or(false) {
+    if p.point_in_time_recovery.unwrap_or(false) {
         set_pitr(c, &name, true).await?;
     }
     Ok(applied(&t))
 }
 
-fn key_json(schema: &[KeySchemaElement], defs: &[AttributeDefinition], kt: KeyType) -> Value {
-    schema
-        .iter()
-        .find(|k| k.key_type() == &kt)
-        .map(|k| {
-            let n = k.attribute_name();
-            let t = defs
+/// The key of type `kt` in a key schema, with its attribute's type.
+fn key_of(schema: &[KeySchemaElement], defs: &[AttributeDefinition], kt: KeyType) -> Option<Key> {
+    schema.iter().find(|k| k.key_type() == &kt).map(|k| {
+        let name = k.attribute_name();
+        Key {
+            name: name.to_string(),
+            r#type: defs
                 .iter()
-                .find(|d| d.attribute_name() == n)
+                .find(|d| d.attribute_name() == name)
                 .map(|d| d.attribute_type().as_str().to_string())
-                .unwrap_or_default();
-            json!({ "name": n, "type": t })
+                .unwrap_or_default(),
+        }
+    })
+}
+
+/// The table's indexes as DynamoDB describes them, projection included.
+fn gsis_of(t: &TableDescription) -> Vec<Gsi> {
+    let defs = t.attribute_definitions();
+    t.global_secondary_indexes()
+        .iter()
+        .map(|g| Gsi {
+            name: g.index_name().unwrap_or_default().to_string(),
+            partition_key: key_of(g.key_schema(), defs, KeyType::Hash).unwrap_or_default(),
+            sort_key: key_of(g.key_schema(), defs, KeyType::Range),
+            projection: g
+                .projection()
+                .and_then(|p| p.projection_type())
+                .map(|p| p.as_str().to_string()),
         })
-        .unwrap_or(Value::Null)
+        .collect()
+}
+
+/// The TTL attribute, while TTL is on (or being turned on).
+async fn ttl_of(c: &Clients, name: &str) -> ProviderResult<Option<String>> {
+    let ttl = c
+        .dynamodb
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| error::aws("dynamodb:DescribeTimeToLive", e))?;
+    Ok(ttl
+        .time_to_live_description()
+        .filter(|d| {
+            matches!(
+                d.time_to_live_status(),
+                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+            )
+        })
+        .and_then(|d| d.attribute_name())
+        .map(str::to_string))
 }
 
 pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some(name) = name_of(cur) else {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some(name) = saved_name(cur) else {
         return Ok(None);
     };
     let Some(t) = describe(c, &name).await? else {
         return Ok(None);
     };
     let defs = t.attribute_definitions();
-    let mut props = json!({
-        "partition_key": key_json(t.key_schema(), defs, KeyType::Hash),
-    });
-    let sk = key_json(t.key_schema(), defs, KeyType::Range);
-    if !sk.is_null() {
-        props["sort_key"] = sk;
-    }
-    let gs: Vec<Value> = t
-        .global_secondary_indexes()
-        .iter()
-        .map(|g| {
-            let mut v = json!({
-                "name": g.index_name(),
-                "partition_key": key_json(g.key_schema(), defs, KeyType::Hash),
-            });
-            let sk = key_json(g.key_schema(), defs, KeyType::Range);
-            if !sk.is_null() {
-                v["sort_key"] = sk;
-            }
-            if let Some(p) = g.projection().and_then(|p| p.projection_type()) {
-                v["projection"] = Value::from(p.as_str());
-            }
-            v
-        })
-        .collect();
-    if !gs.is_empty() {
-        props["global_secondary_indexes"] = Value::from(gs);
-    }
-    let sse_on = t
-        .sse_description()
-        .and_then(|s| s.status())
-        .is_some_and(|s| {
-            matches!(
-                s,
-                SseStatus::Enabled | SseStatus::Enabling | SseStatus::Updating
-            )
-        });
-    props["sse_enabled"] = Value::from(sse_on);
-    if let Some(k) = t.sse_description().and_then(|s| s.kms_master_key_arn())
-        && cur
-            .properties
-            .get("kms_key_id")
-            .is_some_and(|v| !v.is_null())
-    {
-        props["kms_key_id"] = Value::from(k);
-    }
-    props["deletion_protection"] = Value::from(t.deletion_protection_enabled().unwrap_or(false));
-    let ttl = c
-        .dynamodb
-        .describe_time_to_live()
-        .table_name(&name)
-        .send()
-        .await
-        .map_err(|e| error::aws("dynamodb:DescribeTimeToLive", e))?;
-    if let Some(d) = ttl.time_to_live_description()
-        && matches!(
-            d.time_to_live_status(),
-            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    // DynamoDB keeps indexes in an order of its own.
+    let applied_gsis: Option<Vec<Gsi>> = hint
+        .and_then(|h| h.global_secondary_indexes.as_ref())
+        .map(|a| a.iter().map(Gsi::explicit).collect());
+    let indexes = same_set_of(applied_gsis.as_deref(), gsis_of(&t), Value::clone);
+    let sse = t.sse_description();
+    let sse_on = sse.and_then(|s| s.status()).is_some_and(|s| {
+        matches!(
+            s,
+            SseStatus::Enabled | SseStatus::Enabling | SseStatus::Updating
         )
-        && let Some(a) = d.attribute_name()
-    {
-        props["ttl_attribute"] = Value::from(a);
-    }
-    props["point_in_time_recovery"] = Value::from(pitr_enabled(c, &name).await?);
-    Ok(Some(Observed {
+    });
+    let props = Props {
+        partition_key: key_of(t.key_schema(), defs, KeyType::Hash).unwrap_or_default(),
+        sort_key: key_of(t.key_schema(), defs, KeyType::Range),
+        global_secondary_indexes: (!indexes.is_empty()).then_some(indexes),
+        ttl_attribute: ttl_of(c, &name).await?,
+        sse_enabled: Some(sse_on),
+        kms_key_id: sse
+            .filter(|_| sse_on)
+            .and_then(|s| s.kms_master_key_arn())
+            .map(|k| key_form(hint.and_then(|h| h.kms_key_id.as_deref()), k)),
+        point_in_time_recovery: Some(pitr_enabled(c, &name).await?),
+        deletion_protection: t.deletion_protection_enabled(),
+    };
+    Ok(Some(Read {
         applied: applied(&t),
-        properties: props,
+        props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
-    let name = name_of(cur)
+    let name = saved_name(cur)
         .or_else(|| r.physical_name.clone())
         .unwrap_or_default();
     let has = |p: &str| changed.iter().any(|c| c == p);
     let mut t = wait_active(c, &name).await?;
     if has("global_secondary_indexes") {
-        let want = gsis(r);
-        let have: Vec<String> = t
-            .global_secondary_indexes()
-            .iter()
-            .filter_map(|g| g.index_name().map(String::from))
-            .collect();
+        let want = gsis(p);
         // An index whose definition changed is dropped and added again.
-        let old = cur
-            .properties
-            .get("global_secondary_indexes")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let new = r
-            .prop("global_secondary_indexes")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let changed_def = |n: &str| {
-            let f = |a: &[Value]| {
-                a.iter()
-                    .find(|g| g.get("name").and_then(Value::as_str) == Some(n))
-                    .cloned()
-            };
-            f(&old).is_some() && f(&old) != f(&new)
-        };
-        for n in &have {
-            if !want.iter().any(|g| &g.name == n) || changed_def(n) {
+        for g in gsis_of(&t) {
+            let keep = want.iter().any(|w| w.explicit() == g);
+            if !keep {
                 let del = DeleteGlobalSecondaryIndexAction::builder()
-                    .index_name(n)
+                    .index_name(&g.name)
                     .build()
                     .map_err(invalid)?;
                 c.dynamodb
@@ -489,11 +467,11 @@ pub(crate) async fn update(
                     .send()
                     .await
                     .map_err(|e| error::aws("dynamodb:UpdateTable", e))?;
-                wait_gsi_gone(c, &name, n).await?;
+                wait_gsi_gone(c, &name, &g.name).await?;
             }
         }
         t = wait_active(c, &name).await?;
-        for g in &want {
+        for g in want {
             if t.global_secondary_indexes()
                 .iter()
                 .any(|x| x.index_name() == Some(g.name.as_str()))
@@ -502,14 +480,26 @@ pub(crate) async fn update(
             }
             let add = CreateGlobalSecondaryIndexAction::builder()
                 .index_name(&g.name)
-                .set_key_schema(Some(schema(&g.pk, g.sk.as_ref())?))
-                .projection(projection(&g.projection))
+                .set_key_schema(Some(schema(&g.partition_key, g.sort_key.as_ref())?))
+                .projection(projection(g.projection()))
                 .build()
                 .map_err(invalid)?;
+            // The definitions of every key the table has with the new index
+            // (the indexes left are the wanted ones): moto replaces the
+            // table's definitions with those given where AWS adds them, and
+            // AWS refuses definitions no key uses.
+            let have = want.iter().filter(|w| {
+                t.global_secondary_indexes()
+                    .iter()
+                    .any(|x| x.index_name() == Some(w.name.as_str()))
+            });
             c.dynamodb
                 .update_table()
                 .table_name(&name)
-                .set_attribute_definitions(Some(all_definitions(r, Some(g))?))
+                .set_attribute_definitions(Some(all_definitions(
+                    p,
+                    have.chain(std::iter::once(g)),
+                )?))
                 .global_secondary_index_updates(
                     GlobalSecondaryIndexUpdate::builder().create(add).build(),
                 )
@@ -523,7 +513,7 @@ pub(crate) async fn update(
         c.dynamodb
             .update_table()
             .table_name(&name)
-            .sse_specification(sse(r))
+            .sse_specification(sse(p))
             .send()
             .await
             .map_err(|e| error::aws("dynamodb:UpdateTable", e))?;
@@ -533,49 +523,20 @@ pub(crate) async fn update(
         c.dynamodb
             .update_table()
             .table_name(&name)
-            .deletion_protection_enabled(r.bool("deletion_protection").unwrap_or(false))
+            .deletion_protection_enabled(p.deletion_protection.unwrap_or(false))
             .send()
             .await
             .map_err(|e| error::aws("dynamodb:UpdateTable", e))?;
         t = wait_active(c, &name).await?;
     }
     if has("ttl_attribute") {
-        set_ttl(c, &name, r.str("ttl_attribute")).await?;
+        set_ttl(c, &name, p.ttl_attribute.as_deref()).await?;
     }
     if has("point_in_time_recovery") {
-        set_pitr(c, &name, r.bool("point_in_time_recovery").unwrap_or(false)).await?;
+        set_pitr(c, &name, p.point_in_time_recovery.unwrap_or(false)).await?;
     }
     if has("tags") {
-        let arn = t.table_arn().unwrap_or_default().to_string();
-        let gone: Vec<String> = cur
-            .tags
-            .keys()
-            .filter(|k| !r.tags.contains_key(*k))
-            .cloned()
-            .collect();
-        if !gone.is_empty() {
-            c.dynamodb
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(gone))
-                .send()
-                .await
-                .map_err(|e| error::aws("dynamodb:UntagResource", e))?;
-        }
-        let tags: Vec<Tag> = r
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid))
-            .collect::<ProviderResult<_>>()?;
-        if !tags.is_empty() {
-            c.dynamodb
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| error::aws("dynamodb:TagResource", e))?;
-        }
+        crate::retag::dynamodb(c, t.table_arn().unwrap_or_default(), &cur.tags, &r.tags).await?;
     }
     Ok(applied(&t))
 }
@@ -598,8 +559,13 @@ async fn wait_gsi_gone(c: &Clients, name: &str, index: &str) -> ProviderResult<(
     .await
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let Some(name) = name_of(cur) else {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some(name) = saved_name(cur) else {
         return Ok(());
     };
     match c.dynamodb.delete_table().table_name(&name).send().await {

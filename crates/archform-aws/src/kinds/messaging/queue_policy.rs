@@ -4,13 +4,21 @@
 
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::managed;
-use crate::support::{doc_text, parse_doc};
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use crate::support::{doc_as_applied, doc_text, parse_doc};
+use archform_engine::provider::{Applied, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_sqs::types::QueueAttributeName as A;
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub queue_url: String,
+    pub policy: Value,
+}
 
 fn applied(url: &str) -> Applied {
     let mut attributes = IndexMap::new();
@@ -32,29 +40,25 @@ async fn set(c: &Clients, url: &str, policy: String) -> ProviderResult<()> {
         .map_err(|e| error::aws("sqs:SetQueueAttributes", e))
 }
 
-fn url_of(r: &Resolved) -> ProviderResult<String> {
-    r.str("queue_url")
-        .map(str::to_string)
-        .ok_or_else(|| ProviderError::Invalid(format!("{}: queue_url is required", r.id)))
+/// The queue's URL: the saved physical id, else the applied `queue_url`.
+fn url_of(cur: &ResourceState, hint: Option<&Props>) -> Option<String> {
+    cur.physical_id
+        .clone()
+        .or_else(|| hint.map(|h| h.queue_url.clone()))
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let url = url_of(r)?;
-    let policy = r.prop("policy").map(doc_text).unwrap_or_default();
-    set(c, &url, policy).await?;
-    Ok(applied(&url))
+pub(crate) async fn create(c: &Clients, _r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    set(c, &p.queue_url, doc_text(&p.policy)).await?;
+    Ok(applied(&p.queue_url))
 }
 
 pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some(url) = cur
-        .physical_id
-        .clone()
-        .or_else(|| cur.properties["queue_url"].as_str().map(String::from))
-    else {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some(url) = url_of(cur, hint) else {
         return Ok(None);
     };
     let out = match c
@@ -76,34 +80,40 @@ pub(crate) async fn read(
     else {
         return Ok(None);
     };
-    let mut props = serde_json::Map::new();
-    props.insert("queue_url".into(), Value::from(url.clone()));
-    props.insert("policy".into(), parse_doc(doc));
-    Ok(Some(Observed {
+    let policy = doc_as_applied(hint.map(|h| &h.policy), parse_doc(doc));
+    Ok(Some(Read {
         applied: applied(&url),
-        properties: managed(cur, props),
+        props: Props {
+            queue_url: url,
+            policy,
+        },
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
-    r: &Resolved,
+    _r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
-    let url = cur.physical_id.clone().map_or_else(|| url_of(r), Ok)?;
-    if changed.iter().any(|p| p == "policy") {
-        set(c, &url, r.prop("policy").map(doc_text).unwrap_or_default()).await?;
+    let url = cur
+        .physical_id
+        .clone()
+        .unwrap_or_else(|| p.queue_url.clone());
+    if changed.iter().any(|c| c == "policy") {
+        set(c, &url, doc_text(&p.policy)).await?;
     }
     Ok(applied(&url))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let Some(url) = cur
-        .physical_id
-        .clone()
-        .or_else(|| cur.properties["queue_url"].as_str().map(String::from))
-    else {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some(url) = url_of(cur, hint) else {
         return Ok(());
     };
     match c

@@ -5,14 +5,30 @@
 
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::managed;
-use crate::support::{doc_text, parse_doc};
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use crate::support::{doc_as_applied, doc_text, parse_doc};
+use crate::wait::{Backoff, retry_while};
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub topic_arn: String,
+    pub protocol: String,
+    pub endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_policy: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_policy_scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_message_delivery: Option<bool>,
+}
 
 fn applied(arn: &str) -> Applied {
     let mut attributes = IndexMap::new();
@@ -24,28 +40,37 @@ fn applied(arn: &str) -> Applied {
 }
 
 /// SNS attribute values for the named properties (all when `only` is None);
-/// a property no longer set goes back to SNS's default.
-fn attributes(r: &Resolved, only: Option<&[String]>) -> Vec<(&'static str, String)> {
-    let wanted = |p: &str| only.is_none_or(|o| o.iter().any(|c| c == p));
+/// a property no longer set goes back to SNS's default (the spec's).
+fn attributes(p: &Props, only: Option<&[String]>) -> Vec<(&'static str, String)> {
+    let wanted = |n: &str| only.is_none_or(|o| o.iter().any(|c| c == n));
+    let reset = only.is_some();
     let mut out = Vec::new();
     if wanted("filter_policy") {
-        match r.prop("filter_policy") {
+        match &p.filter_policy {
             Some(v) => out.push(("FilterPolicy", doc_text(v))),
-            None if only.is_some() => out.push(("FilterPolicy", "{}".into())),
+            None if reset => out.push(("FilterPolicy", "{}".into())),
             None => {}
         }
     }
     if wanted("filter_policy_scope") {
-        match r.str("filter_policy_scope") {
-            Some(v) => out.push(("FilterPolicyScope", v.to_string())),
-            None if only.is_some() => out.push(("FilterPolicyScope", "MessageAttributes".into())),
-            None => {}
+        let scope = match &p.filter_policy_scope {
+            Some(v) => Some(v.clone()),
+            None if reset => Some("MessageAttributes".into()),
+            None => None,
+        };
+        if let Some(scope) = scope {
+            // SNS checks a policy against the scope it holds: a policy on
+            // the message body (which may nest) needs that scope first; a
+            // policy on attributes is valid on the body too, so it goes
+            // first when the scope goes back to attributes.
+            let at = if scope == "MessageBody" { 0 } else { out.len() };
+            out.insert(at, ("FilterPolicyScope", scope));
         }
     }
     if wanted("raw_message_delivery") {
-        match r.bool("raw_message_delivery") {
+        match p.raw_message_delivery {
             Some(v) => out.push(("RawMessageDelivery", v.to_string())),
-            None if only.is_some() => out.push(("RawMessageDelivery", "false".into())),
+            None if reset => out.push(("RawMessageDelivery", "false".into())),
             None => {}
         }
     }
@@ -59,16 +84,14 @@ async fn find(
     protocol: &str,
     endpoint: &str,
 ) -> ProviderResult<Option<String>> {
-    let mut token = None;
-    loop {
-        let out = match c
-            .sns
-            .list_subscriptions_by_topic()
-            .topic_arn(topic)
-            .set_next_token(token)
-            .send()
-            .await
-        {
+    let mut pages = c
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(topic)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let out = match page {
             Ok(o) => o,
             Err(e) if error::is_not_found(&e) => return Ok(None),
             Err(e) => return Err(error::aws("sns:ListSubscriptionsByTopic", e)),
@@ -81,10 +104,20 @@ async fn find(
         if let Some(s) = hit {
             return Ok(s.subscription_arn().map(str::to_string));
         }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(None);
-        }
+    }
+    Ok(None)
+}
+
+/// The subscription's ARN: the saved one, else found from what was applied.
+async fn arn_of(
+    c: &Clients,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<Option<String>> {
+    match (&cur.physical_id, hint) {
+        (Some(a), _) => Ok(Some(a.clone())),
+        (None, Some(h)) => find(c, &h.topic_arn, &h.protocol, &h.endpoint).await,
+        (None, None) => Ok(None),
     }
 }
 
@@ -102,69 +135,48 @@ async fn set(c: &Clients, arn: &str, attrs: Vec<(&'static str, String)>) -> Prov
     Ok(())
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let field = |p: &str| {
-        r.str(p)
-            .map(str::to_string)
-            .ok_or_else(|| ProviderError::Invalid(format!("{}: {p} is required", r.id)))
-    };
-    let (topic, protocol, endpoint) = (field("topic_arn")?, field("protocol")?, field("endpoint")?);
-    if let Some(arn) = find(c, &topic, &protocol, &endpoint).await? {
-        set(c, &arn, attributes(r, None)).await?;
+pub(crate) async fn create(c: &Clients, _r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    if let Some(arn) = find(c, &p.topic_arn, &p.protocol, &p.endpoint).await? {
+        set(c, &arn, attributes(p, None)).await?;
         return Ok(applied(&arn));
     }
-    let attrs: HashMap<String, String> = attributes(r, None)
+    let attrs: HashMap<String, String> = attributes(p, None)
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
     // A topic or queue policy created a moment ago may not be visible to
     // SNS yet: retry those answers briefly.
-    let start = Instant::now();
-    let mut delay = Duration::from_millis(500);
-    loop {
-        let out = c
-            .sns
+    let backoff = Backoff {
+        first: Duration::from_millis(500),
+        limit: Duration::from_secs(30),
+    };
+    let not_visible_yet = |e: &_| error::has_code(e, &["AuthorizationError", "NotFound"]);
+    let out = retry_while(backoff, not_visible_yet, || {
+        c.sns
             .subscribe()
-            .topic_arn(&topic)
-            .protocol(&protocol)
-            .endpoint(&endpoint)
+            .topic_arn(&p.topic_arn)
+            .protocol(&p.protocol)
+            .endpoint(&p.endpoint)
             .set_attributes(Some(attrs.clone()))
             .return_subscription_arn(true)
             .send()
-            .await;
-        match out {
-            Ok(o) => {
-                let arn = o.subscription_arn().ok_or_else(|| {
-                    ProviderError::failed("sns:Subscribe answered without a subscription ARN")
-                })?;
-                return Ok(applied(arn));
-            }
-            Err(e)
-                if matches!(error::code(&e), Some("AuthorizationError" | "NotFound"))
-                    && start.elapsed() + delay < Duration::from_secs(30) =>
-            {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(error::aws("sns:Subscribe", e)),
-        }
-    }
+    })
+    .await
+    .map_err(|e| error::aws("sns:Subscribe", e))?;
+    let arn = out.subscription_arn().ok_or_else(|| {
+        ProviderError::failed("sns:Subscribe answered without a subscription ARN")
+    })?;
+    Ok(applied(arn))
 }
 
 pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let arn = match cur.physical_id.clone() {
-        Some(a) => a,
-        None => {
-            let p = |k: &str| cur.properties[k].as_str().unwrap_or_default().to_string();
-            match find(c, &p("topic_arn"), &p("protocol"), &p("endpoint")).await? {
-                Some(a) => a,
-                None => return Ok(None),
-            }
-        }
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some(arn) = arn_of(c, cur, hint).await? else {
+        return Ok(None);
     };
     let out = match c
         .sns
@@ -178,57 +190,49 @@ pub(crate) async fn read(
         Err(e) => return Err(error::aws("sns:GetSubscriptionAttributes", e)),
     };
     let attrs = out.attributes().cloned().unwrap_or_default();
-    let mut props = serde_json::Map::new();
-    for (p, a) in [
-        ("topic_arn", "TopicArn"),
-        ("protocol", "Protocol"),
-        ("endpoint", "Endpoint"),
-    ] {
-        if let Some(v) = attrs.get(a) {
-            props.insert(p.into(), Value::from(v.clone()));
-        }
-    }
-    if let Some(v) = attrs
+    let text = |a: &str| attrs.get(a).cloned().unwrap_or_default();
+    // "{}" is how a removed filter policy reads.
+    let filter_policy = attrs
         .get("FilterPolicy")
         .filter(|v| !v.is_empty() && v.as_str() != "{}")
-    {
-        props.insert("filter_policy".into(), parse_doc(v));
-    }
-    if let Some(v) = attrs.get("FilterPolicyScope") {
-        props.insert("filter_policy_scope".into(), Value::from(v.clone()));
-    }
-    if let Some(v) = attrs.get("RawMessageDelivery") {
-        props.insert("raw_message_delivery".into(), Value::from(v == "true"));
-    }
-    Ok(Some(Observed {
+        .map(|v| doc_as_applied(hint.and_then(|h| h.filter_policy.as_ref()), parse_doc(v)));
+    Ok(Some(Read {
         applied: applied(&arn),
-        properties: managed(cur, props),
+        props: Props {
+            topic_arn: text("TopicArn"),
+            protocol: text("Protocol"),
+            endpoint: text("Endpoint"),
+            filter_policy,
+            filter_policy_scope: attrs.get("FilterPolicyScope").cloned(),
+            raw_message_delivery: attrs
+                .get("RawMessageDelivery")
+                .map(|v| v.eq_ignore_ascii_case("true")),
+        },
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
     let arn = cur.physical_id.clone().ok_or_else(|| {
         ProviderError::failed(format!("{}: subscription has no ARN in state", r.id))
     })?;
-    set(c, &arn, attributes(r, Some(changed))).await?;
+    set(c, &arn, attributes(p, Some(changed))).await?;
     Ok(applied(&arn))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let arn = match cur.physical_id.clone() {
-        Some(a) => a,
-        None => {
-            let p = |k: &str| cur.properties[k].as_str().unwrap_or_default().to_string();
-            match find(c, &p("topic_arn"), &p("protocol"), &p("endpoint")).await? {
-                Some(a) => a,
-                None => return Ok(()),
-            }
-        }
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some(arn) = arn_of(c, cur, hint).await? else {
+        return Ok(());
     };
     match c.sns.unsubscribe().subscription_arn(&arn).send().await {
         Ok(_) => Ok(()),

@@ -4,19 +4,39 @@
 
 use crate::clients::Clients;
 use crate::error;
-use crate::kinds::security::{managed, removed_tags};
+use crate::kinds::Read;
 use crate::support::{arn_partition, name_of, saved_name};
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_sns::types::Tag;
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_master_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// The property names and the SNS attributes that hold them.
 const ATTRS: &[(&str, &str)] = &[
     ("display_name", "DisplayName"),
     ("kms_master_key_id", "KmsMasterKeyId"),
 ];
+
+/// The value of the property named `name` (one of [`ATTRS`]).
+fn field<'a>(p: &'a Props, name: &str) -> Option<&'a str> {
+    match name {
+        "display_name" => p.display_name.as_deref(),
+        "kms_master_key_id" => p.kms_master_key_id.as_deref(),
+        _ => None,
+    }
+}
 
 fn applied(arn: &str) -> Applied {
     let mut attributes = IndexMap::new();
@@ -31,7 +51,7 @@ fn applied(arn: &str) -> Applied {
     }
 }
 
-pub(super) fn tags(t: &IndexMap<String, String>) -> ProviderResult<Vec<Tag>> {
+fn tags(t: &IndexMap<String, String>) -> ProviderResult<Vec<Tag>> {
     t.iter()
         .map(|(k, v)| {
             Tag::builder()
@@ -68,7 +88,7 @@ async fn arn_for(c: &Clients, name: &str) -> ProviderResult<String> {
     ))
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     let name = name_of(r)?;
     let arn = arn_for(c, &name).await?;
     if attributes(c, &arn).await?.is_some() {
@@ -76,7 +96,7 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
     }
     let attrs: HashMap<String, String> = ATTRS
         .iter()
-        .filter_map(|(p, a)| Some((a.to_string(), r.str(p)?.to_string())))
+        .filter_map(|(n, a)| Some((a.to_string(), field(p, n)?.to_string())))
         .collect();
     let out = c
         .sns
@@ -94,32 +114,37 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let arn = match cur.physical_id.clone() {
-        Some(a) => a,
-        None => match saved_name(cur) {
-            Some(n) => arn_for(c, &n).await?,
-            None => return Ok(None),
-        },
+    _hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some(arn) = arn_of(c, cur).await? else {
+        return Ok(None);
     };
     let Some(attrs) = attributes(c, &arn).await? else {
         return Ok(None);
     };
-    let mut props = serde_json::Map::new();
-    for (p, a) in ATTRS {
-        if let Some(v) = attrs.get(*a).filter(|v| !v.is_empty()) {
-            props.insert(p.to_string(), Value::from(v.clone()));
-        }
-    }
-    Ok(Some(Observed {
+    let get = |a: &str| attrs.get(a).filter(|v| !v.is_empty()).cloned();
+    Ok(Some(Read {
         applied: applied(&arn),
-        properties: managed(cur, props),
+        props: Props {
+            kms_master_key_id: get("KmsMasterKeyId"),
+            display_name: get("DisplayName"),
+        },
     }))
+}
+
+/// The topic's ARN: the saved one, else the one its name has.
+async fn arn_of(c: &Clients, cur: &ResourceState) -> ProviderResult<Option<String>> {
+    match (&cur.physical_id, saved_name(cur)) {
+        (Some(a), _) => Ok(Some(a.clone())),
+        (None, Some(n)) => Ok(Some(arn_for(c, &n).await?)),
+        (None, None) => Ok(None),
+    }
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
@@ -127,49 +152,32 @@ pub(crate) async fn update(
         Some(a) => a,
         None => arn_for(c, &name_of(r)?).await?,
     };
-    for (p, a) in ATTRS {
-        if changed.iter().any(|c| c == p) {
+    for (n, a) in ATTRS {
+        if changed.iter().any(|c| c == n) {
             c.sns
                 .set_topic_attributes()
                 .topic_arn(&arn)
                 .attribute_name(*a)
-                .attribute_value(r.str(p).unwrap_or_default())
+                .attribute_value(field(p, n).unwrap_or_default())
                 .send()
                 .await
                 .map_err(|e| error::aws("sns:SetTopicAttributes", e))?;
         }
     }
     if changed.iter().any(|p| p == "tags") {
-        let gone = removed_tags(&cur.tags, &r.tags);
-        if !gone.is_empty() {
-            c.sns
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(gone))
-                .send()
-                .await
-                .map_err(|e| error::aws("sns:UntagResource", e))?;
-        }
-        if !r.tags.is_empty() {
-            c.sns
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(tags(&r.tags)?))
-                .send()
-                .await
-                .map_err(|e| error::aws("sns:TagResource", e))?;
-        }
+        crate::retag::sns(c, &arn, &cur.tags, &r.tags).await?;
     }
     Ok(applied(&arn))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let arn = match cur.physical_id.clone() {
-        Some(a) => a,
-        None => match saved_name(cur) {
-            Some(n) => arn_for(c, &n).await?,
-            None => return Ok(()),
-        },
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some(arn) = arn_of(c, cur).await? else {
+        return Ok(());
     };
     match c.sns.delete_topic().topic_arn(&arn).send().await {
         Ok(_) => Ok(()),
