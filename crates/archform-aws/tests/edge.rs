@@ -9,7 +9,7 @@ use archform_engine::state::ResourceState;
 use serde_json::json;
 
 mod common;
-use common::{assert_attrs, provider, resolved, stack, state};
+use common::{assert_attrs, assert_reads_back, assert_recovers, provider, resolved, stack, state};
 
 /// Create twice (the second adopts), then check the exports.
 async fn create_and_adopt(p: &AwsProvider, r: &Resolved) -> Applied {
@@ -157,8 +157,9 @@ async fn target_group_lifecycle() {
 
     let cur = state(&r, &a);
     let obs = p.read("ingest_tg", &cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["target_type"], "lambda");
-    assert_eq!(obs.properties["multi_value_headers"], true);
+    assert_reads_back(r.kind, &r.properties, &obs.properties);
+    assert_eq!(obs.applied, a);
+    assert_recovers(&p, "ingest_tg", &cur).await;
 
     r.properties["multi_value_headers"] = json!(false);
     r.properties["health_check_path"] = json!("/health");
@@ -168,8 +169,9 @@ async fn target_group_lifecycle() {
     assert_eq!(u, a);
     let cur = state(&r, &u);
     let obs = p.read("ingest_tg", &cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["multi_value_headers"], false);
+    assert_reads_back(r.kind, &r.properties, &obs.properties);
     assert_eq!(obs.properties["health_check_path"], "/health");
+    assert_recovers(&p, "ingest_tg", &cur).await;
     let tags = elb
         .describe_tags()
         .resource_arns(&a.physical_id)
@@ -182,6 +184,20 @@ async fn target_group_lifecycle() {
             .iter()
             .any(|t| t.key() == Some("team"))
     );
+
+    // A health check path the blueprint drops goes back to the default.
+    r.properties
+        .as_object_mut()
+        .unwrap()
+        .remove("health_check_path");
+    let u = p
+        .update(&r, &cur, &["health_check_path".to_string()])
+        .await
+        .unwrap();
+    let cur = state(&r, &u);
+    let obs = p.read("ingest_tg", &cur).await.unwrap().unwrap();
+    assert_reads_back(r.kind, &r.properties, &obs.properties);
+    assert_eq!(obs.properties["health_check_path"], "/");
 
     delete_twice(&p, "ingest_tg", &cur).await;
     // Crash mid-create: no physical id, found by name.
@@ -231,7 +247,9 @@ async fn lambda_target_lifecycle() {
 
     let cur = state(&r, &a);
     let obs = p.read("target", &cur).await.unwrap().unwrap();
+    assert_reads_back(r.kind, &r.properties, &obs.properties);
     assert_eq!(obs.properties["function_arn"], f.as_str());
+    assert_recovers(&p, "target", &cur).await;
     // Nothing is in place; update returns the same registration.
     assert_eq!(p.update(&r, &cur, &[]).await.unwrap(), a);
 
@@ -273,9 +291,9 @@ async fn load_balancer_listener_and_rule_lifecycle() {
     assert_eq!(all.load_balancers().len(), 1);
     let lb_cur = state(&lb, &lba);
     let obs = p.read("alb", &lb_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["scheme"], "internet-facing");
+    assert_reads_back(lb.kind, &lb.properties, &obs.properties);
     assert_eq!(obs.properties["drop_invalid_header_fields"], true);
-    assert_eq!(obs.properties["security_groups"], json!([sg]));
+    assert_recovers(&p, "alb", &lb_cur).await;
 
     lb.properties["idle_timeout"] = json!(120);
     lb.tags.insert("team".into(), "edge".into());
@@ -290,7 +308,9 @@ async fn load_balancer_listener_and_rule_lifecycle() {
     assert_eq!(u.physical_id, lba.physical_id);
     let lb_cur = state(&lb, &u);
     let obs = p.read("alb", &lb_cur).await.unwrap().unwrap();
+    assert_reads_back(lb.kind, &lb.properties, &obs.properties);
     assert_eq!(obs.properties["idle_timeout"], 120);
+    assert_recovers(&p, "alb", &lb_cur).await;
 
     let tg = resolved(
         "elbv2.target_group",
@@ -321,12 +341,8 @@ async fn load_balancer_listener_and_rule_lifecycle() {
     assert_eq!(ls.listeners().len(), 1);
     let l_cur = state(&l, &la);
     let obs = p.read("http", &l_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["port"], 80);
-    assert_eq!(obs.properties["default_action"]["status_code"], 404);
-    assert_eq!(
-        obs.properties["default_action"]["message_body"],
-        "{\"error\":\"no route\"}"
-    );
+    assert_reads_back(l.kind, &l.properties, &obs.properties);
+    assert_recovers(&p, "http", &l_cur).await;
     l.properties["default_action"] =
         json!({"type": "forward", "target_group_arn": tga.physical_id});
     p.update(&l, &l_cur, &["default_action".to_string()])
@@ -334,10 +350,9 @@ async fn load_balancer_listener_and_rule_lifecycle() {
         .unwrap();
     let l_cur = state(&l, &la);
     let obs = p.read("http", &l_cur).await.unwrap().unwrap();
-    assert_eq!(
-        obs.properties["default_action"],
-        json!({"type": "forward", "target_group_arn": tga.physical_id})
-    );
+    assert_reads_back(l.kind, &l.properties, &obs.properties);
+    assert_eq!(obs.properties["default_action"]["type"], "forward");
+    assert_recovers(&p, "http", &l_cur).await;
 
     // Rule.
     let mut rule = resolved(
@@ -365,16 +380,17 @@ async fn load_balancer_listener_and_rule_lifecycle() {
     );
     let r_cur = state(&rule, &ra);
     let obs = p.read("route", &r_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["priority"], 10);
-    assert_eq!(obs.properties["path_patterns"], json!(["/notifications*"]));
+    assert_reads_back(rule.kind, &rule.properties, &obs.properties);
+    assert_recovers(&p, "route", &r_cur).await;
     rule.properties["priority"] = json!(20);
     rule.properties["http_methods"] = json!(["POST"]);
     let changed = ["priority", "http_methods"].map(String::from);
     p.update(&rule, &r_cur, &changed).await.unwrap();
     let r_cur = state(&rule, &ra);
     let obs = p.read("route", &r_cur).await.unwrap().unwrap();
+    assert_reads_back(rule.kind, &rule.properties, &obs.properties);
     assert_eq!(obs.properties["priority"], 20);
-    assert_eq!(obs.properties["http_methods"], json!(["POST"]));
+    assert_recovers(&p, "route", &r_cur).await;
 
     delete_twice(&p, "route", &r_cur).await;
     delete_twice(&p, "http", &l_cur).await;
