@@ -439,11 +439,8 @@ async fn websocket_api_integration_route_stage_lifecycle() {
     );
     let api_cur = state(&api, &aa);
     let obs = p.read("api", &api_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["protocol_type"], "WEBSOCKET");
-    assert_eq!(
-        obs.properties["route_selection_expression"],
-        "$request.body.action"
-    );
+    assert_reads_back(api.kind, &api.properties, &obs.properties);
+    assert_recovers(&p, "api", &api_cur).await;
     api.properties["description"] = json!("chat, v2");
     api.tags.insert("team".into(), "chat".into());
     p.update(
@@ -454,10 +451,10 @@ async fn websocket_api_integration_route_stage_lifecycle() {
     .await
     .unwrap();
     let api_cur = state(&api, &aa);
-    assert_eq!(
-        p.read("api", &api_cur).await.unwrap().unwrap().properties["description"],
-        "chat, v2"
-    );
+    let obs = p.read("api", &api_cur).await.unwrap().unwrap();
+    assert_reads_back(api.kind, &api.properties, &obs.properties);
+    assert_eq!(obs.properties["description"], "chat, v2");
+    assert_recovers(&p, "api", &api_cur).await;
     let got = apigw.get_api().api_id(&api_id).send().await.unwrap();
     assert_eq!(
         got.tags().and_then(|t| t.get("team")).map(String::as_str),
@@ -484,16 +481,31 @@ async fn websocket_api_integration_route_stage_lifecycle() {
     assert_eq!(n.items()[0].integration_method(), Some("POST"));
     let i_cur = state(&integ, &ia);
     let obs = p.read("integ", &i_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["timeout_ms"], 10000);
+    assert_reads_back(integ.kind, &integ.properties, &obs.properties);
+    // Without properties the read finds the integration's API itself.
+    assert_recovers(&p, "integ", &i_cur).await;
     integ.properties["timeout_ms"] = json!(20000);
     p.update(&integ, &i_cur, &["timeout_ms".to_string()])
         .await
         .unwrap();
     let i_cur = state(&integ, &ia);
-    assert_eq!(
-        p.read("integ", &i_cur).await.unwrap().unwrap().properties["timeout_ms"],
-        20000
-    );
+    let obs = p.read("integ", &i_cur).await.unwrap().unwrap();
+    assert_reads_back(integ.kind, &integ.properties, &obs.properties);
+    assert_eq!(obs.properties["timeout_ms"], 20000);
+    assert_recovers(&p, "integ", &i_cur).await;
+    // A timeout the blueprint drops goes back to the default.
+    integ
+        .properties
+        .as_object_mut()
+        .unwrap()
+        .remove("timeout_ms");
+    p.update(&integ, &i_cur, &["timeout_ms".to_string()])
+        .await
+        .unwrap();
+    let i_cur = state(&integ, &ia);
+    let obs = p.read("integ", &i_cur).await.unwrap().unwrap();
+    assert_reads_back(integ.kind, &integ.properties, &obs.properties);
+    assert_eq!(obs.properties["timeout_ms"], 29000);
 
     // Route.
     let mut route = resolved(
@@ -512,17 +524,17 @@ async fn websocket_api_integration_route_stage_lifecycle() {
     );
     let r_cur = state(&route, &ra);
     let obs = p.read("send", &r_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["route_key"], "sendmessage");
-    assert_eq!(obs.properties["integration_id"], ia.physical_id.as_str());
+    assert_reads_back(route.kind, &route.properties, &obs.properties);
+    assert_recovers(&p, "send", &r_cur).await;
     route.properties["route_key"] = json!("send");
     p.update(&route, &r_cur, &["route_key".to_string()])
         .await
         .unwrap();
     let r_cur = state(&route, &ra);
-    assert_eq!(
-        p.read("send", &r_cur).await.unwrap().unwrap().properties["route_key"],
-        "send"
-    );
+    let obs = p.read("send", &r_cur).await.unwrap().unwrap();
+    assert_reads_back(route.kind, &route.properties, &obs.properties);
+    assert_eq!(obs.properties["route_key"], "send");
+    assert_recovers(&p, "send", &r_cur).await;
 
     // Stage.
     let mut stage = resolved(
@@ -541,8 +553,8 @@ async fn websocket_api_integration_route_stage_lifecycle() {
     );
     let s_cur = state(&stage, &sa);
     let obs = p.read("stage", &s_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["throttling_burst_limit"], 200);
-    assert_eq!(obs.properties["throttling_rate_limit"], 100);
+    assert_reads_back(stage.kind, &stage.properties, &obs.properties);
+    assert_recovers(&p, "stage", &s_cur).await;
     stage.tags.insert("team".into(), "chat".into());
     // moto 5.2.5 tags only APIs and VPC links (stage ARNs answer a plain 404).
     if supported(
@@ -569,10 +581,10 @@ async fn websocket_api_integration_route_stage_lifecycle() {
         .await;
     if supported(res, "apigateway:UpdateStage") {
         let s_cur = state(&stage, &sa);
-        assert_eq!(
-            p.read("stage", &s_cur).await.unwrap().unwrap().properties["throttling_burst_limit"],
-            500
-        );
+        let obs = p.read("stage", &s_cur).await.unwrap().unwrap();
+        assert_reads_back(stage.kind, &stage.properties, &obs.properties);
+        assert_eq!(obs.properties["throttling_burst_limit"], 500);
+        assert_recovers(&p, "stage", &s_cur).await;
     }
 
     delete_twice(&p, "stage", &s_cur).await;
@@ -615,20 +627,18 @@ async fn websocket_deployment_lifecycle_or_unsupported() {
             assert_attrs(&d, &da);
             assert_eq!(p.create(&d).await.unwrap().physical_id, da.physical_id);
             let cur = state(&d, &da);
-            assert!(p.read("deployment", &cur).await.unwrap().is_some());
+            let obs = p.read("deployment", &cur).await.unwrap().unwrap();
+            assert_reads_back(d.kind, &d.properties, &obs.properties);
+            assert_recovers(&p, "deployment", &cur).await;
             d.properties["description"] = json!("routes: a,b (2)");
             p.update(&d, &cur, &["description".to_string()])
                 .await
                 .unwrap();
             let cur = state(&d, &da);
-            assert_eq!(
-                p.read("deployment", &cur)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .properties["description"],
-                "routes: a,b (2)"
-            );
+            let obs = p.read("deployment", &cur).await.unwrap().unwrap();
+            assert_reads_back(d.kind, &d.properties, &obs.properties);
+            assert_eq!(obs.properties["description"], "routes: a,b (2)");
+            assert_recovers(&p, "deployment", &cur).await;
             delete_twice(&p, "deployment", &cur).await;
         }
     }

@@ -136,7 +136,8 @@ pub static INTEGRATION: KindSpec = KindSpec {
         req("api_id", STR).replace(),
         req("integration_type", Ty::Enum(&["AWS_PROXY"])),
         req("integration_uri", STR),
-        opt("timeout_ms", int(50, 29000)),
+        // AWS's WebSocket default, which archform also sends when omitted.
+        opt("timeout_ms", int(50, 29000)).default_int(29000),
     ],
     attrs: &[attr("id", CfnAttr::Ref)],
     naming: None,
@@ -166,8 +167,9 @@ pub static DEPLOYMENT: KindSpec = KindSpec {
     props: &[
         req("api_id", STR).replace(),
         opt("description", STR),
-        // Any text that changes whenever routes change, forcing a new deployment.
-        opt("revision", STR).replace(),
+        // Any text that changes whenever routes change, forcing a new
+        // deployment: archform's own, AWS never holds it.
+        opt("revision", STR).replace().write_only(),
     ],
     attrs: &[attr("id", CfnAttr::Ref)],
     naming: None,
