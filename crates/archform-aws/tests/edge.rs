@@ -9,7 +9,7 @@ use archform_engine::state::ResourceState;
 use serde_json::json;
 
 mod common;
-use common::{assert_attrs, provider, resolved, stack, state};
+use common::{assert_attrs, assert_reads_back, assert_recovers, provider, resolved, stack, state};
 
 /// Create twice (the second adopts), then check the exports.
 async fn create_and_adopt(p: &AwsProvider, r: &Resolved) -> Applied {
@@ -157,8 +157,9 @@ async fn target_group_lifecycle() {
 
     let cur = state(&r, &a);
     let obs = p.read("ingest_tg", &cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["target_type"], "lambda");
-    assert_eq!(obs.properties["multi_value_headers"], true);
+    assert_reads_back(r.kind, &r.properties, &obs.properties);
+    assert_eq!(obs.applied, a);
+    assert_recovers(&p, "ingest_tg", &cur).await;
 
     r.properties["multi_value_headers"] = json!(false);
     r.properties["health_check_path"] = json!("/health");
@@ -168,8 +169,9 @@ async fn target_group_lifecycle() {
     assert_eq!(u, a);
     let cur = state(&r, &u);
     let obs = p.read("ingest_tg", &cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["multi_value_headers"], false);
+    assert_reads_back(r.kind, &r.properties, &obs.properties);
     assert_eq!(obs.properties["health_check_path"], "/health");
+    assert_recovers(&p, "ingest_tg", &cur).await;
     let tags = elb
         .describe_tags()
         .resource_arns(&a.physical_id)
@@ -182,6 +184,20 @@ async fn target_group_lifecycle() {
             .iter()
             .any(|t| t.key() == Some("team"))
     );
+
+    // A health check path the blueprint drops goes back to the default.
+    r.properties
+        .as_object_mut()
+        .unwrap()
+        .remove("health_check_path");
+    let u = p
+        .update(&r, &cur, &["health_check_path".to_string()])
+        .await
+        .unwrap();
+    let cur = state(&r, &u);
+    let obs = p.read("ingest_tg", &cur).await.unwrap().unwrap();
+    assert_reads_back(r.kind, &r.properties, &obs.properties);
+    assert_eq!(obs.properties["health_check_path"], "/");
 
     delete_twice(&p, "ingest_tg", &cur).await;
     // Crash mid-create: no physical id, found by name.
@@ -231,7 +247,9 @@ async fn lambda_target_lifecycle() {
 
     let cur = state(&r, &a);
     let obs = p.read("target", &cur).await.unwrap().unwrap();
+    assert_reads_back(r.kind, &r.properties, &obs.properties);
     assert_eq!(obs.properties["function_arn"], f.as_str());
+    assert_recovers(&p, "target", &cur).await;
     // Nothing is in place; update returns the same registration.
     assert_eq!(p.update(&r, &cur, &[]).await.unwrap(), a);
 
@@ -273,9 +291,9 @@ async fn load_balancer_listener_and_rule_lifecycle() {
     assert_eq!(all.load_balancers().len(), 1);
     let lb_cur = state(&lb, &lba);
     let obs = p.read("alb", &lb_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["scheme"], "internet-facing");
+    assert_reads_back(lb.kind, &lb.properties, &obs.properties);
     assert_eq!(obs.properties["drop_invalid_header_fields"], true);
-    assert_eq!(obs.properties["security_groups"], json!([sg]));
+    assert_recovers(&p, "alb", &lb_cur).await;
 
     lb.properties["idle_timeout"] = json!(120);
     lb.tags.insert("team".into(), "edge".into());
@@ -290,7 +308,9 @@ async fn load_balancer_listener_and_rule_lifecycle() {
     assert_eq!(u.physical_id, lba.physical_id);
     let lb_cur = state(&lb, &u);
     let obs = p.read("alb", &lb_cur).await.unwrap().unwrap();
+    assert_reads_back(lb.kind, &lb.properties, &obs.properties);
     assert_eq!(obs.properties["idle_timeout"], 120);
+    assert_recovers(&p, "alb", &lb_cur).await;
 
     let tg = resolved(
         "elbv2.target_group",
@@ -321,12 +341,8 @@ async fn load_balancer_listener_and_rule_lifecycle() {
     assert_eq!(ls.listeners().len(), 1);
     let l_cur = state(&l, &la);
     let obs = p.read("http", &l_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["port"], 80);
-    assert_eq!(obs.properties["default_action"]["status_code"], 404);
-    assert_eq!(
-        obs.properties["default_action"]["message_body"],
-        "{\"error\":\"no route\"}"
-    );
+    assert_reads_back(l.kind, &l.properties, &obs.properties);
+    assert_recovers(&p, "http", &l_cur).await;
     l.properties["default_action"] =
         json!({"type": "forward", "target_group_arn": tga.physical_id});
     p.update(&l, &l_cur, &["default_action".to_string()])
@@ -334,10 +350,9 @@ async fn load_balancer_listener_and_rule_lifecycle() {
         .unwrap();
     let l_cur = state(&l, &la);
     let obs = p.read("http", &l_cur).await.unwrap().unwrap();
-    assert_eq!(
-        obs.properties["default_action"],
-        json!({"type": "forward", "target_group_arn": tga.physical_id})
-    );
+    assert_reads_back(l.kind, &l.properties, &obs.properties);
+    assert_eq!(obs.properties["default_action"]["type"], "forward");
+    assert_recovers(&p, "http", &l_cur).await;
 
     // Rule.
     let mut rule = resolved(
@@ -365,16 +380,17 @@ async fn load_balancer_listener_and_rule_lifecycle() {
     );
     let r_cur = state(&rule, &ra);
     let obs = p.read("route", &r_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["priority"], 10);
-    assert_eq!(obs.properties["path_patterns"], json!(["/notifications*"]));
+    assert_reads_back(rule.kind, &rule.properties, &obs.properties);
+    assert_recovers(&p, "route", &r_cur).await;
     rule.properties["priority"] = json!(20);
     rule.properties["http_methods"] = json!(["POST"]);
     let changed = ["priority", "http_methods"].map(String::from);
     p.update(&rule, &r_cur, &changed).await.unwrap();
     let r_cur = state(&rule, &ra);
     let obs = p.read("route", &r_cur).await.unwrap().unwrap();
+    assert_reads_back(rule.kind, &rule.properties, &obs.properties);
     assert_eq!(obs.properties["priority"], 20);
-    assert_eq!(obs.properties["http_methods"], json!(["POST"]));
+    assert_recovers(&p, "route", &r_cur).await;
 
     delete_twice(&p, "route", &r_cur).await;
     delete_twice(&p, "http", &l_cur).await;
@@ -423,11 +439,8 @@ async fn websocket_api_integration_route_stage_lifecycle() {
     );
     let api_cur = state(&api, &aa);
     let obs = p.read("api", &api_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["protocol_type"], "WEBSOCKET");
-    assert_eq!(
-        obs.properties["route_selection_expression"],
-        "$request.body.action"
-    );
+    assert_reads_back(api.kind, &api.properties, &obs.properties);
+    assert_recovers(&p, "api", &api_cur).await;
     api.properties["description"] = json!("chat, v2");
     api.tags.insert("team".into(), "chat".into());
     p.update(
@@ -438,10 +451,10 @@ async fn websocket_api_integration_route_stage_lifecycle() {
     .await
     .unwrap();
     let api_cur = state(&api, &aa);
-    assert_eq!(
-        p.read("api", &api_cur).await.unwrap().unwrap().properties["description"],
-        "chat, v2"
-    );
+    let obs = p.read("api", &api_cur).await.unwrap().unwrap();
+    assert_reads_back(api.kind, &api.properties, &obs.properties);
+    assert_eq!(obs.properties["description"], "chat, v2");
+    assert_recovers(&p, "api", &api_cur).await;
     let got = apigw.get_api().api_id(&api_id).send().await.unwrap();
     assert_eq!(
         got.tags().and_then(|t| t.get("team")).map(String::as_str),
@@ -468,16 +481,31 @@ async fn websocket_api_integration_route_stage_lifecycle() {
     assert_eq!(n.items()[0].integration_method(), Some("POST"));
     let i_cur = state(&integ, &ia);
     let obs = p.read("integ", &i_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["timeout_ms"], 10000);
+    assert_reads_back(integ.kind, &integ.properties, &obs.properties);
+    // Without properties the read finds the integration's API itself.
+    assert_recovers(&p, "integ", &i_cur).await;
     integ.properties["timeout_ms"] = json!(20000);
     p.update(&integ, &i_cur, &["timeout_ms".to_string()])
         .await
         .unwrap();
     let i_cur = state(&integ, &ia);
-    assert_eq!(
-        p.read("integ", &i_cur).await.unwrap().unwrap().properties["timeout_ms"],
-        20000
-    );
+    let obs = p.read("integ", &i_cur).await.unwrap().unwrap();
+    assert_reads_back(integ.kind, &integ.properties, &obs.properties);
+    assert_eq!(obs.properties["timeout_ms"], 20000);
+    assert_recovers(&p, "integ", &i_cur).await;
+    // A timeout the blueprint drops goes back to the default.
+    integ
+        .properties
+        .as_object_mut()
+        .unwrap()
+        .remove("timeout_ms");
+    p.update(&integ, &i_cur, &["timeout_ms".to_string()])
+        .await
+        .unwrap();
+    let i_cur = state(&integ, &ia);
+    let obs = p.read("integ", &i_cur).await.unwrap().unwrap();
+    assert_reads_back(integ.kind, &integ.properties, &obs.properties);
+    assert_eq!(obs.properties["timeout_ms"], 29000);
 
     // Route.
     let mut route = resolved(
@@ -496,17 +524,17 @@ async fn websocket_api_integration_route_stage_lifecycle() {
     );
     let r_cur = state(&route, &ra);
     let obs = p.read("send", &r_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["route_key"], "sendmessage");
-    assert_eq!(obs.properties["integration_id"], ia.physical_id.as_str());
+    assert_reads_back(route.kind, &route.properties, &obs.properties);
+    assert_recovers(&p, "send", &r_cur).await;
     route.properties["route_key"] = json!("send");
     p.update(&route, &r_cur, &["route_key".to_string()])
         .await
         .unwrap();
     let r_cur = state(&route, &ra);
-    assert_eq!(
-        p.read("send", &r_cur).await.unwrap().unwrap().properties["route_key"],
-        "send"
-    );
+    let obs = p.read("send", &r_cur).await.unwrap().unwrap();
+    assert_reads_back(route.kind, &route.properties, &obs.properties);
+    assert_eq!(obs.properties["route_key"], "send");
+    assert_recovers(&p, "send", &r_cur).await;
 
     // Stage.
     let mut stage = resolved(
@@ -525,8 +553,8 @@ async fn websocket_api_integration_route_stage_lifecycle() {
     );
     let s_cur = state(&stage, &sa);
     let obs = p.read("stage", &s_cur).await.unwrap().unwrap();
-    assert_eq!(obs.properties["throttling_burst_limit"], 200);
-    assert_eq!(obs.properties["throttling_rate_limit"], 100);
+    assert_reads_back(stage.kind, &stage.properties, &obs.properties);
+    assert_recovers(&p, "stage", &s_cur).await;
     stage.tags.insert("team".into(), "chat".into());
     // moto 5.2.5 tags only APIs and VPC links (stage ARNs answer a plain 404).
     if supported(
@@ -553,10 +581,10 @@ async fn websocket_api_integration_route_stage_lifecycle() {
         .await;
     if supported(res, "apigateway:UpdateStage") {
         let s_cur = state(&stage, &sa);
-        assert_eq!(
-            p.read("stage", &s_cur).await.unwrap().unwrap().properties["throttling_burst_limit"],
-            500
-        );
+        let obs = p.read("stage", &s_cur).await.unwrap().unwrap();
+        assert_reads_back(stage.kind, &stage.properties, &obs.properties);
+        assert_eq!(obs.properties["throttling_burst_limit"], 500);
+        assert_recovers(&p, "stage", &s_cur).await;
     }
 
     delete_twice(&p, "stage", &s_cur).await;
@@ -599,20 +627,18 @@ async fn websocket_deployment_lifecycle_or_unsupported() {
             assert_attrs(&d, &da);
             assert_eq!(p.create(&d).await.unwrap().physical_id, da.physical_id);
             let cur = state(&d, &da);
-            assert!(p.read("deployment", &cur).await.unwrap().is_some());
+            let obs = p.read("deployment", &cur).await.unwrap().unwrap();
+            assert_reads_back(d.kind, &d.properties, &obs.properties);
+            assert_recovers(&p, "deployment", &cur).await;
             d.properties["description"] = json!("routes: a,b (2)");
             p.update(&d, &cur, &["description".to_string()])
                 .await
                 .unwrap();
             let cur = state(&d, &da);
-            assert_eq!(
-                p.read("deployment", &cur)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .properties["description"],
-                "routes: a,b (2)"
-            );
+            let obs = p.read("deployment", &cur).await.unwrap().unwrap();
+            assert_reads_back(d.kind, &d.properties, &obs.properties);
+            assert_eq!(obs.properties["description"], "routes: a,b (2)");
+            assert_recovers(&p, "deployment", &cur).await;
             delete_twice(&p, "deployment", &cur).await;
         }
     }

@@ -15,13 +15,13 @@ mod target_group;
 
 use super::Handler;
 
-pub(super) static TARGET_GROUP: Handler = handler!(target_group);
-pub(super) static LAMBDA_TARGET: Handler = handler!(lambda_target);
-pub(super) static LOAD_BALANCER: Handler = handler!(load_balancer);
-pub(super) static LISTENER: Handler = handler!(listener);
-pub(super) static LISTENER_RULE: Handler = handler!(listener_rule);
-pub(super) static API: Handler = handler!(api);
-pub(super) static INTEGRATION: Handler = handler!(integration);
-pub(super) static ROUTE: Handler = handler!(route);
-pub(super) static DEPLOYMENT: Handler = handler!(deployment);
-pub(super) static STAGE: Handler = handler!(stage);
+pub(super) static TARGET_GROUP: Handler = provider!(target_group);
+pub(super) static LAMBDA_TARGET: Handler = provider!(lambda_target);
+pub(super) static LOAD_BALANCER: Handler = provider!(load_balancer);
+pub(super) static LISTENER: Handler = provider!(listener);
+pub(super) static LISTENER_RULE: Handler = provider!(listener_rule);
+pub(super) static API: Handler = provider!(api);
+pub(super) static INTEGRATION: Handler = provider!(integration);
+pub(super) static ROUTE: Handler = provider!(route);
+pub(super) static DEPLOYMENT: Handler = provider!(deployment);
+pub(super) static STAGE: Handler = provider!(stage);

@@ -5,7 +5,8 @@ use super::*;
 const ACTION: Ty = Ty::Obj(&[
     req("type", Ty::Enum(&["forward", "fixed-response"])),
     opt("target_group_arn", STR),
-    opt("status_code", int(200, 599)),
+    // A fixed response without a status code is sent as 200.
+    opt("status_code", int(200, 599)).default_int(200),
     opt("content_type", STR),
     opt("message_body", STR),
 ]);
@@ -18,8 +19,8 @@ pub static LOAD_BALANCER: KindSpec = KindSpec {
         req("scheme", Ty::Enum(&["internet-facing", "internal"])).replace(),
         req("subnets", STRS),
         req("security_groups", STRS),
-        opt("idle_timeout", int(1, 4000)),
-        opt("drop_invalid_header_fields", BOOL),
+        opt("idle_timeout", int(1, 4000)).default_int(60),
+        opt("drop_invalid_header_fields", BOOL).default_bool(false),
     ],
     attrs: &[
         attr("arn", CfnAttr::Ref),
@@ -41,9 +42,10 @@ pub static TARGET_GROUP: KindSpec = KindSpec {
     cfn_type: "AWS::ElasticLoadBalancingV2::TargetGroup",
     props: &[
         req("target_type", Ty::Enum(&["lambda"])).replace(),
-        opt("multi_value_headers", BOOL),
-        opt("health_check_enabled", BOOL),
-        opt("health_check_path", STR),
+        opt("multi_value_headers", BOOL).default_bool(false),
+        // Lambda target groups: health checks off, path `/`.
+        opt("health_check_enabled", BOOL).default_bool(false),
+        opt("health_check_path", STR).default_str("/"),
     ],
     attrs: &[
         attr("arn", CfnAttr::Ref),
@@ -134,7 +136,8 @@ pub static INTEGRATION: KindSpec = KindSpec {
         req("api_id", STR).replace(),
         req("integration_type", Ty::Enum(&["AWS_PROXY"])),
         req("integration_uri", STR),
-        opt("timeout_ms", int(50, 29000)),
+        // AWS's WebSocket default, which archform also sends when omitted.
+        opt("timeout_ms", int(50, 29000)).default_int(29000),
     ],
     attrs: &[attr("id", CfnAttr::Ref)],
     naming: None,
@@ -164,8 +167,9 @@ pub static DEPLOYMENT: KindSpec = KindSpec {
     props: &[
         req("api_id", STR).replace(),
         opt("description", STR),
-        // Any text that changes whenever routes change, forcing a new deployment.
-        opt("revision", STR).replace(),
+        // Any text that changes whenever routes change, forcing a new
+        // deployment: archform's own, AWS never holds it.
+        opt("revision", STR).replace().write_only(),
     ],
     attrs: &[attr("id", CfnAttr::Ref)],
     naming: None,

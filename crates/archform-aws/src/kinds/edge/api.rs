@@ -4,18 +4,28 @@
 use super::apigw;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use crate::support::name_of;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_apigatewayv2::types::ProtocolType;
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub protocol_type: String,
+    pub route_selection_expression: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
 
 struct Api {
     id: String,
     endpoint: String,
-    protocol: String,
-    rse: String,
-    description: Option<String>,
+    props: Props,
 }
 
 async fn applied(c: &Clients, api: &Api) -> ProviderResult<Applied> {
@@ -60,12 +70,17 @@ async fn by_name(c: &Clients, name: &str) -> ProviderResult<Option<Api>> {
             return Ok(Some(Api {
                 id: a.api_id().unwrap_or_default().into(),
                 endpoint: a.api_endpoint().unwrap_or_default().into(),
-                protocol: a
-                    .protocol_type()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_default(),
-                rse: a.route_selection_expression().unwrap_or_default().into(),
-                description: a.description().map(String::from),
+                props: Props {
+                    protocol_type: a
+                        .protocol_type()
+                        .map(|p| p.as_str().to_string())
+                        .unwrap_or_default(),
+                    route_selection_expression: a
+                        .route_selection_expression()
+                        .unwrap_or_default()
+                        .into(),
+                    description: a.description().map(String::from),
+                },
             }));
         }
         match out.next_token() {
@@ -80,12 +95,17 @@ async fn by_id(c: &Clients, id: &str) -> ProviderResult<Option<Api>> {
         Ok(a) => Ok(Some(Api {
             id: a.api_id().unwrap_or_default().into(),
             endpoint: a.api_endpoint().unwrap_or_default().into(),
-            protocol: a
-                .protocol_type()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_default(),
-            rse: a.route_selection_expression().unwrap_or_default().into(),
-            description: a.description().map(String::from),
+            props: Props {
+                protocol_type: a
+                    .protocol_type()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default(),
+                route_selection_expression: a
+                    .route_selection_expression()
+                    .unwrap_or_default()
+                    .into(),
+                description: a.description().map(String::from),
+            },
         })),
         Err(e) if error::is_not_found(&e) => Ok(None),
         Err(e) => Err(error::aws("apigateway:GetApi", e)),
@@ -100,11 +120,8 @@ async fn find(c: &Clients, cur: &ResourceState) -> ProviderResult<Option<Api>> {
     }
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let name = r
-        .physical_name
-        .clone()
-        .ok_or_else(|| ProviderError::Invalid("apigatewayv2.api needs a physical name".into()))?;
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    let name = name_of(r)?;
     if let Some(api) = by_name(c, &name).await? {
         return applied(c, &api).await;
     }
@@ -112,14 +129,9 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
         .apigw
         .create_api()
         .name(&name)
-        .protocol_type(ProtocolType::from(
-            r.str("protocol_type").unwrap_or("WEBSOCKET"),
-        ))
-        .route_selection_expression(
-            r.str("route_selection_expression")
-                .unwrap_or("$request.body.action"),
-        )
-        .set_description(r.str("description").map(String::from))
+        .protocol_type(ProtocolType::from(p.protocol_type.as_str()))
+        .route_selection_expression(&p.route_selection_expression)
+        .set_description(p.description.clone())
         .set_tags(apigw::tags(&r.tags))
         .send()
         .await
@@ -127,9 +139,7 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
     let api = Api {
         id: out.api_id().unwrap_or_default().into(),
         endpoint: out.api_endpoint().unwrap_or_default().into(),
-        protocol: String::new(),
-        rse: String::new(),
-        description: None,
+        props: p.clone(),
     };
     applied(c, &api).await
 }
@@ -138,26 +148,21 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    _hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let Some(api) = find(c, cur).await? else {
         return Ok(None);
     };
-    let mut props = json!({
-        "protocol_type": api.protocol,
-        "route_selection_expression": api.rse,
-    });
-    if let Some(d) = &api.description {
-        props["description"] = Value::from(d.clone());
-    }
-    Ok(Some(Observed {
+    Ok(Some(Read {
         applied: applied(c, &api).await?,
-        properties: props,
+        props: api.props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
@@ -169,8 +174,8 @@ pub(crate) async fn update(
         c.apigw
             .update_api()
             .api_id(&api.id)
-            .set_route_selection_expression(r.str("route_selection_expression").map(String::from))
-            .description(r.str("description").unwrap_or_default())
+            .route_selection_expression(&p.route_selection_expression)
+            .description(p.description.as_deref().unwrap_or_default())
             .send()
             .await
             .map_err(|e| error::aws("apigateway:UpdateApi", e))?;
@@ -182,7 +187,12 @@ pub(crate) async fn update(
     applied(c, &api).await
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let Some(api) = find(c, cur).await? else {
         return Ok(());
     };

@@ -6,10 +6,25 @@
 use super::apigw;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
+use aws_sdk_apigatewayv2::operation::get_deployment::GetDeploymentOutput;
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub api_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// archform's own trigger of a new deployment: AWS never holds it, so
+    /// a read leaves it out (the spec declares it write-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+}
 
 fn applied(id: &str) -> Applied {
     let mut attributes = IndexMap::new();
@@ -53,25 +68,62 @@ async fn by_description(
     }
 }
 
-async fn id_of(c: &Clients, cur: &ResourceState) -> ProviderResult<Option<(String, String)>> {
-    let Some(api_id) = apigw::api_id(&cur.properties) else {
-        return Ok(None);
-    };
-    if let Some(id) = &cur.physical_id {
-        return Ok(Some((api_id, id.clone())));
+async fn get(c: &Clients, api_id: &str, id: &str) -> ProviderResult<Option<GetDeploymentOutput>> {
+    match c
+        .apigw
+        .get_deployment()
+        .api_id(api_id)
+        .deployment_id(id)
+        .send()
+        .await
+    {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if error::is_not_found(&e) => Ok(None),
+        Err(e) => Err(error::aws("apigateway:GetDeployment", e)),
     }
-    let Some(d) = cur.properties.get("description").and_then(Value::as_str) else {
-        return Ok(None);
-    };
-    Ok(by_description(c, &api_id, d).await?.map(|id| (api_id, id)))
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let api_id = r
-        .str("api_id")
-        .ok_or_else(|| ProviderError::Invalid("api_id is required".into()))?;
-    if let Some(d) = r.str("description") {
-        match by_description(c, api_id, d).await {
+/// The deployment with its API's id and its own: by the saved id (in the
+/// applied API, else in whichever API has it), or, without one, by the
+/// applied description.
+async fn find(
+    c: &Clients,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<Option<(String, String, GetDeploymentOutput)>> {
+    let api_id = hint.map(|h| h.api_id.as_str());
+    let id = match (&cur.physical_id, hint) {
+        (Some(id), _) => id.clone(),
+        (
+            None,
+            Some(Props {
+                api_id,
+                description: Some(d),
+                ..
+            }),
+        ) => match by_description(c, api_id, d).await? {
+            Some(id) => id,
+            None => return Ok(None),
+        },
+        (None, _) => return Ok(None),
+    };
+    let found = apigw::locate(
+        c,
+        cur,
+        api_id,
+        |_| true,
+        |api| {
+            let id = id.clone();
+            async move { get(c, &api, &id).await }
+        },
+    )
+    .await?;
+    Ok(found.map(|(api, d)| (api, id, d)))
+}
+
+pub(crate) async fn create(c: &Clients, _r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    if let Some(d) = &p.description {
+        match by_description(c, &p.api_id, d).await {
             Ok(Some(id)) => return Ok(applied(&id)),
             Ok(None) => {}
             // An endpoint without deployments at all: CreateDeployment
@@ -83,8 +135,8 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
     let out = c
         .apigw
         .create_deployment()
-        .api_id(api_id)
-        .set_description(r.str("description").map(String::from))
+        .api_id(&p.api_id)
+        .set_description(p.description.clone())
         .send()
         .await
         .map_err(|e| error::aws("apigateway:CreateDeployment", e))?;
@@ -95,43 +147,31 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some((api_id, id)) = id_of(c, cur).await? else {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some((api_id, id, d)) = find(c, cur, hint).await? else {
         return Ok(None);
     };
-    let d = match c
-        .apigw
-        .get_deployment()
-        .api_id(&api_id)
-        .deployment_id(&id)
-        .send()
-        .await
-    {
-        Ok(d) => d,
-        Err(e) if error::is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(error::aws("apigateway:GetDeployment", e)),
+    let props = Props {
+        api_id,
+        description: d.description().map(String::from),
+        revision: None,
     };
-    let mut props = json!({ "api_id": api_id });
-    if let Some(desc) = d.description() {
-        props["description"] = Value::from(desc);
-    }
-    // `revision` is archform's own trigger, not stored by AWS.
-    if let Some(rev) = cur.properties.get("revision") {
-        props["revision"] = rev.clone();
-    }
-    Ok(Some(Observed {
+    Ok(Some(Read {
         applied: applied(&id),
-        properties: props,
+        props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
-    r: &Resolved,
+    _r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
-    let (api_id, id) = id_of(c, cur)
+    let old = crate::kinds::hint::<Props>(cur);
+    let (api_id, id, _) = find(c, cur, old.as_ref())
         .await?
         .ok_or_else(|| ProviderError::failed("the deployment no longer exists"))?;
     if changed.iter().any(|p| p == "description") {
@@ -139,7 +179,7 @@ pub(crate) async fn update(
             .update_deployment()
             .api_id(&api_id)
             .deployment_id(&id)
-            .description(r.str("description").unwrap_or_default())
+            .description(p.description.as_deref().unwrap_or_default())
             .send()
             .await
             .map_err(|e| error::aws("apigateway:UpdateDeployment", e))?;
@@ -147,8 +187,13 @@ pub(crate) async fn update(
     Ok(applied(&id))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let Some((api_id, id)) = id_of(c, cur).await? else {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some((api_id, id, _)) = find(c, cur, hint).await? else {
         return Ok(());
     };
     match c

@@ -2,10 +2,27 @@
 
 use archform_engine::provider::{ProviderError, ProviderResult};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, FixedResponseActionConfig, Tag,
+    Action as ElbAction, ActionTypeEnum, FixedResponseActionConfig, Tag,
 };
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The blueprint's action (a listener's default action, a rule's action):
+/// `forward` to a target group, or a `fixed-response`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Action {
+    pub r#type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_group_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_body: Option<String>,
+}
 
 pub(crate) fn tags(t: &IndexMap<String, String>) -> Option<Vec<Tag>> {
     (!t.is_empty()).then(|| {
@@ -24,42 +41,25 @@ pub(crate) fn full_name(arn: &str, marker: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The blueprint's `{type, target_group_arn | status_code, content_type, message_body}`.
-pub(crate) fn action(v: Option<&Value>) -> ProviderResult<Action> {
-    let v = v.ok_or_else(|| ProviderError::Invalid("an action is required".into()))?;
-    match v.get("type").and_then(Value::as_str) {
-        Some("forward") => {
-            let tg = v
-                .get("target_group_arn")
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    ProviderError::Invalid("a forward action needs target_group_arn".into())
-                })?;
-            Ok(Action::builder()
+/// The action AWS takes for the blueprint's.
+pub(crate) fn action(a: &Action) -> ProviderResult<ElbAction> {
+    match a.r#type.as_str() {
+        "forward" => {
+            let tg = a.target_group_arn.as_deref().ok_or_else(|| {
+                ProviderError::Invalid("a forward action needs target_group_arn".into())
+            })?;
+            Ok(ElbAction::builder()
                 .r#type(ActionTypeEnum::Forward)
                 .target_group_arn(tg)
                 .build())
         }
-        Some("fixed-response") => {
+        "fixed-response" => {
             let cfg = FixedResponseActionConfig::builder()
-                .status_code(
-                    v.get("status_code")
-                        .and_then(Value::as_i64)
-                        .unwrap_or(200)
-                        .to_string(),
-                )
-                .set_content_type(
-                    v.get("content_type")
-                        .and_then(Value::as_str)
-                        .map(String::from),
-                )
-                .set_message_body(
-                    v.get("message_body")
-                        .and_then(Value::as_str)
-                        .map(String::from),
-                )
+                .status_code(a.status_code.unwrap_or(200).to_string())
+                .set_content_type(a.content_type.clone())
+                .set_message_body(a.message_body.clone())
                 .build();
-            Ok(Action::builder()
+            Ok(ElbAction::builder()
                 .r#type(ActionTypeEnum::FixedResponse)
                 .fixed_response_config(cfg)
                 .build())
@@ -71,28 +71,57 @@ pub(crate) fn action(v: Option<&Value>) -> ProviderResult<Action> {
 }
 
 /// An action read back, in the blueprint's shape.
-pub(crate) fn action_json(a: &Action) -> Value {
+pub(crate) fn action_of(a: &ElbAction) -> Action {
     match a.r#type() {
         Some(ActionTypeEnum::Forward) => {
-            json!({"type": "forward", "target_group_arn": a.target_group_arn()})
+            // AWS gives the target group both directly and, for a forward
+            // to one group, as the only one of its forward config.
+            let in_config = a
+                .forward_config()
+                .map(|f| f.target_groups())
+                .filter(|g| g.len() == 1)
+                .and_then(|g| g[0].target_group_arn());
+            Action {
+                r#type: "forward".into(),
+                target_group_arn: a.target_group_arn().or(in_config).map(String::from),
+                ..Action::default()
+            }
         }
         Some(ActionTypeEnum::FixedResponse) => {
             let f = a.fixed_response_config();
-            let mut v = json!({"type": "fixed-response"});
-            if let Some(code) = f
-                .and_then(|f| f.status_code())
-                .and_then(|s| s.parse::<i64>().ok())
-            {
-                v["status_code"] = Value::from(code);
+            Action {
+                r#type: "fixed-response".into(),
+                status_code: f
+                    .and_then(|f| f.status_code())
+                    .and_then(|s| s.parse::<i64>().ok()),
+                content_type: f.and_then(|f| f.content_type()).map(String::from),
+                message_body: f.and_then(|f| f.message_body()).map(String::from),
+                ..Action::default()
             }
-            if let Some(ct) = f.and_then(|f| f.content_type()) {
-                v["content_type"] = Value::from(ct);
-            }
-            if let Some(b) = f.and_then(|f| f.message_body()) {
-                v["message_body"] = Value::from(b);
-            }
-            v
         }
-        other => json!({"type": other.map(|t| t.as_str())}),
+        other => Action {
+            r#type: other.map(|t| t.as_str().to_string()).unwrap_or_default(),
+            ..Action::default()
+        },
+    }
+}
+
+/// The first action of a list AWS reports (listeners and rules here have
+/// one); an empty action when AWS reports none, which no blueprint matches.
+pub(crate) fn first_action(actions: &[ElbAction]) -> Action {
+    actions.first().map(action_of).unwrap_or_default()
+}
+
+/// [`crate::support::same_set`] for a list of text: the applied order when
+/// AWS holds the same elements in an order of its own.
+pub(crate) fn same_strs(applied: Option<&[String]>, seen: Vec<&str>) -> Vec<String> {
+    let applied = applied.map(|a| Value::from(a.to_vec()));
+    let seen = seen.into_iter().map(Value::from).collect();
+    match crate::support::same_set(applied.as_ref(), seen) {
+        Value::Array(a) => a
+            .into_iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
     }
 }

@@ -5,11 +5,29 @@
 use super::apigw;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
+use aws_sdk_apigatewayv2::operation::get_integration::GetIntegrationOutput;
 use aws_sdk_apigatewayv2::types::IntegrationType;
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub api_id: String,
+    pub integration_type: String,
+    pub integration_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<i64>,
+}
+
+/// What archform sends for an omitted timeout: AWS's own default for
+/// WebSocket APIs (the spec's), so that emulators with another default
+/// (moto: 30000) hold the same.
+const TIMEOUT_MS: i32 = 29_000;
 
 fn applied(id: &str) -> Applied {
     let mut attributes = IndexMap::new();
@@ -18,11 +36,6 @@ fn applied(id: &str) -> Applied {
         physical_id: id.to_string(),
         attributes,
     }
-}
-
-fn api(r: &Resolved) -> ProviderResult<&str> {
-    r.str("api_id")
-        .ok_or_else(|| ProviderError::Invalid("api_id is required".into()))
 }
 
 async fn same_uri(c: &Clients, api_id: &str, uri: &str) -> ProviderResult<Option<String>> {
@@ -54,45 +67,70 @@ async fn same_uri(c: &Clients, api_id: &str, uri: &str) -> ProviderResult<Option
     }
 }
 
-async fn id_of(c: &Clients, cur: &ResourceState) -> ProviderResult<Option<(String, String)>> {
-    let Some(api_id) = apigw::api_id(&cur.properties) else {
-        return Ok(None);
-    };
-    if let Some(id) = &cur.physical_id {
-        return Ok(Some((api_id, id.clone())));
+async fn get(c: &Clients, api_id: &str, id: &str) -> ProviderResult<Option<GetIntegrationOutput>> {
+    match c
+        .apigw
+        .get_integration()
+        .api_id(api_id)
+        .integration_id(id)
+        .send()
+        .await
+    {
+        Ok(i) => Ok(Some(i)),
+        Err(e) if error::is_not_found(&e) => Ok(None),
+        Err(e) => Err(error::aws("apigateway:GetIntegration", e)),
     }
-    let Some(uri) = cur
-        .properties
-        .get("integration_uri")
-        .and_then(Value::as_str)
-    else {
-        return Ok(None);
+}
+
+/// The integration with its API's id and its own: by the saved id (in the
+/// applied API, else in whichever API has it), or, without one, by the
+/// applied URI.
+async fn find(
+    c: &Clients,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<Option<(String, String, GetIntegrationOutput)>> {
+    let api_id = hint.map(|h| h.api_id.as_str());
+    let id = match (&cur.physical_id, hint) {
+        (Some(id), _) => id.clone(),
+        (None, Some(h)) => match same_uri(c, &h.api_id, &h.integration_uri).await? {
+            Some(id) => id,
+            None => return Ok(None),
+        },
+        (None, None) => return Ok(None),
     };
-    Ok(same_uri(c, &api_id, uri).await?.map(|id| (api_id, id)))
+    let found = apigw::locate(
+        c,
+        cur,
+        api_id,
+        |_| true,
+        |api| {
+            let id = id.clone();
+            async move { get(c, &api, &id).await }
+        },
+    )
+    .await?;
+    Ok(found.map(|(api, i)| (api, id, i)))
 }
 
-fn timeout(r: &Resolved) -> Option<i32> {
-    r.int("timeout_ms").and_then(|t| i32::try_from(t).ok())
+fn timeout(p: &Props) -> i32 {
+    p.timeout_ms
+        .and_then(|t| i32::try_from(t).ok())
+        .unwrap_or(TIMEOUT_MS)
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let api_id = api(r)?;
-    let uri = r
-        .str("integration_uri")
-        .ok_or_else(|| ProviderError::Invalid("integration_uri is required".into()))?;
-    if let Some(id) = same_uri(c, api_id, uri).await? {
+pub(crate) async fn create(c: &Clients, _r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    if let Some(id) = same_uri(c, &p.api_id, &p.integration_uri).await? {
         return Ok(applied(&id));
     }
     let out = c
         .apigw
         .create_integration()
-        .api_id(api_id)
-        .integration_type(IntegrationType::from(
-            r.str("integration_type").unwrap_or("AWS_PROXY"),
-        ))
-        .integration_uri(uri)
+        .api_id(&p.api_id)
+        .integration_type(IntegrationType::from(p.integration_type.as_str()))
+        .integration_uri(&p.integration_uri)
         .integration_method("POST")
-        .set_timeout_in_millis(timeout(r))
+        .timeout_in_millis(timeout(p))
         .send()
         .await
         .map_err(|e| error::aws("apigateway:CreateIntegration", e))?;
@@ -103,43 +141,35 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some((api_id, id)) = id_of(c, cur).await? else {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some((api_id, id, i)) = find(c, cur, hint).await? else {
         return Ok(None);
     };
-    let i = match c
-        .apigw
-        .get_integration()
-        .api_id(&api_id)
-        .integration_id(&id)
-        .send()
-        .await
-    {
-        Ok(i) => i,
-        Err(e) if error::is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(error::aws("apigateway:GetIntegration", e)),
+    let props = Props {
+        api_id,
+        integration_type: i
+            .integration_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+        integration_uri: i.integration_uri().unwrap_or_default().to_string(),
+        timeout_ms: i.timeout_in_millis().map(i64::from),
     };
-    let mut props = json!({
-        "api_id": api_id,
-        "integration_type": i.integration_type().map(|t| t.as_str()),
-        "integration_uri": i.integration_uri(),
-    });
-    if let Some(t) = i.timeout_in_millis() {
-        props["timeout_ms"] = Value::from(t);
-    }
-    Ok(Some(Observed {
+    Ok(Some(Read {
         applied: applied(&id),
-        properties: props,
+        props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
-    r: &Resolved,
+    _r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
-    let (api_id, id) = id_of(c, cur)
+    let old = crate::kinds::hint::<Props>(cur);
+    let (api_id, id, _) = find(c, cur, old.as_ref())
         .await?
         .ok_or_else(|| ProviderError::failed("the integration no longer exists"))?;
     if changed.iter().any(|p| p != "tags") {
@@ -147,10 +177,10 @@ pub(crate) async fn update(
             .update_integration()
             .api_id(&api_id)
             .integration_id(&id)
-            .set_integration_type(r.str("integration_type").map(IntegrationType::from))
-            .set_integration_uri(r.str("integration_uri").map(String::from))
+            .integration_type(IntegrationType::from(p.integration_type.as_str()))
+            .integration_uri(&p.integration_uri)
             .integration_method("POST")
-            .set_timeout_in_millis(timeout(r))
+            .timeout_in_millis(timeout(p))
             .send()
             .await
             .map_err(|e| error::aws("apigateway:UpdateIntegration", e))?;
@@ -158,8 +188,13 @@ pub(crate) async fn update(
     Ok(applied(&id))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let Some((api_id, id)) = id_of(c, cur).await? else {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some((api_id, id, _)) = find(c, cur, hint).await? else {
         return Ok(());
     };
     match c

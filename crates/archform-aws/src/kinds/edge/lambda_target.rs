@@ -5,53 +5,56 @@
 
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use indexmap::IndexMap;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-fn parts(cur: &ResourceState) -> Option<(String, String)> {
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub target_group_arn: String,
+    pub function_arn: String,
+}
+
+fn parts(cur: &ResourceState, hint: Option<&Props>) -> Option<(String, String)> {
     if let Some((tg, f)) = cur.physical_id.as_deref().and_then(|id| id.split_once('|')) {
         return Some((tg.to_string(), f.to_string()));
     }
-    let p = &cur.properties;
-    Some((
-        p.get("target_group_arn")?.as_str()?.to_string(),
-        p.get("function_arn")?.as_str()?.to_string(),
-    ))
+    hint.map(|h| (h.target_group_arn.clone(), h.function_arn.clone()))
 }
 
 fn target(f: &str) -> TargetDescription {
     TargetDescription::builder().id(f).build()
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let tg = r
-        .str("target_group_arn")
-        .ok_or_else(|| ProviderError::Invalid("target_group_arn is required".into()))?;
-    let f = r
-        .str("function_arn")
-        .ok_or_else(|| ProviderError::Invalid("function_arn is required".into()))?;
+fn applied(tg: &str, f: &str) -> Applied {
+    Applied {
+        physical_id: format!("{tg}|{f}"),
+        attributes: IndexMap::new(),
+    }
+}
+
+pub(crate) async fn create(c: &Clients, _r: &Resolved, p: &Props) -> ProviderResult<Applied> {
     c.elb
         .register_targets()
-        .target_group_arn(tg)
-        .targets(target(f))
+        .target_group_arn(&p.target_group_arn)
+        .targets(target(&p.function_arn))
         .send()
         .await
         .map_err(|e| error::aws("elasticloadbalancing:RegisterTargets", e))?;
-    Ok(Applied {
-        physical_id: format!("{tg}|{f}"),
-        attributes: IndexMap::new(),
-    })
+    Ok(applied(&p.target_group_arn, &p.function_arn))
 }
 
 pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some((tg, f)) = parts(cur) else {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some((tg, f)) = parts(cur, hint) else {
         return Ok(None);
     };
     // Without a target filter the answer lists only registered targets.
@@ -70,37 +73,39 @@ pub(crate) async fn read(
         .target_health_descriptions()
         .iter()
         .any(|d| d.target().and_then(|t| t.id()) == Some(f.as_str()));
-    Ok(registered.then(|| Observed {
-        applied: Applied {
-            physical_id: format!("{tg}|{f}"),
-            attributes: IndexMap::new(),
+    Ok(registered.then(|| Read {
+        applied: applied(&tg, &f),
+        props: Props {
+            target_group_arn: tg.clone(),
+            function_arn: f.clone(),
         },
-        properties: json!({ "target_group_arn": tg, "function_arn": f }),
     }))
 }
 
 pub(crate) async fn update(
     _c: &Clients,
-    r: &Resolved,
+    _r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     _changed: &[String],
 ) -> ProviderResult<Applied> {
     // Both properties force a replacement; nothing changes in place.
-    let id = cur.physical_id.clone().unwrap_or_else(|| {
-        format!(
-            "{}|{}",
-            r.str("target_group_arn").unwrap_or_default(),
-            r.str("function_arn").unwrap_or_default()
-        )
-    });
-    Ok(Applied {
-        physical_id: id,
-        attributes: IndexMap::new(),
+    Ok(match &cur.physical_id {
+        Some(id) => Applied {
+            physical_id: id.clone(),
+            attributes: IndexMap::new(),
+        },
+        None => applied(&p.target_group_arn, &p.function_arn),
     })
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let Some((tg, f)) = parts(cur) else {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some((tg, f)) = parts(cur, hint) else {
         return Ok(());
     };
     match c

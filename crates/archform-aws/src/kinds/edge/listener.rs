@@ -6,39 +6,60 @@
 use super::elb;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_elasticloadbalancingv2::types::{Certificate, Listener, ProtocolEnum};
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-fn applied(l: &Listener) -> Applied {
-    let arn = l.listener_arn().unwrap_or_default().to_string();
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub load_balancer_arn: String,
+    pub port: i64,
+    pub protocol: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_arn: Option<String>,
+    pub default_action: elb::Action,
+}
+
+fn applied(arn: &str) -> Applied {
     let mut attributes = IndexMap::new();
-    attributes.insert("arn".into(), Value::from(arn.clone()));
+    attributes.insert("arn".into(), Value::from(arn));
     Applied {
-        physical_id: arn,
+        physical_id: arn.to_string(),
         attributes,
     }
 }
 
+fn arn_of(l: &Listener) -> String {
+    l.listener_arn().unwrap_or_default().to_string()
+}
+
 async fn on_port(c: &Clients, lb: &str, port: i64) -> ProviderResult<Option<Listener>> {
-    let out = match c
+    let mut pages = c
         .elb
         .describe_listeners()
         .load_balancer_arn(lb)
-        .send()
-        .await
-    {
-        Ok(o) => o,
-        Err(e) if error::is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(error::aws("elasticloadbalancing:DescribeListeners", e)),
-    };
-    Ok(out
-        .listeners()
-        .iter()
-        .find(|l| l.port().map(i64::from) == Some(port))
-        .cloned())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let out = match page {
+            Ok(o) => o,
+            Err(e) if error::is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(error::aws("elasticloadbalancing:DescribeListeners", e)),
+        };
+        if let Some(l) = out
+            .listeners()
+            .iter()
+            .find(|l| l.port().map(i64::from) == Some(port))
+        {
+            return Ok(Some(l.clone()));
+        }
+    }
+    Ok(None)
 }
 
 async fn by_arn(c: &Clients, arn: &str) -> ProviderResult<Option<Listener>> {
@@ -49,47 +70,44 @@ async fn by_arn(c: &Clients, arn: &str) -> ProviderResult<Option<Listener>> {
     }
 }
 
-async fn find(c: &Clients, cur: &ResourceState) -> ProviderResult<Option<Listener>> {
+async fn find(
+    c: &Clients,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Listener>> {
     if let Some(arn) = &cur.physical_id {
         return by_arn(c, arn).await;
     }
-    let p = &cur.properties;
-    match (
-        p.get("load_balancer_arn").and_then(Value::as_str),
-        p.get("port").and_then(Value::as_i64),
-    ) {
-        (Some(lb), Some(port)) => on_port(c, lb, port).await,
-        _ => Ok(None),
+    match hint {
+        Some(h) => on_port(c, &h.load_balancer_arn, h.port).await,
+        None => Ok(None),
     }
 }
 
-fn port(r: &Resolved) -> ProviderResult<i32> {
-    r.int("port")
-        .and_then(|p| i32::try_from(p).ok())
-        .ok_or_else(|| ProviderError::Invalid("port is required".into()))
+fn port(p: &Props) -> ProviderResult<i32> {
+    i32::try_from(p.port)
+        .map_err(|_| ProviderError::Invalid(format!("port {} is out of range", p.port)))
 }
 
-fn certificates(r: &Resolved) -> Option<Vec<Certificate>> {
-    r.str("certificate_arn")
+fn certificates(p: &Props) -> Option<Vec<Certificate>> {
+    p.certificate_arn
+        .as_ref()
         .map(|a| vec![Certificate::builder().certificate_arn(a).build()])
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let lb = r
-        .str("load_balancer_arn")
-        .ok_or_else(|| ProviderError::Invalid("load_balancer_arn is required".into()))?;
-    let port = port(r)?;
-    if let Some(l) = on_port(c, lb, port.into()).await? {
-        return Ok(applied(&l));
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    let port = port(p)?;
+    if let Some(l) = on_port(c, &p.load_balancer_arn, port.into()).await? {
+        return Ok(applied(&arn_of(&l)));
     }
     let out = c
         .elb
         .create_listener()
-        .load_balancer_arn(lb)
+        .load_balancer_arn(&p.load_balancer_arn)
         .port(port)
-        .protocol(ProtocolEnum::from(r.str("protocol").unwrap_or("HTTP")))
-        .set_certificates(certificates(r))
-        .default_actions(elb::action(r.prop("default_action"))?)
+        .protocol(ProtocolEnum::from(p.protocol.as_str()))
+        .set_certificates(certificates(p))
+        .default_actions(elb::action(&p.default_action)?)
         .set_tags(elb::tags(&r.tags))
         .send()
         .await
@@ -98,42 +116,49 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
         .listeners()
         .first()
         .ok_or_else(|| ProviderError::failed("CreateListener answered without a listener"))?;
-    Ok(applied(l))
+    Ok(applied(&arn_of(l)))
 }
 
 pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some(l) = find(c, cur).await? else {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some(l) = find(c, cur, hint).await? else {
         return Ok(None);
     };
-    let mut props = json!({
-        "load_balancer_arn": l.load_balancer_arn(),
-        "port": l.port(),
-        "protocol": l.protocol().map(|p| p.as_str()),
-    });
-    if let Some(cert) = l.certificates().first().and_then(|c| c.certificate_arn()) {
-        props["certificate_arn"] = Value::from(cert);
-    }
-    if let Some(a) = l.default_actions().first() {
-        props["default_action"] = elb::action_json(a);
-    }
-    Ok(Some(Observed {
-        applied: applied(&l),
-        properties: props,
+    let props = Props {
+        load_balancer_arn: l.load_balancer_arn().unwrap_or_default().to_string(),
+        port: l.port().map(i64::from).unwrap_or_default(),
+        protocol: l
+            .protocol()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+        // DescribeListeners gives the default certificate only.
+        certificate_arn: l
+            .certificates()
+            .first()
+            .and_then(|c| c.certificate_arn())
+            .map(String::from),
+        default_action: elb::first_action(l.default_actions()),
+    };
+    Ok(Some(Read {
+        applied: applied(&arn_of(&l)),
+        props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
-    let arn = match find(c, cur).await? {
-        Some(l) => applied(&l).physical_id,
+    let old = crate::kinds::hint::<Props>(cur);
+    let arn = match find(c, cur, old.as_ref()).await? {
+        Some(l) => arn_of(&l),
         None => return Err(ProviderError::failed("the listener no longer exists")),
     };
     let has = |p: &str| changed.iter().any(|c| c == p);
@@ -144,10 +169,10 @@ pub(crate) async fn update(
         c.elb
             .modify_listener()
             .listener_arn(&arn)
-            .port(port(r)?)
-            .protocol(ProtocolEnum::from(r.str("protocol").unwrap_or("HTTP")))
-            .set_certificates(certificates(r))
-            .default_actions(elb::action(r.prop("default_action"))?)
+            .port(port(p)?)
+            .protocol(ProtocolEnum::from(p.protocol.as_str()))
+            .set_certificates(certificates(p))
+            .default_actions(elb::action(&p.default_action)?)
             .send()
             .await
             .map_err(|e| error::aws("elasticloadbalancing:ModifyListener", e))?;
@@ -155,19 +180,19 @@ pub(crate) async fn update(
     if has("tags") {
         crate::retag::elbv2(c, &arn, &cur.tags, &r.tags).await?;
     }
-    let mut attributes = IndexMap::new();
-    attributes.insert("arn".into(), Value::from(arn.clone()));
-    Ok(Applied {
-        physical_id: arn,
-        attributes,
-    })
+    Ok(applied(&arn))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let Some(l) = find(c, cur).await? else {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some(l) = find(c, cur, hint).await? else {
         return Ok(());
     };
-    let arn = applied(&l).physical_id;
+    let arn = arn_of(&l);
     match c.elb.delete_listener().listener_arn(&arn).send().await {
         Ok(_) => Ok(()),
         Err(e) if error::is_not_found(&e) => Ok(()),

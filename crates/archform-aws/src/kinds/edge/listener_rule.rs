@@ -5,14 +5,28 @@
 use super::elb;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_elasticloadbalancingv2::types::{
     HttpRequestMethodConditionConfig, PathPatternConditionConfig, Rule, RuleCondition,
     RulePriorityPair,
 };
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub listener_arn: String,
+    pub priority: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_patterns: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_methods: Option<Vec<String>>,
+    pub action: elb::Action,
+}
 
 fn applied(rule: &Rule) -> Applied {
     let arn = rule.rule_arn().unwrap_or_default().to_string();
@@ -24,22 +38,29 @@ fn applied(rule: &Rule) -> Applied {
     }
 }
 
+/// The listener of a rule, from the rule's ARN:
+/// `…:listener-rule/app/<lb>/<lb id>/<listener id>/<rule id>` belongs to
+/// `…:listener/app/<lb>/<lb id>/<listener id>`.
+fn listener_of(rule_arn: &str) -> Option<String> {
+    let (head, tail) = rule_arn.split_once(":listener-rule/")?;
+    let (listener, _rule) = tail.rsplit_once('/')?;
+    Some(format!("{head}:listener/{listener}"))
+}
+
 async fn at_priority(c: &Clients, listener: &str, priority: i64) -> ProviderResult<Option<Rule>> {
-    let mut marker = None;
-    loop {
-        let out = match c
-            .elb
-            .describe_rules()
-            .listener_arn(listener)
-            .set_marker(marker)
-            .send()
-            .await
-        {
+    let p = priority.to_string();
+    let mut pages = c
+        .elb
+        .describe_rules()
+        .listener_arn(listener)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let out = match page {
             Ok(o) => o,
             Err(e) if error::is_not_found(&e) => return Ok(None),
             Err(e) => return Err(error::aws("elasticloadbalancing:DescribeRules", e)),
         };
-        let p = priority.to_string();
         if let Some(r) = out
             .rules()
             .iter()
@@ -47,11 +68,8 @@ async fn at_priority(c: &Clients, listener: &str, priority: i64) -> ProviderResu
         {
             return Ok(Some(r.clone()));
         }
-        match out.next_marker() {
-            Some(m) => marker = Some(m.to_string()),
-            None => return Ok(None),
-        }
     }
+    Ok(None)
 }
 
 async fn by_arn(c: &Clients, arn: &str) -> ProviderResult<Option<Rule>> {
@@ -62,24 +80,23 @@ async fn by_arn(c: &Clients, arn: &str) -> ProviderResult<Option<Rule>> {
     }
 }
 
-async fn find(c: &Clients, cur: &ResourceState) -> ProviderResult<Option<Rule>> {
+async fn find(
+    c: &Clients,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Rule>> {
     if let Some(arn) = &cur.physical_id {
         return by_arn(c, arn).await;
     }
-    let p = &cur.properties;
-    match (
-        p.get("listener_arn").and_then(Value::as_str),
-        p.get("priority").and_then(Value::as_i64),
-    ) {
-        (Some(l), Some(prio)) => at_priority(c, l, prio).await,
-        _ => Ok(None),
+    match hint {
+        Some(h) => at_priority(c, &h.listener_arn, h.priority).await,
+        None => Ok(None),
     }
 }
 
-fn conditions(r: &Resolved) -> Vec<RuleCondition> {
+fn conditions(p: &Props) -> Vec<RuleCondition> {
     let mut out = Vec::new();
-    let paths = r.strs("path_patterns");
-    if !paths.is_empty() {
+    if let Some(paths) = p.path_patterns.clone().filter(|v| !v.is_empty()) {
         out.push(
             RuleCondition::builder()
                 .field("path-pattern")
@@ -91,8 +108,7 @@ fn conditions(r: &Resolved) -> Vec<RuleCondition> {
                 .build(),
         );
     }
-    let methods = r.strs("http_methods");
-    if !methods.is_empty() {
+    if let Some(methods) = p.http_methods.clone().filter(|v| !v.is_empty()) {
         out.push(
             RuleCondition::builder()
                 .field("http-request-method")
@@ -107,27 +123,23 @@ fn conditions(r: &Resolved) -> Vec<RuleCondition> {
     out
 }
 
-fn priority(r: &Resolved) -> ProviderResult<i32> {
-    r.int("priority")
-        .and_then(|p| i32::try_from(p).ok())
-        .ok_or_else(|| ProviderError::Invalid("priority is required".into()))
+fn priority(p: &Props) -> ProviderResult<i32> {
+    i32::try_from(p.priority)
+        .map_err(|_| ProviderError::Invalid(format!("priority {} is out of range", p.priority)))
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let listener = r
-        .str("listener_arn")
-        .ok_or_else(|| ProviderError::Invalid("listener_arn is required".into()))?;
-    let prio = priority(r)?;
-    if let Some(rule) = at_priority(c, listener, prio.into()).await? {
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    let prio = priority(p)?;
+    if let Some(rule) = at_priority(c, &p.listener_arn, prio.into()).await? {
         return Ok(applied(&rule));
     }
     let out = c
         .elb
         .create_rule()
-        .listener_arn(listener)
+        .listener_arn(&p.listener_arn)
         .priority(prio)
-        .set_conditions(Some(conditions(r)))
-        .actions(elb::action(r.prop("action"))?)
+        .set_conditions(Some(conditions(p)))
+        .actions(elb::action(&p.action)?)
         .set_tags(elb::tags(&r.tags))
         .send()
         .await
@@ -140,20 +152,20 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
 }
 
 /// The values of a condition, from its typed config or the legacy `Values`.
-fn values(cond: &RuleCondition) -> Vec<String> {
-    let typed: Vec<String> = match cond.field() {
+fn values(cond: &RuleCondition) -> Vec<&str> {
+    let typed: Vec<&str> = match cond.field() {
         Some("path-pattern") => cond
             .path_pattern_config()
-            .map(|p| p.values().to_vec())
+            .map(|p| p.values().iter().map(String::as_str).collect())
             .unwrap_or_default(),
         Some("http-request-method") => cond
             .http_request_method_config()
-            .map(|p| p.values().to_vec())
+            .map(|p| p.values().iter().map(String::as_str).collect())
             .unwrap_or_default(),
         _ => vec![],
     };
     if typed.is_empty() {
-        cond.values().to_vec()
+        cond.values().iter().map(String::as_str).collect()
     } else {
         typed
     }
@@ -163,39 +175,45 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some(rule) = find(c, cur).await? else {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some(rule) = find(c, cur, hint).await? else {
         return Ok(None);
     };
-    let mut props = json!({
-        "priority": rule.priority().and_then(|p| p.parse::<i64>().ok()),
-    });
-    if let Some(l) = cur.properties.get("listener_arn") {
-        props["listener_arn"] = l.clone();
-    }
-    for cond in rule.conditions() {
-        match cond.field() {
-            Some("path-pattern") => props["path_patterns"] = json!(values(cond)),
-            Some("http-request-method") => props["http_methods"] = json!(values(cond)),
-            _ => {}
-        }
-    }
-    if let Some(a) = rule.actions().first() {
-        props["action"] = elb::action_json(a);
-    }
-    Ok(Some(Observed {
-        applied: applied(&rule),
-        properties: props,
-    }))
+    let a = applied(&rule);
+    // The values of the condition on `field`, in the applied order when
+    // AWS holds the same ones.
+    let condition = |field: &str, applied: Option<&Vec<String>>| {
+        rule.conditions()
+            .iter()
+            .find(|c| c.field() == Some(field))
+            .map(|c| elb::same_strs(applied.map(Vec::as_slice), values(c)))
+    };
+    let props = Props {
+        listener_arn: listener_of(&a.physical_id).unwrap_or_default(),
+        priority: rule
+            .priority()
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or_default(),
+        path_patterns: condition("path-pattern", hint.and_then(|h| h.path_patterns.as_ref())),
+        http_methods: condition(
+            "http-request-method",
+            hint.and_then(|h| h.http_methods.as_ref()),
+        ),
+        action: elb::first_action(rule.actions()),
+    };
+    Ok(Some(Read { applied: a, props }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
-    let rule = find(c, cur)
+    let old = crate::kinds::hint::<Props>(cur);
+    let rule = find(c, cur, old.as_ref())
         .await?
         .ok_or_else(|| ProviderError::failed("the listener rule no longer exists"))?;
     let a = applied(&rule);
@@ -206,7 +224,7 @@ pub(crate) async fn update(
             .rule_priorities(
                 RulePriorityPair::builder()
                     .rule_arn(&a.physical_id)
-                    .priority(priority(r)?)
+                    .priority(priority(p)?)
                     .build(),
             )
             .send()
@@ -217,8 +235,8 @@ pub(crate) async fn update(
         c.elb
             .modify_rule()
             .rule_arn(&a.physical_id)
-            .set_conditions(Some(conditions(r)))
-            .actions(elb::action(r.prop("action"))?)
+            .set_conditions(Some(conditions(p)))
+            .actions(elb::action(&p.action)?)
             .send()
             .await
             .map_err(|e| error::aws("elasticloadbalancing:ModifyRule", e))?;
@@ -229,8 +247,13 @@ pub(crate) async fn update(
     Ok(a)
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let Some(rule) = find(c, cur).await? else {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some(rule) = find(c, cur, hint).await? else {
         return Ok(());
     };
     let arn = applied(&rule).physical_id;
@@ -238,5 +261,24 @@ pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> Provi
         Ok(_) => Ok(()),
         Err(e) if error::is_not_found(&e) => Ok(()),
         Err(e) => Err(error::aws("elasticloadbalancing:DeleteRule", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listener_of;
+
+    #[test]
+    fn a_rule_arn_names_its_listener() {
+        assert_eq!(
+            listener_of(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
+            )
+            .as_deref(),
+            Some(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2"
+            )
+        );
+        assert_eq!(listener_of("not an arn"), None);
     }
 }

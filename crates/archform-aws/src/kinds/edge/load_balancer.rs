@@ -7,15 +7,30 @@
 use super::elb;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use crate::support::name_of;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
     LoadBalancerTypeEnum,
 };
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::time::Duration;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub scheme: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_invalid_header_fields: Option<bool>,
+}
 
 const IDLE: &str = "idle_timeout.timeout_seconds";
 const DROP: &str = "routing.http.drop_invalid_header_fields.enabled";
@@ -96,17 +111,19 @@ async fn wait_active(c: &Clients, arn: &str) -> ProviderResult<LoadBalancer> {
     .await
 }
 
-/// Sets the attributes the blueprint gives (on create, only those given).
+/// Sets the attributes the blueprint gives (on create, only those given);
+/// on update, a changed one the blueprint no longer sets goes back to
+/// AWS's default (the spec's).
 async fn set_attributes(
     c: &Clients,
     arn: &str,
-    r: &Resolved,
+    p: &Props,
     changed: Option<&[String]>,
 ) -> ProviderResult<()> {
-    let want = |p: &str| changed.map_or(r.prop(p).is_some(), |ch| ch.iter().any(|c| c == p));
+    let want = |name: &str, given: bool| changed.map_or(given, |ch| ch.iter().any(|c| c == name));
     let mut attrs = Vec::new();
-    if want("idle_timeout") {
-        let v = r.int("idle_timeout").unwrap_or(60);
+    if want("idle_timeout", p.idle_timeout.is_some()) {
+        let v = p.idle_timeout.unwrap_or(60);
         attrs.push(
             LoadBalancerAttribute::builder()
                 .key(IDLE)
@@ -114,8 +131,11 @@ async fn set_attributes(
                 .build(),
         );
     }
-    if want("drop_invalid_header_fields") {
-        let v = r.bool("drop_invalid_header_fields").unwrap_or(false);
+    if want(
+        "drop_invalid_header_fields",
+        p.drop_invalid_header_fields.is_some(),
+    ) {
+        let v = p.drop_invalid_header_fields.unwrap_or(false);
         attrs.push(
             LoadBalancerAttribute::builder()
                 .key(DROP)
@@ -136,10 +156,8 @@ async fn set_attributes(
     Ok(())
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let name = r.physical_name.clone().ok_or_else(|| {
-        ProviderError::Invalid("elbv2.load_balancer needs a physical name".into())
-    })?;
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    let name = name_of(r)?;
     let lb = match by_name(c, &name).await? {
         Some(lb) => lb,
         None => c
@@ -147,11 +165,9 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
             .create_load_balancer()
             .name(&name)
             .r#type(LoadBalancerTypeEnum::Application)
-            .scheme(LoadBalancerSchemeEnum::from(
-                r.str("scheme").unwrap_or("internet-facing"),
-            ))
-            .set_subnets(Some(r.strs("subnets")))
-            .set_security_groups(Some(r.strs("security_groups")))
+            .scheme(LoadBalancerSchemeEnum::from(p.scheme.as_str()))
+            .set_subnets(Some(p.subnets.clone()))
+            .set_security_groups(Some(p.security_groups.clone()))
             .set_tags(elb::tags(&r.tags))
             .send()
             .await
@@ -165,7 +181,7 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
     };
     let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
     let lb = wait_active(c, &arn).await?;
-    set_attributes(c, &arn, r, None).await?;
+    set_attributes(c, &arn, p, None).await?;
     Ok(applied(&lb))
 }
 
@@ -173,7 +189,8 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let Some(lb) = find(c, cur).await? else {
         return Ok(None);
     };
@@ -192,26 +209,33 @@ pub(crate) async fn read(
             .find(|x| x.key() == Some(k))
             .and_then(|x| x.value())
     };
-    let mut props = json!({
-        "scheme": lb.scheme().map(|s| s.as_str()),
-        "subnets": lb.availability_zones().iter().filter_map(|z| z.subnet_id()).collect::<Vec<_>>(),
-        "security_groups": lb.security_groups(),
-    });
-    if let Some(v) = get(IDLE).and_then(|v| v.parse::<i64>().ok()) {
-        props["idle_timeout"] = Value::from(v);
-    }
-    if let Some(v) = get(DROP) {
-        props["drop_invalid_header_fields"] = Value::from(v == "true");
-    }
-    Ok(Some(Observed {
-        applied: a,
-        properties: props,
-    }))
+    let props = Props {
+        scheme: lb
+            .scheme()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        // AWS lists subnets (by zone) and groups in an order of its own.
+        subnets: elb::same_strs(
+            hint.map(|h| h.subnets.as_slice()),
+            lb.availability_zones()
+                .iter()
+                .filter_map(|z| z.subnet_id())
+                .collect(),
+        ),
+        security_groups: elb::same_strs(
+            hint.map(|h| h.security_groups.as_slice()),
+            lb.security_groups().iter().map(String::as_str).collect(),
+        ),
+        idle_timeout: get(IDLE).and_then(|v| v.parse::<i64>().ok()),
+        drop_invalid_header_fields: get(DROP).map(|v| v == "true"),
+    };
+    Ok(Some(Read { applied: a, props }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
@@ -224,7 +248,7 @@ pub(crate) async fn update(
         c.elb
             .set_subnets()
             .load_balancer_arn(&arn)
-            .set_subnets(Some(r.strs("subnets")))
+            .set_subnets(Some(p.subnets.clone()))
             .send()
             .await
             .map_err(|e| error::aws("elasticloadbalancing:SetSubnets", e))?;
@@ -233,12 +257,12 @@ pub(crate) async fn update(
         c.elb
             .set_security_groups()
             .load_balancer_arn(&arn)
-            .set_security_groups(Some(r.strs("security_groups")))
+            .set_security_groups(Some(p.security_groups.clone()))
             .send()
             .await
             .map_err(|e| error::aws("elasticloadbalancing:SetSecurityGroups", e))?;
     }
-    set_attributes(c, &arn, r, Some(changed)).await?;
+    set_attributes(c, &arn, p, Some(changed)).await?;
     if has("tags") {
         crate::retag::elbv2(c, &arn, &cur.tags, &r.tags).await?;
     }
@@ -246,7 +270,12 @@ pub(crate) async fn update(
     Ok(applied(&lb))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let arn = match find(c, cur).await? {
         Some(lb) => lb.load_balancer_arn().unwrap_or_default().to_string(),
         None => return Ok(()),

@@ -5,10 +5,21 @@
 use super::apigw;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
+use aws_sdk_apigatewayv2::operation::get_route::GetRouteOutput;
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub api_id: String,
+    pub route_key: String,
+    pub integration_id: String,
+}
 
 fn applied(id: &str) -> Applied {
     let mut attributes = IndexMap::new();
@@ -19,8 +30,8 @@ fn applied(id: &str) -> Applied {
     }
 }
 
-fn target(r: &Resolved) -> Option<String> {
-    r.str("integration_id").map(|i| format!("integrations/{i}"))
+fn target(p: &Props) -> String {
+    format!("integrations/{}", p.integration_id)
 }
 
 async fn by_key(c: &Clients, api_id: &str, key: &str) -> ProviderResult<Option<String>> {
@@ -48,35 +59,55 @@ async fn by_key(c: &Clients, api_id: &str, key: &str) -> ProviderResult<Option<S
     }
 }
 
-async fn id_of(c: &Clients, cur: &ResourceState) -> ProviderResult<Option<(String, String)>> {
-    let Some(api_id) = apigw::api_id(&cur.properties) else {
-        return Ok(None);
-    };
-    if let Some(id) = &cur.physical_id {
-        return Ok(Some((api_id, id.clone())));
+async fn get(c: &Clients, api_id: &str, id: &str) -> ProviderResult<Option<GetRouteOutput>> {
+    match c.apigw.get_route().api_id(api_id).route_id(id).send().await {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if error::is_not_found(&e) => Ok(None),
+        Err(e) => Err(error::aws("apigateway:GetRoute", e)),
     }
-    let Some(key) = cur.properties.get("route_key").and_then(Value::as_str) else {
-        return Ok(None);
-    };
-    Ok(by_key(c, &api_id, key).await?.map(|id| (api_id, id)))
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let api_id = r
-        .str("api_id")
-        .ok_or_else(|| ProviderError::Invalid("api_id is required".into()))?;
-    let key = r
-        .str("route_key")
-        .ok_or_else(|| ProviderError::Invalid("route_key is required".into()))?;
-    if let Some(id) = by_key(c, api_id, key).await? {
+/// The route with its API's id and its own: by the saved id (in the
+/// applied API, else in whichever API has it), or, without one, by the
+/// applied route key.
+async fn find(
+    c: &Clients,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<Option<(String, String, GetRouteOutput)>> {
+    let api_id = hint.map(|h| h.api_id.as_str());
+    let id = match (&cur.physical_id, hint) {
+        (Some(id), _) => id.clone(),
+        (None, Some(h)) => match by_key(c, &h.api_id, &h.route_key).await? {
+            Some(id) => id,
+            None => return Ok(None),
+        },
+        (None, None) => return Ok(None),
+    };
+    let found = apigw::locate(
+        c,
+        cur,
+        api_id,
+        |_| true,
+        |api| {
+            let id = id.clone();
+            async move { get(c, &api, &id).await }
+        },
+    )
+    .await?;
+    Ok(found.map(|(api, r)| (api, id, r)))
+}
+
+pub(crate) async fn create(c: &Clients, _r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    if let Some(id) = by_key(c, &p.api_id, &p.route_key).await? {
         return Ok(applied(&id));
     }
     let out = c
         .apigw
         .create_route()
-        .api_id(api_id)
-        .route_key(key)
-        .set_target(target(r))
+        .api_id(&p.api_id)
+        .route_key(&p.route_key)
+        .target(target(p))
         .send()
         .await
         .map_err(|e| error::aws("apigateway:CreateRoute", e))?;
@@ -87,39 +118,36 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some((api_id, id)) = id_of(c, cur).await? else {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some((api_id, id, route)) = find(c, cur, hint).await? else {
         return Ok(None);
     };
-    let route = match c
-        .apigw
-        .get_route()
-        .api_id(&api_id)
-        .route_id(&id)
-        .send()
-        .await
-    {
-        Ok(r) => r,
-        Err(e) if error::is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(error::aws("apigateway:GetRoute", e)),
+    let props = Props {
+        api_id,
+        route_key: route.route_key().unwrap_or_default().to_string(),
+        // A target other than an integration reads as none.
+        integration_id: route
+            .target()
+            .and_then(|t| t.strip_prefix("integrations/"))
+            .unwrap_or_default()
+            .to_string(),
     };
-    let mut props = json!({ "api_id": api_id, "route_key": route.route_key() });
-    if let Some(i) = route.target().and_then(|t| t.strip_prefix("integrations/")) {
-        props["integration_id"] = Value::from(i);
-    }
-    Ok(Some(Observed {
+    Ok(Some(Read {
         applied: applied(&id),
-        properties: props,
+        props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
-    r: &Resolved,
+    _r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
-    let (api_id, id) = id_of(c, cur)
+    let old = crate::kinds::hint::<Props>(cur);
+    let (api_id, id, _) = find(c, cur, old.as_ref())
         .await?
         .ok_or_else(|| ProviderError::failed("the route no longer exists"))?;
     if changed
@@ -130,8 +158,8 @@ pub(crate) async fn update(
             .update_route()
             .api_id(&api_id)
             .route_id(&id)
-            .set_route_key(r.str("route_key").map(String::from))
-            .set_target(target(r))
+            .route_key(&p.route_key)
+            .target(target(p))
             .send()
             .await
             .map_err(|e| error::aws("apigateway:UpdateRoute", e))?;
@@ -139,8 +167,13 @@ pub(crate) async fn update(
     Ok(applied(&id))
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let Some((api_id, id)) = id_of(c, cur).await? else {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some((api_id, id, _)) = find(c, cur, hint).await? else {
         return Ok(());
     };
     match c

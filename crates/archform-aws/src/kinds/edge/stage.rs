@@ -5,11 +5,28 @@
 use super::apigw;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::inventory::ID_TAG;
+use crate::kinds::Read;
+use archform_engine::provider::{Applied, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
+use aws_sdk_apigatewayv2::operation::get_stage::GetStageOutput;
 use aws_sdk_apigatewayv2::types::RouteSettings;
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub api_id: String,
+    pub stage_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttling_burst_limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttling_rate_limit: Option<i64>,
+}
 
 fn applied(c: &Clients, api_id: &str, name: &str) -> ProviderResult<Applied> {
     let region = crate::support::region(c)?;
@@ -28,11 +45,9 @@ fn applied(c: &Clients, api_id: &str, name: &str) -> ProviderResult<Applied> {
     })
 }
 
-fn settings(r: &Resolved) -> Option<RouteSettings> {
-    let burst = r
-        .int("throttling_burst_limit")
-        .and_then(|v| i32::try_from(v).ok());
-    let rate = r.int("throttling_rate_limit").map(|v| v as f64);
+fn settings(p: &Props) -> Option<RouteSettings> {
+    let burst = p.throttling_burst_limit.and_then(|v| i32::try_from(v).ok());
+    let rate = p.throttling_rate_limit.map(|v| v as f64);
     (burst.is_some() || rate.is_some()).then(|| {
         RouteSettings::builder()
             .set_throttling_burst_limit(burst)
@@ -41,22 +56,7 @@ fn settings(r: &Resolved) -> Option<RouteSettings> {
     })
 }
 
-fn ids(cur: &ResourceState) -> Option<(String, String)> {
-    let api_id = apigw::api_id(&cur.properties)?;
-    let name = cur.physical_id.clone().or_else(|| {
-        cur.properties
-            .get("stage_name")
-            .and_then(Value::as_str)
-            .map(String::from)
-    })?;
-    Some((api_id, name))
-}
-
-async fn get(
-    c: &Clients,
-    api_id: &str,
-    name: &str,
-) -> ProviderResult<Option<aws_sdk_apigatewayv2::operation::get_stage::GetStageOutput>> {
+async fn get(c: &Clients, api_id: &str, name: &str) -> ProviderResult<Option<GetStageOutput>> {
     match c
         .apigw
         .get_stage()
@@ -71,73 +71,94 @@ async fn get(
     }
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let api_id = r
-        .str("api_id")
-        .ok_or_else(|| ProviderError::Invalid("api_id is required".into()))?;
-    let name = r
-        .str("stage_name")
-        .ok_or_else(|| ProviderError::Invalid("stage_name is required".into()))?;
-    if get(c, api_id, name).await?.is_none() {
+/// The stage with its API's id and name: in the applied API, else (a state
+/// without properties) in the API whose stage of that name carries this
+/// resource's `archform:id` tag, since several APIs can have a `prod`.
+async fn find(
+    c: &Clients,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<Option<(String, String, GetStageOutput)>> {
+    let Some(name) = cur
+        .physical_id
+        .clone()
+        .or_else(|| hint.map(|h| h.stage_name.clone()))
+    else {
+        return Ok(None);
+    };
+    let logical = cur.tags.get(ID_TAG);
+    let ours = |s: &GetStageOutput| {
+        logical.is_none_or(|id| s.tags().and_then(|t| t.get(ID_TAG)) == Some(id))
+    };
+    let api_id = hint.map(|h| h.api_id.as_str());
+    let found = apigw::locate(c, cur, api_id, ours, |api| {
+        let name = name.clone();
+        async move { get(c, &api, &name).await }
+    })
+    .await?;
+    Ok(found.map(|(api, s)| (api, name, s)))
+}
+
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    if get(c, &p.api_id, &p.stage_name).await?.is_none() {
         c.apigw
             .create_stage()
-            .api_id(api_id)
-            .stage_name(name)
-            .set_deployment_id(r.str("deployment_id").map(String::from))
-            .set_default_route_settings(settings(r))
+            .api_id(&p.api_id)
+            .stage_name(&p.stage_name)
+            .set_deployment_id(p.deployment_id.clone())
+            .set_default_route_settings(settings(p))
             .set_tags(apigw::tags(&r.tags))
             .send()
             .await
             .map_err(|e| error::aws("apigateway:CreateStage", e))?;
     }
-    applied(c, api_id, name)
+    applied(c, &p.api_id, &p.stage_name)
 }
 
 pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
-    let Some((api_id, name)) = ids(cur) else {
+    hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
+    let Some((api_id, name, s)) = find(c, cur, hint).await? else {
         return Ok(None);
     };
-    let Some(s) = get(c, &api_id, &name).await? else {
-        return Ok(None);
+    let rs = s.default_route_settings();
+    let props = Props {
+        api_id: api_id.clone(),
+        stage_name: s.stage_name().unwrap_or(&name).to_string(),
+        deployment_id: s.deployment_id().map(String::from),
+        throttling_burst_limit: rs.and_then(|r| r.throttling_burst_limit()).map(i64::from),
+        throttling_rate_limit: rs
+            .and_then(|r| r.throttling_rate_limit())
+            .map(|rate| rate as i64),
     };
-    let mut props = json!({ "api_id": api_id, "stage_name": s.stage_name() });
-    if let Some(d) = s.deployment_id() {
-        props["deployment_id"] = Value::from(d);
-    }
-    if let Some(rs) = s.default_route_settings() {
-        if let Some(b) = rs.throttling_burst_limit() {
-            props["throttling_burst_limit"] = Value::from(b);
-        }
-        if let Some(rate) = rs.throttling_rate_limit() {
-            props["throttling_rate_limit"] = Value::from(rate as i64);
-        }
-    }
-    Ok(Some(Observed {
+    Ok(Some(Read {
         applied: applied(c, &api_id, &name)?,
-        properties: props,
+        props,
     }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
-    let (api_id, name) =
-        ids(cur).ok_or_else(|| ProviderError::failed("the stage has no API id in state"))?;
+    // The stage is where it was applied: its API id and name force a
+    // replacement.
+    let api_id = &p.api_id;
+    let name = cur.physical_id.as_deref().unwrap_or(&p.stage_name);
     let has = |p: &str| changed.iter().any(|c| c == p);
     if has("deployment_id") || has("throttling_burst_limit") || has("throttling_rate_limit") {
         c.apigw
             .update_stage()
-            .api_id(&api_id)
-            .stage_name(&name)
-            .set_deployment_id(r.str("deployment_id").map(String::from))
-            .set_default_route_settings(settings(r))
+            .api_id(api_id)
+            .stage_name(name)
+            .set_deployment_id(p.deployment_id.clone())
+            .set_default_route_settings(settings(p))
             .send()
             .await
             .map_err(|e| apigw::aws_or_unimplemented("apigateway:UpdateStage", e))?;
@@ -146,11 +167,16 @@ pub(crate) async fn update(
         let arn = apigw::resource_arn(c, &format!("/apis/{api_id}/stages/{name}"))?;
         crate::retag::apigw(c, &arn, &cur.tags, &r.tags).await?;
     }
-    applied(c, &api_id, &name)
+    applied(c, api_id, name)
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
-    let Some((api_id, name)) = ids(cur) else {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    hint: Option<&Props>,
+) -> ProviderResult<()> {
+    let Some((api_id, name, _)) = find(c, cur, hint).await? else {
         return Ok(());
     };
     match c

@@ -5,11 +5,26 @@
 use super::elb;
 use crate::clients::Clients;
 use crate::error;
-use archform_engine::provider::{Applied, Observed, ProviderError, ProviderResult, Resolved};
+use crate::kinds::Read;
+use crate::support::name_of;
+use archform_engine::provider::{Applied, ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
 use aws_sdk_elasticloadbalancingv2::types::{TargetGroup, TargetGroupAttribute, TargetTypeEnum};
 use indexmap::IndexMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Props {
+    pub target_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_value_headers: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_path: Option<String>,
+}
 
 const MVH: &str = "lambda.multi_value_headers.enabled";
 
@@ -70,22 +85,17 @@ async fn set_mvh(c: &Clients, arn: &str, on: bool) -> ProviderResult<()> {
     Ok(())
 }
 
-pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied> {
-    let name = r
-        .physical_name
-        .clone()
-        .ok_or_else(|| ProviderError::Invalid("elbv2.target_group needs a physical name".into()))?;
+pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResult<Applied> {
+    let name = name_of(r)?;
     let tg = match by_name(c, &name).await? {
         Some(tg) => tg,
         None => c
             .elb
             .create_target_group()
             .name(&name)
-            .target_type(TargetTypeEnum::from(
-                r.str("target_type").unwrap_or("lambda"),
-            ))
-            .set_health_check_enabled(r.bool("health_check_enabled"))
-            .set_health_check_path(r.str("health_check_path").map(String::from))
+            .target_type(TargetTypeEnum::from(p.target_type.as_str()))
+            .set_health_check_enabled(p.health_check_enabled)
+            .set_health_check_path(p.health_check_path.clone())
             .set_tags(elb::tags(&r.tags))
             .send()
             .await
@@ -98,7 +108,7 @@ pub(crate) async fn create(c: &Clients, r: &Resolved) -> ProviderResult<Applied>
             })?,
     };
     let a = applied(&tg);
-    if r.bool("multi_value_headers") == Some(true) {
+    if p.multi_value_headers == Some(true) {
         set_mvh(c, &a.physical_id, true).await?;
     }
     Ok(a)
@@ -108,7 +118,8 @@ pub(crate) async fn read(
     c: &Clients,
     _id: &str,
     cur: &ResourceState,
-) -> ProviderResult<Option<Observed>> {
+    _hint: Option<&Props>,
+) -> ProviderResult<Option<Read<Props>>> {
     let Some(tg) = find(c, cur).await? else {
         return Ok(None);
     };
@@ -125,26 +136,23 @@ pub(crate) async fn read(
         .iter()
         .find(|x| x.key() == Some(MVH))
         .and_then(|x| x.value())
-        == Some("true");
-    let mut props = json!({
-        "target_type": tg.target_type().map(|t| t.as_str()),
-        "multi_value_headers": mvh,
-    });
-    if let Some(h) = tg.health_check_enabled() {
-        props["health_check_enabled"] = Value::from(h);
-    }
-    if let Some(p) = tg.health_check_path() {
-        props["health_check_path"] = Value::from(p);
-    }
-    Ok(Some(Observed {
-        applied: a,
-        properties: props,
-    }))
+        .map(|v| v == "true");
+    let props = Props {
+        target_type: tg
+            .target_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+        multi_value_headers: mvh,
+        health_check_enabled: tg.health_check_enabled(),
+        health_check_path: tg.health_check_path().map(String::from),
+    };
+    Ok(Some(Read { applied: a, props }))
 }
 
 pub(crate) async fn update(
     c: &Clients,
     r: &Resolved,
+    p: &Props,
     cur: &ResourceState,
     changed: &[String],
 ) -> ProviderResult<Applied> {
@@ -154,22 +162,19 @@ pub(crate) async fn update(
     let a = applied(&tg);
     let has = |p: &str| changed.iter().any(|c| c == p);
     if has("health_check_enabled") || has("health_check_path") {
+        // One the blueprint no longer sets goes back to the lambda target
+        // group's default (the spec's).
         c.elb
             .modify_target_group()
             .target_group_arn(&a.physical_id)
-            .set_health_check_enabled(r.bool("health_check_enabled"))
-            .set_health_check_path(r.str("health_check_path").map(String::from))
+            .health_check_enabled(p.health_check_enabled.unwrap_or(false))
+            .health_check_path(p.health_check_path.as_deref().unwrap_or("/"))
             .send()
             .await
             .map_err(|e| error::aws("elasticloadbalancing:ModifyTargetGroup", e))?;
     }
     if has("multi_value_headers") {
-        set_mvh(
-            c,
-            &a.physical_id,
-            r.bool("multi_value_headers").unwrap_or(false),
-        )
-        .await?;
+        set_mvh(c, &a.physical_id, p.multi_value_headers.unwrap_or(false)).await?;
     }
     if has("tags") {
         crate::retag::elbv2(c, &a.physical_id, &cur.tags, &r.tags).await?;
@@ -177,7 +182,12 @@ pub(crate) async fn update(
     Ok(a)
 }
 
-pub(crate) async fn delete(c: &Clients, _id: &str, cur: &ResourceState) -> ProviderResult<()> {
+pub(crate) async fn delete(
+    c: &Clients,
+    _id: &str,
+    cur: &ResourceState,
+    _hint: Option<&Props>,
+) -> ProviderResult<()> {
     let arn = match &cur.physical_id {
         Some(a) => a.clone(),
         None => match find(c, cur).await? {
