@@ -4,8 +4,6 @@
 
 use archform_engine::provider::{ProviderError, ProviderResult, Resolved};
 use archform_engine::state::ResourceState;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The AWS name of a named kind: the deterministic physical name.
