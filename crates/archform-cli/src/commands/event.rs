@@ -4,7 +4,6 @@
 //! `archform invoke FUNCTION --event -`.
 
 mod flags;
-mod fresh_ids;
 mod http_request;
 
 use anyhow::Context;
@@ -212,8 +211,8 @@ fn sqs_event(a: &SqsArgs) -> Result<Value, UsageError> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         messages.push(sqs::SqsMessage {
-            message_id: fresh_ids::uuid(),
-            receipt_handle: fresh_ids::receipt_handle(),
+            message_id: archform_ids::uuid_v4(),
+            receipt_handle: archform_ids::receipt_handle(),
             md5_of_body: md5_hex(body.as_bytes()),
             body,
             attributes,
@@ -242,11 +241,11 @@ fn sns_event(a: &SnsArgs) -> Result<Value, UsageError> {
         .map(|(name, value)| (name, json!({"Type": "String", "Value": value})))
         .collect();
     // A subscription ARN is the topic's plus the subscription's id.
-    let subscription_arn = format!("{}:{}", a.topic_arn, fresh_ids::uuid());
+    let subscription_arn = format!("{}:{}", a.topic_arn, archform_ids::uuid_v4());
     Ok(sns::event(
         &a.topic_arn,
         &subscription_arn,
-        &fresh_ids::uuid(),
+        &archform_ids::uuid_v4(),
         a.subject.as_deref(),
         &message,
         &Value::Object(attributes),
@@ -260,7 +259,7 @@ fn websocket_event(a: &WebsocketArgs) -> Result<Value, UsageError> {
     let region = flags::region(&a.region)?;
     let connection_id = match &a.connection_id {
         Some(id) => flags::non_empty("--connection-id", id, "L0SM9cOFvHcCIhw=")?.to_string(),
-        None => fresh_ids::connection_id(),
+        None => archform_ids::api_gateway_id(),
     };
     let ctx = websocket::WsContext {
         api_id: "local".into(),
@@ -302,7 +301,7 @@ fn websocket_event(a: &WebsocketArgs) -> Result<Value, UsageError> {
 /// API Gateway passes them to `$connect`.
 fn handshake_headers() -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
-    let key = fresh_ids::websocket_key();
+    let key = archform_ids::websocket_key();
     let ua = concat!("archform/", env!("CARGO_PKG_VERSION"));
     for (name, value) in [
         ("sec-websocket-key", key.as_str()),
