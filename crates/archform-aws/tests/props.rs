@@ -10,7 +10,10 @@ fn every_provider_types_exactly_its_kinds_properties() {
     for kind in Kind::ALL {
         for (what, props) in [
             ("every property", sample(&Ty::Obj(kind.props))),
-            ("the required properties", sample_required(&Ty::Obj(kind.props))),
+            (
+                "the required properties",
+                sample_required(&Ty::Obj(kind.props)),
+            ),
         ] {
             match archform_aws::props_round_trip(*kind, props.clone()) {
                 Ok(back) => assert_eq!(

@@ -3,8 +3,8 @@
 //! `export AWS_ENDPOINT_URL=$(archform emulator endpoint)`.
 
 use anyhow::Result;
-use archform_testkit::EmulatorKind;
-use archform_testkit::daemon::{self, DaemonState, DaemonStatus, StartOutcome};
+use archform_emulator::EmulatorKind;
+use archform_emulator::daemon::{self, DaemonState, DaemonStatus, StartOutcome};
 use serde_json::json;
 
 #[derive(Debug, clap::Args)]
@@ -33,7 +33,7 @@ struct KindArg {
     kind: Kind,
 }
 
-/// Mirrors [`EmulatorKind`] for clap (the testkit does not depend on clap).
+/// Mirrors [`EmulatorKind`] for clap (archform-emulator does not depend on clap).
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Kind {
     /// moto server 5.2.5: widest service coverage.

@@ -2,7 +2,7 @@
 //! endpoint, or the real account from the usual AWS configuration.
 
 use anyhow::{Context, bail};
-use archform_testkit::{EmulatorKind, daemon};
+use archform_emulator::{EmulatorKind, daemon};
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 use aws_credential_types::Credentials;
 use std::io::{BufRead, IsTerminal, Write};

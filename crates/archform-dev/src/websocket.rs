@@ -22,7 +22,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::net::TcpListener;
@@ -57,7 +57,6 @@ pub struct Gateway {
     pub account_id: String,
     pools: Arc<Pools>,
     connections: Mutex<HashMap<String, Arc<Connection>>>,
-    counter: AtomicU64,
 }
 
 fn json_response(
@@ -86,7 +85,6 @@ impl Gateway {
             account_id,
             pools,
             connections: Mutex::new(HashMap::new()),
-            counter: AtomicU64::new(0),
         }
     }
 
@@ -120,21 +118,6 @@ impl Gateway {
         {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-    }
-
-    /// A connection id shaped like API Gateway's (12 characters + `=`).
-    fn new_connection_id(&self) -> String {
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(self.counter.fetch_add(1, Ordering::Relaxed));
-        h.write_i64(now_ms());
-        let n = h.finish();
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        let mut id: String = (0..12)
-            .map(|i| ALPHABET[((n >> (i * 5)) % 62) as usize] as char)
-            .collect();
-        id.push('=');
-        id
     }
 
     fn context(&self, connection_id: &str, connected_at_ms: i64, source_ip: IpAddr) -> WsContext {
@@ -197,7 +180,7 @@ impl Gateway {
                 json!({"message": "missing Sec-WebSocket-Key"}),
             );
         };
-        let id = self.new_connection_id();
+        let id = archform_ids::api_gateway_id();
         let connected_at = now_ms();
         let ctx = self.context(&id, connected_at, peer.ip());
         if let Some(function) = self.spec.route("$connect") {
@@ -365,7 +348,7 @@ impl Gateway {
             let route = selected
                 .filter(|k| self.spec.route(k).is_some())
                 .or_else(|| self.spec.route("$default").map(|_| "$default".to_string()));
-            let request_id = format!("{:x}", now_ms());
+            let request_id = archform_ids::api_gateway_id();
             let Some(route) = route else {
                 let error = json!({"message": "Forbidden", "connectionId": ctx.connection_id, "requestId": request_id});
                 let _ = conn
@@ -481,23 +464,9 @@ impl Gateway {
 
 /// Connection ids end in `=`, which SDKs percent-encode in the path.
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(v) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

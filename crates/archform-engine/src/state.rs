@@ -53,7 +53,7 @@ impl State {
         State {
             version: FORMAT_VERSION,
             serial: 0,
-            lineage: new_lineage(),
+            lineage: archform_ids::uuid_v4(),
             stack: stack.into(),
             blueprint: blueprint.into(),
             parameters: IndexMap::new(),
@@ -226,27 +226,6 @@ pub fn check_stack_name(stack: &str) -> Result<(), StateError> {
     }
 }
 
-/// A random-enough unique id without a `rand` dependency: a hash of the
-/// time, process id, thread and a counter.
-pub(crate) fn new_lineage() -> String {
-    use sha2::{Digest, Sha256};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mut h = Sha256::new();
-    h.update(nanos.to_le_bytes());
-    h.update(std::process::id().to_le_bytes());
-    h.update(format!("{:?}", std::thread::current().id()).as_bytes());
-    h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    h.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,9 +259,11 @@ mod tests {
     }
 
     #[test]
-    fn lineages_differ() {
-        assert_ne!(new_lineage(), new_lineage());
-        assert_eq!(new_lineage().len(), 32);
+    fn lineages_are_random_uuids() {
+        let (a, b) = (State::new("demo", "x"), State::new("demo", "x"));
+        assert_ne!(a.lineage, b.lineage);
+        assert_eq!(a.lineage.len(), 36);
+        assert_eq!(&a.lineage[14..15], "4", "{}", a.lineage);
     }
 
     #[test]

@@ -271,7 +271,7 @@ async fn extension_request(
                 Some(event) = extension.next_event() => Response::builder()
                     .status(StatusCode::OK)
                     .header("Content-Type", "application/json")
-                    .header(extensions::EVENT_ID_HEADER, crate::ids::request_id())
+                    .header(extensions::EVENT_ID_HEADER, archform_ids::uuid_v4())
                     .body(Full::new(event))
                     .unwrap_or_else(|_| reply(StatusCode::INTERNAL_SERVER_ERROR, "bad header")),
                 _ = shutdown.wait_for(|down| *down) => {

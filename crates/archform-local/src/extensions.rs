@@ -16,7 +16,7 @@
 //! extension's `event/next` otherwise blocks until the API shuts down.
 //! Errors are 403 with `{errorType, errorMessage}`.
 
-use crate::ids;
+use archform_ids as ids;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -134,7 +134,7 @@ impl Registry {
         }
         let (sender, receiver) = mpsc::unbounded_channel();
         let extension = Arc::new(Extension {
-            id: ids::request_id(),
+            id: ids::uuid_v4(),
             name: name.to_string(),
             invoke: events.iter().any(|e| e == "INVOKE"),
             sender,

@@ -5,9 +5,9 @@
 use crate::api::{ApiEvent, Invocation, RuntimeApi};
 use crate::config::FunctionConfig;
 use crate::error::LocalError;
-use crate::ids;
 use crate::logs::LogBuffer;
 use crate::outcome::{FunctionError, InvokeOutcome, InvokeResult};
+use archform_ids as ids;
 use bytes::Bytes;
 use std::os::fd::{AsRawFd, RawFd};
 use std::process::{ExitStatus, Stdio};
@@ -75,7 +75,7 @@ impl LocalFunction {
         if cold {
             self.env = Some(self.start().await?);
         }
-        let request_id = ids::request_id();
+        let request_id = ids::uuid_v4();
         let env = self.env.as_mut().ok_or(LocalError::ApiGone)?;
         env.api
             .invocations

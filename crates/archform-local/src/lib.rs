@@ -25,7 +25,6 @@ mod error;
 pub mod events;
 mod extensions;
 mod function;
-mod ids;
 mod logs;
 mod outcome;
 

@@ -5,24 +5,11 @@
 //! The same inputs always give the same bytes, so an unchanged package
 //! hashes the same and is not uploaded again.
 
+/// The zip CRC-32 (IEEE) of `data`.
 fn crc32(data: &[u8]) -> u32 {
-    let mut table = [0u32; 256];
-    for (i, slot) in table.iter_mut().enumerate() {
-        let mut c = i as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-        *slot = c;
-    }
-    let mut crc = 0xFFFF_FFFFu32;
-    for b in data {
-        crc = table[((crc ^ *b as u32) & 0xFF) as usize] ^ (crc >> 8);
-    }
-    !crc
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    crc.sum()
 }
 
 /// Raw deflate at a fixed level: the same input always gives the same bytes.

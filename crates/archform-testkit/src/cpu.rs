@@ -2,7 +2,7 @@
 //! CPU of a request goes (the load generator, a server, its functions), not
 //! only how long it took.
 
-use crate::process::proc_stat_fields as stat_fields;
+use archform_emulator::proc_stat_fields as stat_fields;
 use std::time::Duration;
 
 fn ticks_per_second() -> u64 {

@@ -6,10 +6,7 @@ use std::sync::OnceLock;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 
-use crate::emulator::EmulatorKind;
-use crate::error::Result;
-use crate::http_probe::parse_http_endpoint;
-use crate::owned::OwnedEmulator;
+use archform_emulator::{EmulatorKind, OwnedEmulator};
 
 /// Set to use an already running emulator instead of starting one.
 pub const TEST_ENDPOINT_ENV: &str = "ARCHFORM_TEST_ENDPOINT";
@@ -75,15 +72,4 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         .endpoint_url(endpoint)
         .load()
         .await
-}
-
-/// Which emulator answers at `endpoint`, by probing each one's health path;
-/// `None` for anything else (real AWS, an unknown server, nothing listening).
-/// Tests use it to skip, with a printed reason, what a backend lacks.
-pub fn endpoint_kind(endpoint: &str) -> Option<EmulatorKind> {
-    let (host, port) = parse_http_endpoint(endpoint).ok()?;
-    // LocalStack first: moto answers its health path with a plain 404.
-    [EmulatorKind::LocalStack, EmulatorKind::Moto]
-        .into_iter()
-        .find(|kind| kind.is_healthy_at(&host, port))
 }

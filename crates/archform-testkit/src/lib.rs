@@ -1,36 +1,27 @@
-//! Local AWS emulators for archform's tests and for `archform emulator`.
+//! What archform's tests use around the AWS emulators; never a normal
+//! dependency (the `archform` binary carries none of it).
 //!
-//! - [`ensure_venv`]: pinned Python environments for moto, LocalStack and
-//!   cfn-lint, built on first use under the cache dir.
-//! - [`OwnedEmulator`]: an emulator child that dies with its owner.
-//! - [`daemon`]: a detached emulator that outlives the command that started it.
-//! - [`test_endpoint`], [`sdk_config`], [`endpoint_kind`]: what tests use.
+//! - [`test_endpoint`], [`sdk_config`], [`endpoint_kind`]: an emulator
+//!   endpoint for a test process and an SDK config for it.
+//! - [`FaultProxy`]: injects throttling, errors and delays between the SDK
+//!   and the emulator.
+//! - [`browser`]: drives headless Chromium; [`cpu`]: CPU time of processes.
+//! - [`zip`]: placeholder function packages.
 //!
-//! Only Linux is supported: process ownership relies on `PR_SET_PDEATHSIG`
-//! and liveness checks read `/proc`.
+//! Emulator installation and processes live in archform-emulator; the
+//! names tests use from it are re-exported here.
 
 pub mod browser;
-mod cache_dir;
 pub mod cpu;
-pub mod daemon;
-mod emulator;
-mod error;
 mod fault_proxy;
 mod fixture;
-mod http_probe;
-mod log_tail;
-mod owned;
-mod process;
-mod python_venv;
 pub mod zip;
 
-pub use cache_dir::cache_root;
-pub use emulator::EmulatorKind;
-pub use error::{Error, Result};
+pub use archform_emulator::{
+    EmulatorKind, Error, OwnedEmulator, PythonTool, Result, cache_root, daemon, endpoint_kind,
+    ensure_venv,
+};
 pub use fault_proxy::{FaultConfig, FaultProxy, ProxyStats, is_mutation};
 pub use fixture::{
-    TEST_EMULATOR_ENV, TEST_ENDPOINT_ENV, endpoint_kind, sdk_config, test_endpoint,
-    try_test_endpoint,
+    TEST_EMULATOR_ENV, TEST_ENDPOINT_ENV, sdk_config, test_endpoint, try_test_endpoint,
 };
-pub use owned::OwnedEmulator;
-pub use python_venv::{PythonTool, ensure_venv};

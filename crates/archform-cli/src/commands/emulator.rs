@@ -1,2 +1,2 @@
-//! `archform emulator`: the code lives in emulator_cmd.rs, owned with the testkit.
+//! `archform emulator`: the code lives in emulator_cmd.rs, over archform-emulator.
 pub use crate::emulator_cmd::{EmulatorArgs, run};

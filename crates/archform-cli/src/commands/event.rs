@@ -4,9 +4,7 @@
 //! `archform invoke FUNCTION --event -`.
 
 mod flags;
-mod fresh_ids;
 mod http_request;
-mod md5;
 
 use anyhow::Context;
 use archform_local::events::{alb, function_url, sns, sqs, websocket};
@@ -213,15 +211,26 @@ fn sqs_event(a: &SqsArgs) -> Result<Value, UsageError> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         messages.push(sqs::SqsMessage {
-            message_id: fresh_ids::uuid(),
-            receipt_handle: fresh_ids::receipt_handle(),
-            md5_of_body: md5::hex_digest(body.as_bytes()),
+            message_id: archform_ids::uuid_v4(),
+            receipt_handle: archform_ids::receipt_handle(),
+            md5_of_body: md5_hex(body.as_bytes()),
             body,
             attributes,
             message_attributes: Value::Object(message_attributes.clone()),
         });
     }
     Ok(sqs::batch_event(&messages, &a.queue_arn, region))
+}
+
+/// MD5 as 32 lower-case hex digits, the `md5OfBody` SQS puts in every
+/// record: functions and libraries may check it, so a sample event carries
+/// the real digest.
+fn md5_hex(data: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn sns_event(a: &SnsArgs) -> Result<Value, UsageError> {
@@ -232,11 +241,11 @@ fn sns_event(a: &SnsArgs) -> Result<Value, UsageError> {
         .map(|(name, value)| (name, json!({"Type": "String", "Value": value})))
         .collect();
     // A subscription ARN is the topic's plus the subscription's id.
-    let subscription_arn = format!("{}:{}", a.topic_arn, fresh_ids::uuid());
+    let subscription_arn = format!("{}:{}", a.topic_arn, archform_ids::uuid_v4());
     Ok(sns::event(
         &a.topic_arn,
         &subscription_arn,
-        &fresh_ids::uuid(),
+        &archform_ids::uuid_v4(),
         a.subject.as_deref(),
         &message,
         &Value::Object(attributes),
@@ -250,7 +259,7 @@ fn websocket_event(a: &WebsocketArgs) -> Result<Value, UsageError> {
     let region = flags::region(&a.region)?;
     let connection_id = match &a.connection_id {
         Some(id) => flags::non_empty("--connection-id", id, "L0SM9cOFvHcCIhw=")?.to_string(),
-        None => fresh_ids::connection_id(),
+        None => archform_ids::api_gateway_id(),
     };
     let ctx = websocket::WsContext {
         api_id: "local".into(),
@@ -292,7 +301,7 @@ fn websocket_event(a: &WebsocketArgs) -> Result<Value, UsageError> {
 /// API Gateway passes them to `$connect`.
 fn handshake_headers() -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
-    let key = fresh_ids::websocket_key();
+    let key = archform_ids::websocket_key();
     let ua = concat!("archform/", env!("CARGO_PKG_VERSION"));
     for (name, value) in [
         ("sec-websocket-key", key.as_str()),
@@ -315,6 +324,36 @@ fn handshake_headers() -> http::HeaderMap {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn md5_rfc_1321_test_suite() {
+        let vectors: [(&str, &str); 7] = [
+            ("", "d41d8cd98f00b204e9800998ecf8427e"),
+            ("a", "0cc175b9c0f1b6a831c399e269772661"),
+            ("abc", "900150983cd24fb0d6963f7d28e17f72"),
+            ("message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
+            (
+                "abcdefghijklmnopqrstuvwxyz",
+                "c3fcd3d76192e4007dfb496cca67e13b",
+            ),
+            (
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+                "d174ab98d277d9f5a5611c2c9f419d9f",
+            ),
+            (
+                "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+                "57edf4a22be3c955ac49da2e2107b67a",
+            ),
+        ];
+        for (input, want) in vectors {
+            assert_eq!(md5_hex(input.as_bytes()), want, "MD5({input:?})");
+        }
+        // 55, 56 and 64 bytes: one block, two blocks, padding in a block of its own.
+        assert_eq!(md5_hex(&[b'a'; 55]), "ef1772b6dff9a122358552954ad0df65");
+        assert_eq!(md5_hex(&[b'a'; 56]), "3b0c8ac703f828b04c6c197006d17218");
+        assert_eq!(md5_hex(&[b'a'; 64]), "014842d480b571495a4a0363793f7367");
+        assert_eq!(md5_hex(b"hello"), "5d41402abc4b2a76b9719d911017c592");
+    }
 
     /// Parses `archform event ...` as the real CLI does.
     fn parse(args: &[&str]) -> EventKind {

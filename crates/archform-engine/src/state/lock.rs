@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 /// The record kept next to a held lock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
-    /// Unique per acquisition; `archform state unlock` must name it.
+    /// Unique per acquisition (a random UUID v4: lock records are shared
+    /// across machines); `archform state unlock` must name it.
     pub id: String,
     /// `user@host`.
     pub who: String,
@@ -21,7 +22,7 @@ impl LockInfo {
     /// A record for the current process.
     pub fn current(operation: &str) -> Self {
         LockInfo {
-            id: super::new_lineage(),
+            id: archform_ids::uuid_v4(),
             who: format!("{}@{}", user(), host()),
             pid: std::process::id(),
             when: rfc3339_now(),
@@ -89,34 +90,9 @@ fn host() -> String {
         .unwrap_or_else(|| "unknown-host".into())
 }
 
-/// Current UTC time as RFC 3339, without a date-time dependency.
+/// Current UTC time as RFC 3339.
 pub(crate) fn rfc3339_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339(secs)
-}
-
-/// Howard Hinnant's days-to-civil conversion.
-fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    archform_ids::utc::DateTime::from_epoch_ms(archform_ids::utc::now_ms()).rfc3339()
 }
 
 #[cfg(test)]
@@ -124,10 +100,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_utc_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_767_225_599), "2025-12-31T23:59:59Z");
+    fn records_say_when_in_rfc3339_and_ids_differ() {
+        let (a, b) = (LockInfo::current("deploy"), LockInfo::current("deploy"));
+        assert_ne!(a.id, b.id);
+        assert_eq!(a.when.len(), "2026-01-01T00:00:00Z".len(), "{}", a.when);
+        assert!(
+            a.when.starts_with("20") && a.when.ends_with('Z'),
+            "{}",
+            a.when
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use super::query::{push_grouped, raw_pairs};
 use super::response;
 use super::{AdapterError, header_text, is_text_body, request_body};
-use crate::ids;
+use archform_ids as ids;
 use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::{Map, Value, json};

@@ -12,7 +12,7 @@ use super::clock::{access_log_time, now_ms};
 use super::query::{decoded_groups, push_grouped};
 use super::response;
 use super::{AdapterError, header_text, is_text_body, request_body};
-use crate::ids;
+use archform_ids as ids;
 use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::{Map, Value, json};
@@ -99,7 +99,7 @@ pub fn request_event(
                 "sourceIp": source_ip.to_string(),
                 "userAgent": user_agent,
             },
-            "requestId": ids::request_id(),
+            "requestId": ids::uuid_v4(),
             "routeKey": "$default",
             "stage": "$default",
             "time": access_log_time(time_epoch),

@@ -9,46 +9,13 @@ pub fn raw_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
         .map(|piece| piece.split_once('=').unwrap_or((piece, "")))
 }
 
-/// URL form decoding: `%XX` to its byte and `+` to a space; a `%` not
-/// followed by two hex digits stays as it is. Invalid UTF-8 is replaced.
-pub fn decode(component: &str) -> String {
-    let bytes = component.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let digit = |at: usize| bytes.get(at).copied().and_then(hex);
-                match (digit(i + 1), digit(i + 2)) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Decoded pairs grouped by name in first-seen order, values in order.
+/// Pairs decoded as `application/x-www-form-urlencoded` (`%XX` to its
+/// byte, `+` to a space, a `%` not followed by two hex digits kept, invalid
+/// UTF-8 replaced), grouped by name in first-seen order, values in order.
 pub fn decoded_groups(query: &str) -> Vec<(String, Vec<String>)> {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for (name, value) in raw_pairs(query) {
-        push_grouped(&mut groups, decode(name), decode(value));
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        push_grouped(&mut groups, name.into_owned(), value.into_owned());
     }
     groups
 }
@@ -63,7 +30,7 @@ pub fn push_grouped(groups: &mut Vec<(String, Vec<String>)>, name: String, value
 
 #[cfg(test)]
 mod tests {
-    use super::{decode, decoded_groups, raw_pairs};
+    use super::{decoded_groups, raw_pairs};
 
     #[test]
     fn splits_pairs_without_decoding() {
@@ -73,10 +40,16 @@ mod tests {
 
     #[test]
     fn decodes_percent_and_plus() {
-        assert_eq!(decode("a%20b+c%2Bd"), "a b c+d");
-        assert_eq!(decode("100%"), "100%");
-        assert_eq!(decode("%zz%4"), "%zz%4");
-        assert_eq!(decode("caf%C3%A9"), "café");
+        let one = |query: &str| decoded_groups(query).remove(0).1.remove(0);
+        assert_eq!(one("v=a%20b+c%2Bd"), "a b c+d");
+        assert_eq!(one("v=100%"), "100%");
+        assert_eq!(one("v=%zz%4"), "%zz%4");
+        assert_eq!(one("v=caf%C3%A9"), "café");
+        assert_eq!(one("v=d=e"), "d=e");
+        assert_eq!(
+            decoded_groups("a+b%3D=1"),
+            [("a b=".to_string(), vec!["1".to_string()])]
+        );
         assert_eq!(
             decoded_groups("x=1&y=2&x=3"),
             [

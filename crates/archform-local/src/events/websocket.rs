@@ -10,7 +10,7 @@
 use super::clock::{access_log_time, now_ms};
 use super::header_text;
 use super::query::{decoded_groups, push_grouped};
-use crate::ids;
+use archform_ids as ids;
 use serde_json::{Map, Value, json};
 use std::net::IpAddr;
 

@@ -110,8 +110,9 @@ fn reap_if_our_child(pid: libc::pid_t) {
 }
 
 /// Fields of `/proc/<pid>/stat` after the command name (which may contain
-/// spaces and parentheses, so the split is at its last `)`).
-pub(crate) fn proc_stat_fields(pid: u32) -> Option<Vec<String>> {
+/// spaces and parentheses, so the split is at its last `)`): the state is
+/// index 0, so field N of proc(5) is index N - 3. `None` once it is gone.
+pub fn proc_stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, after_comm) = stat.rsplit_once(')')?;
     Some(after_comm.split_whitespace().map(str::to_owned).collect())

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use archform_testkit::daemon::{self, DaemonStatus, StartOutcome};
-use archform_testkit::{EmulatorKind, PythonTool, endpoint_kind, ensure_venv};
+use archform_emulator::daemon::{self, DaemonStatus, StartOutcome};
+use archform_emulator::{EmulatorKind, PythonTool, endpoint_kind, ensure_venv};
 
 #[test]
 fn start_status_stop() {

@@ -235,7 +235,7 @@ mod tests {
 
     fn scratch_dir(name: &str) -> PathBuf {
         let dir =
-            std::env::temp_dir().join(format!("archform-testkit-{name}-{}", std::process::id()));
+            std::env::temp_dir().join(format!("archform-emulator-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache_dir::{cache_subdir, create_dir_all};
 use crate::error::{Error, IoContext, Result};
-use crate::http_probe::http_get;
+use crate::http_probe::{http_get, parse_http_endpoint};
 use crate::log_tail::tail_of_file;
 use crate::process;
 use crate::python_venv::{PythonTool, ensure_venv};
@@ -107,6 +107,17 @@ impl FromStr for EmulatorKind {
             )),
         }
     }
+}
+
+/// Which emulator answers at `endpoint`, by probing each one's health path;
+/// `None` for anything else (real AWS, an unknown server, nothing listening).
+/// Tests use it to skip, with a printed reason, what a backend lacks.
+pub fn endpoint_kind(endpoint: &str) -> Option<EmulatorKind> {
+    let (host, port) = parse_http_endpoint(endpoint).ok()?;
+    // LocalStack first: moto answers its health path with a plain 404.
+    [EmulatorKind::LocalStack, EmulatorKind::Moto]
+        .into_iter()
+        .find(|kind| kind.is_healthy_at(&host, port))
 }
 
 /// `http://127.0.0.1:PORT`

@@ -5,10 +5,10 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use archform_testkit::{EmulatorKind, OwnedEmulator, endpoint_kind};
+use archform_emulator::{EmulatorKind, OwnedEmulator, endpoint_kind};
 
 /// Set in the child process that plays the owner in `dies_with_its_owner_process`.
-const HELPER_ENV: &str = "ARCHFORM_TESTKIT_OWNER_HELPER";
+const HELPER_ENV: &str = "ARCHFORM_EMULATOR_OWNER_HELPER";
 
 fn is_running(pid: u32) -> bool {
     // A zombie has no cmdline; kill(0) alone would call it alive.
