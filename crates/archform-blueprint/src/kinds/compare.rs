@@ -25,8 +25,30 @@ pub fn same_prop(p: &Prop, desired: Option<&Value>, current: Option<&Value>) -> 
             Absent::Default(x) => same_value(&p.ty, d, &x.json()),
             Absent::Unset | Absent::Chosen => is_empty(d),
         },
-        (Some(d), Some(c)) => same_value(&p.ty, d, c),
+        (Some(d), Some(c)) => match (&p.ty, d, c) {
+            (Ty::List(item), Value::Array(d), Value::Array(c)) if p.unordered => {
+                same_elements(item, d, c)
+            }
+            _ => same_value(&p.ty, d, c),
+        },
     }
+}
+
+/// The same elements in any order (each matched once).
+fn same_elements(item: &Ty, desired: &[Value], current: &[Value]) -> bool {
+    if desired.len() != current.len() {
+        return false;
+    }
+    let mut left: Vec<&Value> = current.iter().collect();
+    desired
+        .iter()
+        .all(|d| match left.iter().position(|c| same_value(item, d, c)) {
+            Some(i) => {
+                left.swap_remove(i);
+                true
+            }
+            None => false,
+        })
 }
 
 /// Two present values of type `ty`: objects property by property (with the
@@ -132,6 +154,17 @@ mod tests {
             Some(&desired),
             Some(&json!({"zip": "/tmp/b.zip", "sha256": "ab"}))
         ));
+    }
+
+    #[test]
+    fn unordered_lists_compare_as_sets() {
+        let p = opt("subnet_ids", Ty::List(&Ty::Str)).unordered();
+        let (a, b) = (json!(["s-1", "s-2"]), json!(["s-2", "s-1"]));
+        assert!(same_prop(&p, Some(&a), Some(&b)));
+        assert!(!same_prop(&p, Some(&a), Some(&json!(["s-1", "s-1"]))));
+        assert!(!same_prop(&p, Some(&a), Some(&json!(["s-1"]))));
+        let ordered = opt("subnet_ids", Ty::List(&Ty::Str));
+        assert!(!same_prop(&ordered, Some(&a), Some(&b)));
     }
 
     #[test]

@@ -67,7 +67,10 @@ pub static FUNCTION: KindSpec = KindSpec {
         opt("environment", Ty::Map(&Ty::Str)),
         opt(
             "vpc_config",
-            Ty::Obj(&[req("subnet_ids", STRS), req("security_group_ids", STRS)]),
+            Ty::Obj(&[
+                req("subnet_ids", STRS).unordered(),
+                req("security_group_ids", STRS).unordered(),
+            ]),
         ),
         // Left out, the function logs to Lambda's own `/aws/lambda/<name>`,
         // which reads back as no log group.

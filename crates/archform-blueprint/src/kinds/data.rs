@@ -18,7 +18,7 @@ pub static TABLE: KindSpec = KindSpec {
     props: &[
         req("partition_key", KEY).replace(),
         opt("sort_key", KEY).replace(),
-        opt("global_secondary_indexes", Ty::List(&GSI)),
+        opt("global_secondary_indexes", Ty::List(&GSI)).unordered(),
         opt("ttl_attribute", STR),
         // true: the AWS managed KMS key; false/absent: the AWS owned key.
         opt("sse_enabled", BOOL).default_bool(false),
@@ -73,7 +73,7 @@ pub static DB_SUBNET_GROUP: KindSpec = KindSpec {
     name: "rds.db_subnet_group",
     summary: "An RDS DB subnet group over isolated subnets",
     cfn_type: "AWS::RDS::DBSubnetGroup",
-    props: &[req("subnet_ids", STRS), req("description", STR)],
+    props: &[req("subnet_ids", STRS).unordered(), req("description", STR)],
     attrs: &[attr("name", CfnAttr::Ref)],
     naming: Some(Naming {
         lowercase: true,
@@ -94,7 +94,7 @@ pub static DB_INSTANCE: KindSpec = KindSpec {
         req("instance_class", STR),
         req("allocated_storage", int(20, 65536)),
         req("db_subnet_group_name", STR).replace(),
-        req("vpc_security_group_ids", STRS),
+        req("vpc_security_group_ids", STRS).unordered(),
         // archform sends false, true and true when these are left out.
         opt("publicly_accessible", BOOL).default_bool(false),
         opt("storage_encrypted", BOOL).replace().default_bool(true),

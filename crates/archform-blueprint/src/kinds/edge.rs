@@ -17,8 +17,8 @@ pub static LOAD_BALANCER: KindSpec = KindSpec {
     cfn_type: "AWS::ElasticLoadBalancingV2::LoadBalancer",
     props: &[
         req("scheme", Ty::Enum(&["internet-facing", "internal"])).replace(),
-        req("subnets", STRS),
-        req("security_groups", STRS),
+        req("subnets", STRS).unordered(),
+        req("security_groups", STRS).unordered(),
         opt("idle_timeout", int(1, 4000)).default_int(60),
         opt("drop_invalid_header_fields", BOOL).default_bool(false),
     ],
@@ -94,8 +94,8 @@ pub static LISTENER_RULE: KindSpec = KindSpec {
     props: &[
         req("listener_arn", STR).replace(),
         req("priority", int(1, 50000)),
-        opt("path_patterns", STRS),
-        opt("http_methods", STRS),
+        opt("path_patterns", STRS).unordered(),
+        opt("http_methods", STRS).unordered(),
         req("action", ACTION),
     ],
     attrs: &[attr("arn", CfnAttr::Ref)],

@@ -67,6 +67,10 @@ pub struct Prop {
     /// only archform knows): it is compared with what was last applied, and
     /// taken as applied when AWS has no record to compare with.
     pub write_only: bool,
+    /// A list whose order means nothing to AWS (subnet ids, rules): AWS
+    /// returns it in an order of its own, so two lists with the same
+    /// elements are the same.
+    pub unordered: bool,
 }
 
 /// What AWS holds for a property the blueprint leaves out. A read returns
@@ -142,6 +146,11 @@ impl Prop {
         self.write_only = true;
         self
     }
+    /// A list whose order means nothing to AWS.
+    pub const fn unordered(mut self) -> Self {
+        self.unordered = true;
+        self
+    }
 }
 
 pub const fn opt(name: &'static str, ty: Ty) -> Prop {
@@ -152,6 +161,7 @@ pub const fn opt(name: &'static str, ty: Ty) -> Prop {
         update: Update::InPlace,
         absent: Absent::Unset,
         write_only: false,
+        unordered: false,
     }
 }
 

@@ -102,8 +102,8 @@ pub static ROUTE_TABLE: KindSpec = KindSpec {
     cfn_type: "AWS::EC2::RouteTable",
     props: &[
         req("vpc_id", STR).replace(),
-        opt("routes", Ty::List(&ROUTE)),
-        opt("subnet_ids", STRS),
+        opt("routes", Ty::List(&ROUTE)).unordered(),
+        opt("subnet_ids", STRS).unordered(),
     ],
     attrs: &[attr("id", CfnAttr::Ref)],
     naming: None,
@@ -127,10 +127,10 @@ pub static SECURITY_GROUP: KindSpec = KindSpec {
     props: &[
         req("vpc_id", STR).replace(),
         req("description", STR).replace(),
-        opt("ingress", Ty::List(&SG_RULE)),
+        opt("ingress", Ty::List(&SG_RULE)).unordered(),
         // Absent: AWS's default allow-all egress is kept (and put back when
         // the property is removed).
-        opt("egress", Ty::List(&SG_RULE)).default_json(
+        opt("egress", Ty::List(&SG_RULE)).unordered().default_json(
             r#"[{"protocol": "-1", "from_port": -1, "to_port": -1, "cidr": "0.0.0.0/0"}]"#,
         ),
     ],
@@ -156,10 +156,10 @@ pub static VPC_ENDPOINT: KindSpec = KindSpec {
         opt("endpoint_type", Ty::Enum(&["Gateway", "Interface"]))
             .replace()
             .default_str("Gateway"),
-        opt("route_table_ids", STRS),
-        opt("subnet_ids", STRS),
+        opt("route_table_ids", STRS).unordered(),
+        opt("subnet_ids", STRS).unordered(),
         // Absent on an interface endpoint: AWS uses the VPC's default group.
-        opt("security_group_ids", STRS).chosen(),
+        opt("security_group_ids", STRS).unordered().chosen(),
         // Interface endpoints: resolve the service's public DNS name to the
         // endpoint. Absent: on (CreateVpcEndpoint's default).
         opt("private_dns_enabled", BOOL).default_bool(true),

@@ -10,8 +10,8 @@ pub static IAM_ROLE: KindSpec = KindSpec {
     cfn_type: "AWS::IAM::Role",
     props: &[
         req("assume_role_policy", Ty::Doc),
-        opt("policies", Ty::List(&INLINE_POLICY)),
-        opt("managed_policy_arns", STRS),
+        opt("policies", Ty::List(&INLINE_POLICY)).unordered(),
+        opt("managed_policy_arns", STRS).unordered(),
         opt("description", STR),
     ],
     attrs: &[

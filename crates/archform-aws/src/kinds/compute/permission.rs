@@ -90,6 +90,18 @@ fn ids(cur: &ResourceState) -> Option<(String, String)> {
     Some((f.to_string(), s.to_string()))
 }
 
+/// The function and statement id: saved, else derived from the function
+/// (the parent, named in the properties) and the stack and logical id, as
+/// the create derived them. That is how a permission, which AWS cannot
+/// tag, is found again after its state was lost or its create cut off.
+fn ids_or_derived(id: &str, cur: &ResourceState, hint: Option<&Props>) -> Option<(String, String)> {
+    ids(cur).or_else(|| {
+        let function = hint?.function_name.clone();
+        let stack = cur.tags.get("archform:stack")?;
+        Some((function, statement_id(stack, id)))
+    })
+}
+
 /// The statement's principal as the blueprint gives it: a service, `*`, or
 /// an account, which AWS keeps as the account's root ARN.
 fn principal(st: &Value, hint: Option<&Props>) -> String {
@@ -181,11 +193,11 @@ pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResu
 
 pub(crate) async fn read(
     c: &Clients,
-    _id: &str,
+    id: &str,
     cur: &ResourceState,
     hint: Option<&Props>,
 ) -> ProviderResult<Option<Read<Props>>> {
-    let Some((function, sid)) = ids(cur) else {
+    let Some((function, sid)) = ids_or_derived(id, cur, hint) else {
         return Ok(None);
     };
     let Some(st) = statement(c, &function, &sid).await? else {
@@ -217,15 +229,8 @@ pub(crate) async fn delete(
     cur: &ResourceState,
     hint: Option<&Props>,
 ) -> ProviderResult<()> {
-    let (function, sid) = match ids(cur) {
-        Some(x) => x,
-        None => {
-            let Some(h) = hint else {
-                return Ok(());
-            };
-            let stack = cur.tags.get("archform:stack").cloned().unwrap_or_default();
-            (h.function_name.clone(), statement_id(&stack, id))
-        }
+    let Some((function, sid)) = ids_or_derived(id, cur, hint) else {
+        return Ok(());
     };
     match c
         .lambda
