@@ -3,7 +3,6 @@
 //! delete-when-gone and create-adopts-existing.
 
 use archform_engine::provider::{Provider, ProviderError};
-use archform_engine::state::ResourceState;
 use serde_json::json;
 
 mod common;

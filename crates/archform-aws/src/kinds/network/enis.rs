@@ -45,25 +45,17 @@ async fn matching(
         Scope::SecurityGroup(id) => Filter::builder().name("group-id").values(id).build(),
     };
     let mut found = Vec::new();
-    let mut token = None;
-    loop {
-        let out = c
-            .ec2
-            .describe_network_interfaces()
-            .filters(filter.clone())
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| error::aws("ec2:DescribeNetworkInterfaces", e))?;
-        found.extend(out.network_interfaces().iter().filter(|e| pick(e)).cloned());
-        token = out
-            .next_token()
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
-        if token.is_none() {
-            return Ok(found);
-        }
+    let mut pages = c
+        .ec2
+        .describe_network_interfaces()
+        .filters(filter)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| error::aws("ec2:DescribeNetworkInterfaces", e))?;
+        found.extend(page.network_interfaces().iter().filter(|e| pick(e)).cloned());
     }
+    Ok(found)
 }
 
 /// Waits (bounded) until no Lambda ENI is left in the subnet or security
