@@ -21,8 +21,9 @@ const CHEAPEST: &[(&str, &[&str])] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_blueprint_deploys_and_destroys_cleanly_on_real_aws() {
     let Ok(profile) = std::env::var("ARCHFORM_TEST_AWS_PROFILE") else {
-        eprintln!(
-            "skipped: set ARCHFORM_TEST_AWS_PROFILE (and optionally ARCHFORM_TEST_AWS_REGION) to run the real-AWS smoke test"
+        archform_testkit::skip::skipped(
+            "the real-AWS smoke test",
+            "set ARCHFORM_TEST_AWS_PROFILE (and optionally ARCHFORM_TEST_AWS_REGION) to run it",
         );
         return;
     };

@@ -229,7 +229,7 @@ macro_rules! localstack_or_skip {
         match localstack() {
             Ok(endpoint) => endpoint,
             Err(reason) => {
-                eprintln!("SKIPPED {}: {reason}", $test);
+                archform_testkit::skip::skipped($test, &reason);
                 return;
             }
         }

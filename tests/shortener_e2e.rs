@@ -170,11 +170,14 @@ async fn check_api(http: &Http, sqs: &aws_sdk_sqs::Client, queues: &(String, Str
     let unknown = http.send("GET", "/zzzzzzz", None).await;
     assert_eq!(unknown.status, 404);
     assert!(unknown.header("content-type").starts_with("text/html"));
+    // `expires_at` is floor(now) + the seconds asked for, and a link is gone
+    // at `expires_at`: with 3 s it lives at least 2 s, and the GET right
+    // after the create is well inside that.
     let short = http
-        .create(json!({"url": "https://example.com/brief", "expires_in_seconds": 1}))
+        .create(json!({"url": "https://example.com/brief", "expires_in_seconds": 3}))
         .await;
     assert_eq!(short.status, 201, "{}", text(&short.body));
-    assert!(short.json()["expires_at"].is_number());
+    let expires_at = short.json()["expires_at"].as_i64().expect("expires_at");
     let short_code = short.json()["code"].as_str().unwrap().to_string();
     assert_eq!(
         http.send("GET", &format!("/{short_code}"), None)
@@ -182,7 +185,15 @@ async fn check_api(http: &Http, sqs: &aws_sdk_sqs::Client, queues: &(String, Str
             .status,
         302
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Past `expires_at` by the clock the service reads (this machine's).
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let wait = (expires_at as f64 - now()).max(0.0) + 0.2;
+    tokio::time::sleep(Duration::from_secs_f64(wait)).await;
     assert_eq!(
         http.send("GET", &format!("/{short_code}"), None)
             .await
@@ -247,25 +258,65 @@ async fn check_api(http: &Http, sqs: &aws_sdk_sqs::Client, queues: &(String, Str
     }
 }
 
-async fn check_rate_limit(http: &Http) {
-    // Rate limit: link creation per client address and minute.
-    let mut limited = None;
-    for i in 0..40 {
+/// Rate limit: link creation per client address in fixed one-minute
+/// windows, counted in the links table. Exact: the creations this test
+/// made earlier in the same window are read from the table, and exactly
+/// the rest of the 20 succeed before a 429.
+async fn check_rate_limit(http: &Http, ddb: &aws_sdk_dynamodb::Client, links_table: &str) {
+    const LIMIT: i64 = 20;
+    let epoch = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    // Far enough from the end of a window that all creations land in one.
+    let into_minute = epoch() % 60.0;
+    if into_minute > 45.0 {
+        tokio::time::sleep(Duration::from_secs_f64(60.5 - into_minute)).await;
+    }
+    let minute = (epoch() as i64).div_euclid(60);
+    let used: i64 = ddb
+        .scan()
+        .table_name(links_table)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .filter(|i| {
+            i.get("code")
+                .and_then(|c| c.as_s().ok())
+                .is_some_and(|c| c.starts_with("!rate#") && c.ends_with(&format!("#{minute}")))
+        })
+        .map(|i| i["n"].as_n().unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert!(used < LIMIT, "the window is already full ({used})");
+    for i in 0..(LIMIT - used) {
         let a = http
             .create(json!({"url": format!("https://example.com/n/{i}")}))
             .await;
-        if a.status == 429 {
-            limited = Some(a);
-            break;
-        }
-        assert_eq!(a.status, 201, "{}", text(&a.body));
+        assert_eq!(
+            a.status,
+            201,
+            "creation {} of {LIMIT}: {}",
+            used + i + 1,
+            text(&a.body)
+        );
     }
-    let limited = limited.expect("no 429 within 40 creations at 20 per minute");
-    let retry: u64 = limited
+    let limited = http
+        .create(json!({"url": "https://example.com/n/over"}))
+        .await;
+    assert_eq!(limited.status, 429, "creation {} of {LIMIT}", LIMIT + 1);
+    let retry: i64 = limited
         .header("retry-after")
         .parse()
         .expect("Retry-After in seconds");
-    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    let until_next = (minute + 1) * 60 - epoch() as i64;
+    assert!(
+        (retry - until_next).abs() <= 1,
+        "Retry-After {retry}, the window ends in {until_next} s"
+    );
     assert!(limited.json()["request_id"].is_string());
 }
 
@@ -398,6 +449,8 @@ fn url_shortener_end_to_end() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let config = rt.block_on(sdk_config(&endpoint));
     let sqs = aws_sdk_sqs::Client::new(&config);
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let links_table = outputs["links_table"].as_str().unwrap().to_string();
     // The blueprint's 180 s visibility and 5 receives would take 15 minutes
     // to redrive a poison event; shorten both on the emulator for the test
     // (the visibility stays above the mapping's 5 s batching window, else
@@ -432,7 +485,7 @@ fn url_shortener_end_to_end() {
             assert_eq!(http.send("GET", "/", None).await.status, 200);
             check_api(&http, &sqs, &queues).await;
             check_page(&dev.url("alb")).await;
-            check_rate_limit(&http).await;
+            check_rate_limit(&http, &ddb, &links_table).await;
         });
     }
 

@@ -7,6 +7,7 @@
 //!   and the emulator.
 //! - [`browser`]: drives headless Chromium; [`cpu`]: CPU time of processes.
 //! - [`zip`]: placeholder function packages.
+//! - [`skip::skipped`]: the one way a test skips, recorded for tests/run.
 //!
 //! Emulator installation and processes live in archform-emulator; the
 //! names tests use from it are re-exported here.
@@ -15,6 +16,7 @@ pub mod browser;
 pub mod cpu;
 mod fault_proxy;
 mod fixture;
+pub mod skip;
 pub mod zip;
 
 pub use archform_emulator::{
