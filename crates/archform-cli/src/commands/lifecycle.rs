@@ -122,7 +122,9 @@ fn graph(out: OutputFormat, args: &DeployArgs) -> Result<Graph, i32> {
 struct Session {
     provider: Arc<AwsProvider>,
     pseudo: PseudoAttrs,
-    local: bool,
+    /// An emulator (`--local`, `--endpoint`, `AWS_ENDPOINT_URL`): no
+    /// confirmation, and operations it lacks are skipped, not failed.
+    emulator: bool,
 }
 
 async fn session(t: &TargetArgs, region: Option<&str>) -> anyhow::Result<Session> {
@@ -135,7 +137,7 @@ async fn session(t: &TargetArgs, region: Option<&str>) -> anyhow::Result<Session
     Ok(Session {
         provider,
         pseudo,
-        local: target.local,
+        emulator: target.is_emulator(),
     })
 }
 
@@ -222,7 +224,7 @@ pub fn deploy(out: OutputFormat, args: &DeployArgs) -> anyhow::Result<i32> {
         if out == OutputFormat::Text {
             eprint!("{}", render_plan(&p));
         }
-        if !s.local {
+        if !s.emulator {
             target::confirm(
                 pseudo_str(&s.pseudo, "account_id"),
                 pseudo_str(&s.pseudo, "region"),
@@ -237,12 +239,12 @@ pub fn deploy(out: OutputFormat, args: &DeployArgs) -> anyhow::Result<i32> {
         };
         let (mut state, report, backend, lock) =
             run_apply(out, &p, state, backend, lock, &s, options).await?;
-        if acceptable(&report, s.local) {
+        if acceptable(&report, s.emulator) {
             state.outputs = resolve_outputs(&g, &state, &s.pseudo);
             backend.save(&lock, &mut state).await?;
         }
         backend.unlock(lock).await?;
-        finish(out, &report, &state.outputs, "deploy", s.local)
+        finish(out, &report, &state.outputs, "deploy", s.emulator)
     })
 }
 
@@ -259,7 +261,7 @@ pub fn destroy(out: OutputFormat, args: &StackNameArgs) -> anyhow::Result<i32> {
         let s = session(&args.target, args.region.as_deref()).await?;
         let lock = backend.lock(&args.stack, "destroy").await?;
         let p = apply::destroy_plan(&state);
-        if !s.local {
+        if !s.emulator {
             target::confirm(
                 pseudo_str(&s.pseudo, "account_id"),
                 pseudo_str(&s.pseudo, "region"),
@@ -278,12 +280,12 @@ pub fn destroy(out: OutputFormat, args: &StackNameArgs) -> anyhow::Result<i32> {
         };
         let (mut state, report, backend, lock) =
             run_apply(out, &p, state, backend, lock, &s, options).await?;
-        if acceptable(&report, s.local) {
+        if acceptable(&report, s.emulator) {
             state.outputs.clear();
             backend.save(&lock, &mut state).await?;
         }
         backend.unlock(lock).await?;
-        finish(out, &report, &IndexMap::new(), "destroy", s.local)
+        finish(out, &report, &IndexMap::new(), "destroy", s.emulator)
     })
 }
 
@@ -316,7 +318,7 @@ async fn run_apply(
             }
         }
     });
-    let progress = Progress::start(Mode::detect(out == OutputFormat::Json));
+    let progress = Progress::start(Mode::detect(out == OutputFormat::Json), s.emulator);
     let events = progress.sink();
     let provider: Arc<dyn Provider> = s.provider.clone();
     let result = apply::apply(
@@ -337,8 +339,8 @@ async fn run_apply(
 
 /// Against an emulator, steps it cannot do (and their dependents) are
 /// reported as skipped and do not fail the run; against AWS they do.
-fn acceptable(report: &ApplyReport, local: bool) -> bool {
-    report.is_success() || (local && report.only_unsupported_left())
+fn acceptable(report: &ApplyReport, emulator: bool) -> bool {
+    report.is_success() || (emulator && report.only_unsupported_left())
 }
 
 fn finish(
@@ -346,10 +348,28 @@ fn finish(
     report: &ApplyReport,
     outputs: &IndexMap<String, Value>,
     what: &str,
-    local: bool,
+    emulator: bool,
 ) -> anyhow::Result<i32> {
-    let ok = acceptable(report, local);
-    let value = serde_json::json!({"success": ok, "report": report, "outputs": outputs});
+    let ok = acceptable(report, emulator);
+    // Steps that did not run because the endpoint lacks them (or depend on
+    // one that did not): listed apart, so `success` is never read as "all ran".
+    let skipped: Vec<&str> = report
+        .steps
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.outcome,
+                StepOutcome::Unsupported { .. } | StepOutcome::Skipped { .. }
+            )
+        })
+        .map(|r| r.id.as_str())
+        .collect();
+    let value = serde_json::json!({
+        "success": ok,
+        "skipped": skipped,
+        "report": report,
+        "outputs": outputs,
+    });
     output::emit(out, &value, || {
         let mut s = String::new();
         let done = report
@@ -358,9 +378,13 @@ fn finish(
             .filter(|r| matches!(r.outcome, StepOutcome::Done { .. }) && r.action != "no_op")
             .count();
         if ok {
+            let skipped = match skipped.len() {
+                0 => String::new(),
+                n => format!(", {n} skipped"),
+            };
             let _ = writeln!(
                 s,
-                "{what} complete: {done} changes, {} AWS mutations.",
+                "{what} complete: {done} changes, {} AWS mutations{skipped}.",
                 report.mutations
             );
         } else {
@@ -374,7 +398,8 @@ fn finish(
                 StepOutcome::Unsupported { reason } => {
                     let _ = writeln!(
                         s,
-                        "  skipped {}: the endpoint does not support it ({reason})",
+                        "  {} {}: {reason}",
+                        if emulator { "skipped" } else { "error  " },
                         r.id
                     );
                 }
