@@ -3,6 +3,7 @@
 use crate::args::{OutputFormat, StackArgs};
 use crate::code;
 use crate::output;
+use crate::plan_text::render_plan;
 use crate::progress::{Mode, Progress};
 use crate::state_store::Store;
 use crate::target::{self, TargetArgs};
@@ -11,7 +12,7 @@ use archform_aws::AwsProvider;
 use archform_blueprint::{Graph, compile, refs};
 use archform_engine::apply::{self, ApplyOptions, ApplyReport, StepOutcome};
 use archform_engine::dag::{CancelToken, Direction};
-use archform_engine::plan::{self, Action, NewValue, Plan, PseudoAttrs};
+use archform_engine::plan::{self, Plan, PseudoAttrs};
 use archform_engine::provider::Provider;
 use archform_engine::refresh::{self, Drift};
 use archform_engine::state::{State, StateBackend};
@@ -495,57 +496,6 @@ fn render_outputs(outputs: &IndexMap<String, Value>) -> String {
             );
         }
     }
-    s
-}
-
-fn render_plan(p: &Plan) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "Plan for stack `{}` ({}):", p.stack, p.blueprint);
-    for step in &p.steps {
-        let (sym, label) = match &step.action {
-            Action::NoOp => continue,
-            Action::Create => ("+", "create".to_string()),
-            Action::Delete => ("-", "delete".to_string()),
-            Action::Update { .. } => ("~", "update in place".to_string()),
-            Action::Replace { reason, .. } => ("-/+", format!("replace ({reason})")),
-        };
-        let _ = writeln!(s, "  {sym:<3} {} ({}): {label}", step.id, step.kind);
-        if let Action::Update { changes } | Action::Replace { changes, .. } = &step.action {
-            for c in changes {
-                let old = c
-                    .old
-                    .as_ref()
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "(none)".into());
-                let new = match &c.new {
-                    NewValue::Known(v) => v.to_string(),
-                    NewValue::KnownAfterApply => "(known after apply)".into(),
-                    NewValue::Removed => "(removed)".into(),
-                };
-                let forces = if c.forces_replacement {
-                    "  # forces replacement"
-                } else {
-                    ""
-                };
-                let _ = writeln!(s, "        {}: {old} -> {new}{forces}", c.property);
-            }
-        }
-    }
-    let summary: Vec<String> = p
-        .summary()
-        .iter()
-        .filter(|(k, _)| **k != "no_op")
-        .map(|(k, v)| format!("{v} to {k}"))
-        .collect();
-    let _ = writeln!(
-        s,
-        "{}",
-        if summary.is_empty() {
-            "No changes.".to_string()
-        } else {
-            summary.join(", ")
-        }
-    );
     s
 }
 
