@@ -25,10 +25,16 @@ pub fn text(b: &[u8]) -> String {
 /// Runs the built `archform` in `dir`; functions named as `{package, bin}`
 /// are built with the dev profile from this workspace.
 pub fn archform(dir: &Path, args: &[&str]) -> Output {
+    archform_env(dir, args, &[])
+}
+
+/// [`archform`] with extra environment variables.
+pub fn archform_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_archform"))
         .current_dir(dir)
         .env("ARCHFORM_BUILD_PROFILE", "dev")
         .env("ARCHFORM_WORKSPACE", env!("CARGO_MANIFEST_DIR"))
+        .envs(env.iter().copied())
         .args(args)
         .output()
         .unwrap()
@@ -66,19 +72,17 @@ pub struct Dev {
 
 impl Dev {
     pub fn start(dir: &Path, stack: &str, endpoint: &str) -> Dev {
+        Dev::start_with(dir, &["--stack", stack, "--endpoint", endpoint], &[])
+    }
+
+    /// `archform --output json dev ARGS --port 0` with extra environment
+    /// variables (the target may come from the environment alone).
+    pub fn start_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Dev {
         let mut child = Command::new(env!("CARGO_BIN_EXE_archform"))
             .current_dir(dir)
-            .args([
-                "--output",
-                "json",
-                "dev",
-                "--stack",
-                stack,
-                "--endpoint",
-                endpoint,
-                "--port",
-                "0",
-            ])
+            .args(["--output", "json", "dev", "--port", "0"])
+            .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -7,6 +7,7 @@ mod code;
 mod commands;
 mod emulator_cmd;
 mod output;
+mod plan_text;
 mod progress;
 mod state_store;
 mod target;

@@ -46,3 +46,20 @@ pub fn diagnostics(format: OutputFormat, d: &Diagnostics) {
         OutputFormat::Text => eprintln!("{d}"),
     }
 }
+
+/// The `--output` format of this run, for the few lines written outside a
+/// command's result (notes on stderr); set once by dispatch.
+static FORMAT: std::sync::OnceLock<OutputFormat> = std::sync::OnceLock::new();
+
+pub fn set_format(format: OutputFormat) {
+    let _ = FORMAT.set(format);
+}
+
+/// A note on stderr: the text, or with `--output json` the JSON value on one
+/// line, like the progress events there.
+pub fn note(text: &str, json: &serde_json::Value) {
+    match FORMAT.get() {
+        Some(OutputFormat::Json) => eprintln!("{json}"),
+        _ => eprintln!("archform: {text}"),
+    }
+}

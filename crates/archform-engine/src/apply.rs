@@ -52,6 +52,14 @@ pub enum Event {
         action: &'static str,
         error: String,
     },
+    /// The endpoint does not implement an operation the step needs (an
+    /// emulator gap). Whether that skips the step or fails the run is the
+    /// caller's call (against AWS it is a failure), so it is its own event.
+    Unsupported {
+        id: String,
+        action: &'static str,
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -245,6 +253,11 @@ where
                     action,
                     seconds: started.elapsed().as_secs_f64(),
                 }),
+                Err(StepError::Unsupported(reason)) => events(Event::Unsupported {
+                    id: step.id.clone(),
+                    action,
+                    reason: reason.clone(),
+                }),
                 Err(e) => events(Event::Failed {
                     id: step.id.clone(),
                     action,
@@ -324,11 +337,10 @@ async fn run_step<B: StateBackend>(
     let kind = step.kind;
     let err =
         |e: &dyn std::fmt::Display| StepError::Failed(format!("{} ({}): {e}", step.id, step.kind));
-    // Provider errors keep the unsupported/failed distinction.
+    // Provider errors keep the unsupported/failed distinction. The reason
+    // names the operation only: every report of it carries the step's id.
     let perr = |e: ProviderError| match e {
-        ProviderError::Unsupported { .. } => {
-            StepError::Unsupported(format!("{} ({}): {e}", step.id, step.kind))
-        }
+        ProviderError::Unsupported { .. } => StepError::Unsupported(e.to_string()),
         other => err(&other),
     };
     match &step.action {

@@ -126,7 +126,62 @@ impl FunctionConfig {
                 }
             }
         }
+        env.extend(service_endpoints(std::env::vars()));
         env.extend(self.environment.iter().cloned());
         env
+    }
+}
+
+/// The caller's service-specific endpoints (`AWS_ENDPOINT_URL_DYNAMODB`,
+/// ...). They redirected that service's calls when the stack was deployed
+/// (the SDK's rule, with or without a general endpoint), so the function's
+/// calls follow them and both see the same resources. The function's own
+/// environment comes after and wins (dev's local `@connections` endpoint).
+fn service_endpoints(vars: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
+    vars.filter(|(k, v)| {
+        k.strip_prefix("AWS_ENDPOINT_URL_")
+            .is_some_and(|service| !service.is_empty())
+            && !v.trim().is_empty()
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(list: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn only_set_service_endpoints_pass_through() {
+        let found = service_endpoints(vars(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"),
+            ("AWS_ENDPOINT_URL_SQS", ""),
+            ("AWS_ENDPOINT_URL_", "http://127.0.0.1:2"),
+            ("AWS_REGION", "eu-west-1"),
+        ]));
+        assert_eq!(
+            found,
+            vec![(
+                "AWS_ENDPOINT_URL_DYNAMODB".to_string(),
+                "http://127.0.0.1:8000".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn the_functions_own_environment_comes_last() {
+        let mut config = FunctionConfig::new("/tmp/bootstrap", "f");
+        config.environment = vec![("TABLE".into(), "links".into())];
+        config.aws_endpoint = Some(AwsEndpoint::emulator("http://127.0.0.1:5000"));
+        let env = config.child_env("127.0.0.1:9001");
+        assert_eq!(env.last(), Some(&("TABLE".into(), "links".into())));
+        assert!(env.contains(&("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:5000".into())));
     }
 }

@@ -43,10 +43,9 @@ pub fn run(out: OutputFormat, args: &DevArgs) -> anyhow::Result<i32> {
         let state = backend.load_deployed(&args.stack).await?;
         let topology = Topology::from_state(&state)?;
         let t = target::resolve(&args.target, Some(&topology.region)).await?;
-        let endpoint = match args.target.local || args.target.endpoint.is_some() {
-            true => t.config.endpoint_url().map(AwsEndpoint::emulator),
-            false => None,
-        };
+        // The functions' SDK calls go where archform's own calls go: the
+        // emulator (whichever flag or variable named it), else the account.
+        let endpoint = t.endpoint.url().map(AwsEndpoint::emulator);
         let mut extra_env = Vec::new();
         if let Some(profile) = &args.target.profile {
             extra_env.push(("AWS_PROFILE".to_string(), profile.clone()));

@@ -118,10 +118,8 @@ pub fn run(out: OutputFormat, args: &InvokeArgs) -> anyhow::Result<i32> {
         let backend = Store::open(&args.target).await?;
         let state = backend.load_deployed(&args.stack).await?;
         let mut d = deployed(&state, &args.function)?;
-        if args.target.local || args.target.endpoint.is_some() {
-            let t = target::resolve(&args.target, Some(&d.config.region)).await?;
-            d.config.aws_endpoint = t.config.endpoint_url().map(AwsEndpoint::emulator);
-        }
+        let t = target::resolve(&args.target, Some(&d.config.region)).await?;
+        d.config.aws_endpoint = t.endpoint.url().map(AwsEndpoint::emulator);
         let dir = std::env::temp_dir().join(format!(
             "archform-invoke-{}-{}",
             args.function,

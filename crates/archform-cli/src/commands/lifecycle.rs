@@ -3,6 +3,7 @@
 use crate::args::{OutputFormat, StackArgs};
 use crate::code;
 use crate::output;
+use crate::plan_text::render_plan;
 use crate::progress::{Mode, Progress};
 use crate::state_store::Store;
 use crate::target::{self, TargetArgs};
@@ -11,7 +12,7 @@ use archform_aws::AwsProvider;
 use archform_blueprint::{Graph, compile, refs};
 use archform_engine::apply::{self, ApplyOptions, ApplyReport, StepOutcome};
 use archform_engine::dag::{CancelToken, Direction};
-use archform_engine::plan::{self, Action, NewValue, Plan, PseudoAttrs};
+use archform_engine::plan::{self, Plan, PseudoAttrs};
 use archform_engine::provider::Provider;
 use archform_engine::refresh::{self, Drift};
 use archform_engine::state::{State, StateBackend};
@@ -122,7 +123,9 @@ fn graph(out: OutputFormat, args: &DeployArgs) -> Result<Graph, i32> {
 struct Session {
     provider: Arc<AwsProvider>,
     pseudo: PseudoAttrs,
-    local: bool,
+    /// An emulator (`--local`, `--endpoint`, `AWS_ENDPOINT_URL`): no
+    /// confirmation, and operations it lacks are skipped, not failed.
+    emulator: bool,
 }
 
 async fn session(t: &TargetArgs, region: Option<&str>) -> anyhow::Result<Session> {
@@ -135,7 +138,7 @@ async fn session(t: &TargetArgs, region: Option<&str>) -> anyhow::Result<Session
     Ok(Session {
         provider,
         pseudo,
-        local: target.local,
+        emulator: target.is_emulator(),
     })
 }
 
@@ -222,7 +225,7 @@ pub fn deploy(out: OutputFormat, args: &DeployArgs) -> anyhow::Result<i32> {
         if out == OutputFormat::Text {
             eprint!("{}", render_plan(&p));
         }
-        if !s.local {
+        if !s.emulator {
             target::confirm(
                 pseudo_str(&s.pseudo, "account_id"),
                 pseudo_str(&s.pseudo, "region"),
@@ -237,12 +240,12 @@ pub fn deploy(out: OutputFormat, args: &DeployArgs) -> anyhow::Result<i32> {
         };
         let (mut state, report, backend, lock) =
             run_apply(out, &p, state, backend, lock, &s, options).await?;
-        if acceptable(&report, s.local) {
+        if acceptable(&report, s.emulator) {
             state.outputs = resolve_outputs(&g, &state, &s.pseudo);
             backend.save(&lock, &mut state).await?;
         }
         backend.unlock(lock).await?;
-        finish(out, &report, &state.outputs, "deploy", s.local)
+        finish(out, &report, &state.outputs, "deploy", s.emulator)
     })
 }
 
@@ -259,7 +262,7 @@ pub fn destroy(out: OutputFormat, args: &StackNameArgs) -> anyhow::Result<i32> {
         let s = session(&args.target, args.region.as_deref()).await?;
         let lock = backend.lock(&args.stack, "destroy").await?;
         let p = apply::destroy_plan(&state);
-        if !s.local {
+        if !s.emulator {
             target::confirm(
                 pseudo_str(&s.pseudo, "account_id"),
                 pseudo_str(&s.pseudo, "region"),
@@ -278,12 +281,12 @@ pub fn destroy(out: OutputFormat, args: &StackNameArgs) -> anyhow::Result<i32> {
         };
         let (mut state, report, backend, lock) =
             run_apply(out, &p, state, backend, lock, &s, options).await?;
-        if acceptable(&report, s.local) {
+        if acceptable(&report, s.emulator) {
             state.outputs.clear();
             backend.save(&lock, &mut state).await?;
         }
         backend.unlock(lock).await?;
-        finish(out, &report, &IndexMap::new(), "destroy", s.local)
+        finish(out, &report, &IndexMap::new(), "destroy", s.emulator)
     })
 }
 
@@ -316,7 +319,7 @@ async fn run_apply(
             }
         }
     });
-    let progress = Progress::start(Mode::detect(out == OutputFormat::Json));
+    let progress = Progress::start(Mode::detect(out == OutputFormat::Json), s.emulator);
     let events = progress.sink();
     let provider: Arc<dyn Provider> = s.provider.clone();
     let result = apply::apply(
@@ -337,8 +340,8 @@ async fn run_apply(
 
 /// Against an emulator, steps it cannot do (and their dependents) are
 /// reported as skipped and do not fail the run; against AWS they do.
-fn acceptable(report: &ApplyReport, local: bool) -> bool {
-    report.is_success() || (local && report.only_unsupported_left())
+fn acceptable(report: &ApplyReport, emulator: bool) -> bool {
+    report.is_success() || (emulator && report.only_unsupported_left())
 }
 
 fn finish(
@@ -346,10 +349,28 @@ fn finish(
     report: &ApplyReport,
     outputs: &IndexMap<String, Value>,
     what: &str,
-    local: bool,
+    emulator: bool,
 ) -> anyhow::Result<i32> {
-    let ok = acceptable(report, local);
-    let value = serde_json::json!({"success": ok, "report": report, "outputs": outputs});
+    let ok = acceptable(report, emulator);
+    // Steps that did not run because the endpoint lacks them (or depend on
+    // one that did not): listed apart, so `success` is never read as "all ran".
+    let skipped: Vec<&str> = report
+        .steps
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.outcome,
+                StepOutcome::Unsupported { .. } | StepOutcome::Skipped { .. }
+            )
+        })
+        .map(|r| r.id.as_str())
+        .collect();
+    let value = serde_json::json!({
+        "success": ok,
+        "skipped": skipped,
+        "report": report,
+        "outputs": outputs,
+    });
     output::emit(out, &value, || {
         let mut s = String::new();
         let done = report
@@ -358,9 +379,13 @@ fn finish(
             .filter(|r| matches!(r.outcome, StepOutcome::Done { .. }) && r.action != "no_op")
             .count();
         if ok {
+            let skipped = match skipped.len() {
+                0 => String::new(),
+                n => format!(", {n} skipped"),
+            };
             let _ = writeln!(
                 s,
-                "{what} complete: {done} changes, {} AWS mutations.",
+                "{what} complete: {done} changes, {} AWS mutations{skipped}.",
                 report.mutations
             );
         } else {
@@ -374,7 +399,8 @@ fn finish(
                 StepOutcome::Unsupported { reason } => {
                     let _ = writeln!(
                         s,
-                        "  skipped {}: the endpoint does not support it ({reason})",
+                        "  {} {}: {reason}",
+                        if emulator { "skipped" } else { "error  " },
                         r.id
                     );
                 }
@@ -470,57 +496,6 @@ fn render_outputs(outputs: &IndexMap<String, Value>) -> String {
             );
         }
     }
-    s
-}
-
-fn render_plan(p: &Plan) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "Plan for stack `{}` ({}):", p.stack, p.blueprint);
-    for step in &p.steps {
-        let (sym, label) = match &step.action {
-            Action::NoOp => continue,
-            Action::Create => ("+", "create".to_string()),
-            Action::Delete => ("-", "delete".to_string()),
-            Action::Update { .. } => ("~", "update in place".to_string()),
-            Action::Replace { reason, .. } => ("-/+", format!("replace ({reason})")),
-        };
-        let _ = writeln!(s, "  {sym:<3} {} ({}): {label}", step.id, step.kind);
-        if let Action::Update { changes } | Action::Replace { changes, .. } = &step.action {
-            for c in changes {
-                let old = c
-                    .old
-                    .as_ref()
-                    .map(|v| v.to_string())
-                    .unwrap_or_else(|| "(none)".into());
-                let new = match &c.new {
-                    NewValue::Known(v) => v.to_string(),
-                    NewValue::KnownAfterApply => "(known after apply)".into(),
-                    NewValue::Removed => "(removed)".into(),
-                };
-                let forces = if c.forces_replacement {
-                    "  # forces replacement"
-                } else {
-                    ""
-                };
-                let _ = writeln!(s, "        {}: {old} -> {new}{forces}", c.property);
-            }
-        }
-    }
-    let summary: Vec<String> = p
-        .summary()
-        .iter()
-        .filter(|(k, _)| **k != "no_op")
-        .map(|(k, v)| format!("{v} to {k}"))
-        .collect();
-    let _ = writeln!(
-        s,
-        "{}",
-        if summary.is_empty() {
-            "No changes.".to_string()
-        } else {
-            summary.join(", ")
-        }
-    );
     s
 }
 

@@ -16,6 +16,7 @@ use crate::args::{Cli, Command, StateCommand};
 
 pub fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
     let out = cli.output;
+    crate::output::set_format(out);
     match &cli.command {
         Command::Blueprints => blueprints::run(out),
         Command::Kinds { name } => kinds::run(out, name.as_deref()),
