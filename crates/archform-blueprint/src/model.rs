@@ -4,6 +4,7 @@ use crate::diagnostic::Location;
 use crate::kinds::Kind;
 use crate::params::ParamDef;
 use crate::refs::{self, Ref};
+use crate::steps::{self, Step};
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,6 +81,7 @@ impl Resource {
     }
 
     pub fn prop(&self, name: &str) -> Option<&serde_json::Value> {
+        steps::count(Step::PropRead, 1);
         self.properties.get(name)
     }
 }

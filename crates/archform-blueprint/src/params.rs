@@ -2,6 +2,7 @@
 
 use crate::cidr;
 use crate::diagnostic::{Diagnostics, Location};
+use crate::steps::{self, Step};
 use crate::yaml::{Node, Value};
 use serde::Serialize;
 use serde_json::Value as J;
@@ -168,6 +169,7 @@ impl ParamType {
                     items
                         .check(item)
                         .map_err(|e| format!("item {}: {e}", i + 1))?;
+                    steps::count(Step::ParamItem, 1);
                     if *unique && !earlier.insert(item.to_string()) {
                         return Err(format!("item {} ({item}) is repeated", i + 1));
                     }

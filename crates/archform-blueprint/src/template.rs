@@ -11,6 +11,7 @@ use crate::diagnostic::Location;
 use crate::helpers;
 use crate::limits::MAX_RENDERED_BYTES;
 use crate::partial_graph::PartialGraph;
+use crate::steps::{self, Step};
 use handlebars::Handlebars;
 use std::collections::BTreeMap;
 
@@ -100,6 +101,7 @@ impl ColumnMap {
     fn new(rendered: &str, source: &str) -> Self {
         let r: Vec<char> = rendered.chars().collect();
         let s: Vec<char> = source.chars().collect();
+        steps::count(Step::ColumnChar, r.len() + s.len());
         let prefix = r.iter().zip(&s).take_while(|(a, b)| a == b).count();
         let shorter = r.len().min(s.len());
         let suffix = r

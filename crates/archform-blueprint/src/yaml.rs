@@ -4,6 +4,7 @@
 //! line they wrote, so the blueprint loader builds its own small tree from the
 //! parser's marked events.
 
+use crate::steps::{self, Step};
 use std::collections::HashSet;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -83,6 +84,7 @@ impl Node {
 
     /// The scalar as text, whatever its YAML type (keys and interpolated values).
     pub fn scalar_text(&self) -> Option<String> {
+        steps::count(Step::ScalarText, 1);
         match &self.value {
             Value::Null => Some(String::new()),
             Value::Bool(b) => Some(b.to_string()),

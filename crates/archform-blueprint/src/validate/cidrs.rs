@@ -4,6 +4,7 @@ use crate::cidr;
 use crate::diagnostic::Diagnostics;
 use crate::kinds::Kind;
 use crate::model::Graph;
+use crate::steps::{self, Step};
 use crate::validate::whole_ref;
 use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, HashMap};
@@ -97,6 +98,7 @@ impl Blocks {
         let mut out = Vec::new();
         // Blocks that contain `net` or are equal to it.
         for len in 0..=prefix {
+            steps::count(Step::CidrCompare, 1);
             let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
             if let Some(at) = self.0.get(&(start & mask, len)) {
                 out.extend(at);
@@ -105,6 +107,7 @@ impl Blocks {
         // Blocks inside `net`: their network address lies in its range.
         let end = u32::from(net.broadcast());
         for ((_, len), at) in self.0.range((start, 0)..=(end, 32)) {
+            steps::count(Step::CidrCompare, 1);
             if *len > prefix {
                 out.extend(at);
             }
