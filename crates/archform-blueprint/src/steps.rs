@@ -1,7 +1,8 @@
-//! Counts of the elementary steps a compile takes, by kind, so tests can
-//! show that compile work grows linearly with the resource count without
-//! timing anything: a pass that scans every resource for every resource
-//! counts n^2 steps, which a fixed ratio between two sizes catches.
+//! Counts of the elementary steps a compile (and ordering its graph) takes,
+//! by kind, so tests can show that the work grows linearly with the
+//! resource count without timing anything: a pass that scans every
+//! resource for every resource counts n^2 steps, which a fixed ratio
+//! between two sizes catches.
 //!
 //! The counters exist in this crate's test builds only; elsewhere
 //! [`count`] is an empty inline function and costs nothing.
@@ -24,6 +25,8 @@ pub(crate) enum Step {
     EditDistance,
     /// A list parameter item checked for being a repeat.
     ParamItem,
+    /// A dependency edge followed while ordering the resources.
+    DependencyEdge,
 }
 
 #[cfg(test)]
