@@ -15,6 +15,7 @@ pub mod naming;
 pub mod params;
 mod partial_graph;
 pub mod refs;
+mod steps;
 pub mod template;
 mod validate;
 pub mod yaml;

@@ -111,7 +111,7 @@ pub fn compile(req: &StackRequest) -> Result<Graph, LoadError> {
     }
 }
 
-fn compile_here(req: &StackRequest) -> Result<Graph, LoadError> {
+pub(crate) fn compile_here(req: &StackRequest) -> Result<Graph, LoadError> {
     let mut diags = Diagnostics::default();
     let file = read_stack_file(req, &mut diags);
     let blueprint = req

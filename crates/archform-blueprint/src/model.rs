@@ -4,6 +4,7 @@ use crate::diagnostic::Location;
 use crate::kinds::Kind;
 use crate::params::ParamDef;
 use crate::refs::{self, Ref};
+use crate::steps::{self, Step};
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,6 +81,7 @@ impl Resource {
     }
 
     pub fn prop(&self, name: &str) -> Option<&serde_json::Value> {
+        steps::count(Step::PropRead, 1);
         self.properties.get(name)
     }
 }
@@ -104,29 +106,47 @@ pub struct Graph {
 impl Graph {
     /// Resources in an order where every dependency comes first (ties keep
     /// blueprint order, so output is stable). Assumes the graph is acyclic,
-    /// which validation guarantees.
+    /// which validation guarantees; resources on or behind a cycle are left
+    /// out.
+    ///
+    /// The order is that of repeated passes over the resources in blueprint
+    /// order, each taking every resource whose dependencies are all taken
+    /// (earlier in the same pass counts). Running those passes costs a pass
+    /// per chain link, n^2 for a chain written last-first, so each
+    /// resource's pass number is computed instead, dependencies first
+    /// (Kahn's algorithm): a dependency written before the resource can be
+    /// taken in the same pass as it, one written after only in an earlier
+    /// pass. Sorting by (pass, blueprint position) gives the same order.
     pub fn topological_order(&self) -> Vec<&Resource> {
-        let mut done: BTreeSet<&str> = BTreeSet::new();
-        let mut out = Vec::with_capacity(self.resources.len());
-        while out.len() < self.resources.len() {
-            let before = out.len();
-            for r in self.resources.values() {
-                if done.contains(r.id.as_str()) {
-                    continue;
+        let n = self.resources.len();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut waiting = vec![0usize; n];
+        for (i, r) in self.resources.values().enumerate() {
+            for d in r.dependencies() {
+                // Ids that are not resources of the graph do not hold one back.
+                if let Some(d) = self.resources.get_index_of(d.as_str()) {
+                    steps::count(Step::DependencyEdge, 1);
+                    dependents[d].push(i);
+                    waiting[i] += 1;
                 }
-                if r.dependencies()
-                    .iter()
-                    .all(|d| done.contains(d.as_str()) || !self.resources.contains_key(d))
-                {
-                    done.insert(&r.id);
-                    out.push(r);
-                }
-            }
-            if out.len() == before {
-                break;
             }
         }
-        out
+        let mut pass = vec![0usize; n];
+        let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+        let mut taken = Vec::with_capacity(n);
+        while let Some(d) = ready.pop() {
+            taken.push(d);
+            for &i in &dependents[d] {
+                steps::count(Step::DependencyEdge, 1);
+                pass[i] = pass[i].max(if d < i { pass[d] } else { pass[d] + 1 });
+                waiting[i] -= 1;
+                if waiting[i] == 0 {
+                    ready.push(i);
+                }
+            }
+        }
+        taken.sort_unstable_by_key(|&i| (pass[i], i));
+        taken.into_iter().map(|i| &self.resources[i]).collect()
     }
 
     /// Dependency layers: resources in layer n depend only on layers < n.
@@ -150,5 +170,117 @@ impl Graph {
             }
         }
         layers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A graph of queues `r0`, `r1`, ... whose `depends_on` are `deps`
+    /// (an index past the last resource names an id that does not exist).
+    fn graph(deps: &[Vec<usize>]) -> Graph {
+        let resources = deps
+            .iter()
+            .enumerate()
+            .map(|(i, ds)| {
+                let id = format!("r{i}");
+                let resource = Resource {
+                    id: id.clone(),
+                    kind: Kind::Queue,
+                    name: None,
+                    properties: serde_json::json!({}),
+                    tags: IndexMap::new(),
+                    depends_on: ds.iter().map(|d| format!("r{d}")).collect(),
+                    location: Location::new("bp.yaml", i + 1, 1),
+                    property_locations: BTreeMap::new(),
+                };
+                (id, resource)
+            })
+            .collect();
+        Graph {
+            stack: StackInfo {
+                name: "t".into(),
+                blueprint: "t".into(),
+                region: None,
+                parameters: IndexMap::new(),
+                tags: IndexMap::new(),
+            },
+            resources,
+            outputs: IndexMap::new(),
+        }
+    }
+
+    /// The order as first written: passes over the resources in blueprint
+    /// order until one takes nothing.
+    fn by_passes(g: &Graph) -> Vec<&str> {
+        let mut done: BTreeSet<&str> = BTreeSet::new();
+        let mut out = Vec::new();
+        while out.len() < g.resources.len() {
+            let before = out.len();
+            for r in g.resources.values() {
+                if done.contains(r.id.as_str()) {
+                    continue;
+                }
+                if r.dependencies()
+                    .iter()
+                    .all(|d| done.contains(d.as_str()) || !g.resources.contains_key(d))
+                {
+                    done.insert(&r.id);
+                    out.push(r.id.as_str());
+                }
+            }
+            if out.len() == before {
+                break;
+            }
+        }
+        out
+    }
+
+    fn ids<'g>(order: &[&'g Resource]) -> Vec<&'g str> {
+        order.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    #[test]
+    fn dependencies_come_first_and_ties_keep_blueprint_order() {
+        // r0 -> r3, r1 -> r0, r2 free, r3 free, r4 -> r2 and a missing id.
+        let g = graph(&[vec![3], vec![0], vec![], vec![], vec![2, 9]]);
+        assert_eq!(ids(&g.topological_order()), ["r2", "r3", "r4", "r0", "r1"]);
+    }
+
+    #[test]
+    fn resources_on_or_behind_a_cycle_are_left_out() {
+        let g = graph(&[vec![1], vec![0], vec![1], vec![], vec![4]]);
+        assert_eq!(ids(&g.topological_order()), ["r3"]);
+    }
+
+    proptest! {
+        #[test]
+        fn the_order_is_that_of_repeated_passes(
+            deps in (0usize..14).prop_flat_map(|n| {
+                proptest::collection::vec(proptest::collection::vec(0..n + 2, 0..4), n)
+            })
+        ) {
+            let g = graph(&deps);
+            prop_assert_eq!(ids(&g.topological_order()), by_passes(&g));
+        }
+    }
+
+    /// A chain written last-first took one pass per resource.
+    #[test]
+    fn ordering_a_reversed_chain_takes_linear_steps() {
+        let chain = |n: usize| -> Graph {
+            graph(
+                &(0..n)
+                    .map(|i| if i + 1 < n { vec![i + 1] } else { vec![] })
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let (small, few) = steps::measure(|| chain(500).topological_order().len());
+        let (large, many) = steps::measure(|| chain(2000).topological_order().len());
+        assert_eq!((small, large), (500, 2000));
+        let (few, many) = (few[&Step::DependencyEdge], many[&Step::DependencyEdge]);
+        assert!(2 * many <= 9 * few, "{few} steps for 500, {many} for 2000");
     }
 }

@@ -2,9 +2,11 @@
 
 use crate::cidr;
 use crate::diagnostic::{Diagnostics, Location};
+use crate::steps::{self, Step};
 use crate::yaml::{Node, Value};
 use serde::Serialize;
 use serde_json::Value as J;
+use std::collections::HashSet;
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -158,11 +160,17 @@ impl ParamType {
                         max_items.unwrap_or_default()
                     ));
                 }
+                // Items are checked against their type first, so each is a
+                // string, an integer, a boolean or a list of those, whose JSON
+                // text is equal exactly when the values are: one set lookup
+                // per item finds a repeat, not a scan of the earlier items.
+                let mut earlier = HashSet::new();
                 for (i, item) in list.iter().enumerate() {
                     items
                         .check(item)
                         .map_err(|e| format!("item {}: {e}", i + 1))?;
-                    if *unique && list[..i].contains(item) {
+                    steps::count(Step::ParamItem, 1);
+                    if *unique && !earlier.insert(item.to_string()) {
                         return Err(format!("item {} ({item}) is repeated", i + 1));
                     }
                 }

@@ -3,6 +3,7 @@
 //! References stay symbolic through rendering and validation; they are the
 //! edges of the resource graph and are resolved at apply time.
 
+use crate::steps::{self, Step};
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,6 +28,7 @@ pub enum Piece<'a> {
 /// Splits a string into literal text and references. A `${` that does not
 /// form `${id.attr}` is an error, so typos never reach AWS as literal text.
 pub fn split(s: &str) -> Result<Vec<Piece<'_>>, String> {
+    steps::count(Step::RefSplit, 1);
     let mut out = Vec::new();
     let mut rest = s;
     while let Some(start) = rest.find("${") {

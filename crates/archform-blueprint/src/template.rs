@@ -11,6 +11,7 @@ use crate::diagnostic::Location;
 use crate::helpers;
 use crate::limits::MAX_RENDERED_BYTES;
 use crate::partial_graph::PartialGraph;
+use crate::steps::{self, Step};
 use handlebars::Handlebars;
 use std::collections::BTreeMap;
 
@@ -31,47 +32,44 @@ pub struct TemplateSource {
 #[derive(Clone, Debug, Default)]
 pub struct SourceMap {
     files: Vec<String>,
-    /// Per rendered line: (file index, source line, source line text).
+    /// Per rendered line: (file index, source line), or the nearest marked
+    /// line above when the line has no marker of its own (rare: multi-line
+    /// tags). Resolved once when the map is built, so a lookup is one index
+    /// instead of a walk back over the lines.
     lines: Vec<Option<(usize, usize)>>,
     /// The source text of every marked line, so columns can be mapped.
     source_lines: BTreeMap<(usize, usize), String>,
-    /// The rendered text of every line (after marker removal).
-    rendered_lines: Vec<String>,
+    /// Per rendered line, how its columns map to its source line. Measured
+    /// once per line: measuring per lookup made every lookup on a long line
+    /// (a whole loop written as one flow mapping) cost the line's length.
+    columns: Vec<Option<ColumnMap>>,
     fallback: Option<Location>,
 }
 
 impl SourceMap {
     /// Maps a 1-based (line, column) in the rendered text to the file the user wrote.
     pub fn locate(&self, line: usize, col: usize) -> Location {
-        let origin = self
-            .lines
-            .get(line.wrapping_sub(1))
-            .copied()
-            .flatten()
-            .or_else(|| {
-                // Lines without a marker (rare: multi-line tags) take the nearest one above.
-                self.lines[..line.saturating_sub(1).min(self.lines.len())]
-                    .iter()
-                    .rev()
-                    .find_map(|x| *x)
-            });
+        // Past the last line: the last line's origin, applied to an empty line.
+        let index = line.wrapping_sub(1).min(self.lines.len().wrapping_sub(1));
+        let origin = if line == 0 {
+            None
+        } else {
+            self.lines.get(index).copied().flatten()
+        };
         match origin {
             Some((file, src_line)) => {
-                let rendered = self
-                    .rendered_lines
-                    .get(line - 1)
-                    .map(String::as_str)
-                    .unwrap_or("");
-                let source = self
-                    .source_lines
-                    .get(&(file, src_line))
-                    .map(String::as_str)
-                    .unwrap_or("");
-                Location::new(
-                    &self.files[file],
-                    src_line,
-                    map_column(rendered, source, col),
-                )
+                let column = match self.columns.get(line - 1) {
+                    Some(Some(columns)) => columns.map(col),
+                    _ => {
+                        let source = self
+                            .source_lines
+                            .get(&(file, src_line))
+                            .map(String::as_str)
+                            .unwrap_or("");
+                        ColumnMap::new("", source).map(col)
+                    }
+                };
+                Location::new(&self.files[file], src_line, column)
             }
             None => self
                 .fallback
@@ -81,31 +79,59 @@ impl SourceMap {
     }
 }
 
-/// Maps a column of a rendered line to the source line it came from. Text
+/// Maps columns of a rendered line to the source line it came from. Text
 /// before the first difference and after the last one is copied verbatim, so
 /// columns there map exactly; anything inside an expansion points at the
-/// start of the `{{ }}` that produced it.
-fn map_column(rendered: &str, source: &str, col: usize) -> usize {
-    let r: Vec<char> = rendered.chars().collect();
-    let s: Vec<char> = source.chars().collect();
-    let c = col.saturating_sub(1);
-    let prefix = r.iter().zip(&s).take_while(|(a, b)| a == b).count();
-    if c < prefix {
-        return col;
+/// start of the `{{ }}` that produced it. Only lengths and the extent of the
+/// common prefix and suffix matter, so they are all that is kept.
+#[derive(Clone, Copy, Debug)]
+struct ColumnMap {
+    /// Characters in the rendered and the source line.
+    rendered: usize,
+    source: usize,
+    /// Leading characters the two lines share.
+    prefix: usize,
+    /// Trailing characters they share, not overlapping the prefix.
+    suffix: usize,
+    /// Index of the source line's first non-blank character (0 if none).
+    first_non_space: usize,
+}
+
+impl ColumnMap {
+    fn new(rendered: &str, source: &str) -> Self {
+        let r: Vec<char> = rendered.chars().collect();
+        let s: Vec<char> = source.chars().collect();
+        steps::count(Step::ColumnChar, r.len() + s.len());
+        let prefix = r.iter().zip(&s).take_while(|(a, b)| a == b).count();
+        let shorter = r.len().min(s.len());
+        let suffix = r
+            .iter()
+            .rev()
+            .zip(s.iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min(shorter - prefix.min(shorter));
+        ColumnMap {
+            rendered: r.len(),
+            source: s.len(),
+            prefix,
+            suffix,
+            first_non_space: s.iter().position(|ch| !ch.is_whitespace()).unwrap_or(0),
+        }
     }
-    let suffix = r
-        .iter()
-        .rev()
-        .zip(s.iter().rev())
-        .take_while(|(a, b)| a == b)
-        .count()
-        .min(r.len().min(s.len()) - prefix.min(r.len().min(s.len())));
-    if c >= r.len().saturating_sub(suffix) && c < r.len() {
-        return s.len() - (r.len() - c) + 1;
+
+    /// The 1-based source column of 1-based rendered column `col`.
+    fn map(&self, col: usize) -> usize {
+        let c = col.saturating_sub(1);
+        if c < self.prefix {
+            return col;
+        }
+        if c >= self.rendered.saturating_sub(self.suffix) && c < self.rendered {
+            return self.source - (self.rendered - c) + 1;
+        }
+        // Inside an expansion, or an indentation added by a partial.
+        self.prefix.max(self.first_non_space) + 1
     }
-    // Inside an expansion, or an indentation added by a partial.
-    let first_non_space = s.iter().position(|ch| !ch.is_whitespace()).unwrap_or(0);
-    prefix.max(first_non_space) + 1
 }
 
 /// A render failure located in the template the user wrote.
@@ -252,6 +278,8 @@ impl Renderer {
 
     fn strip(mut self, rendered: String) -> (String, SourceMap) {
         let mut text = String::with_capacity(rendered.len());
+        // The origin of the last marked line, inherited by unmarked ones.
+        let mut nearest = None;
         for line in rendered.split('\n') {
             let mut origin = None;
             let mut clean = String::with_capacity(line.len());
@@ -266,11 +294,18 @@ impl Renderer {
                 rest = after.get(end + MARK_CLOSE.len_utf8()..).unwrap_or("");
             }
             clean.push_str(rest);
-            let clean = clean.trim_end().to_string();
-            self.map.lines.push(origin);
-            text.push_str(&clean);
+            let clean = clean.trim_end();
+            if origin.is_some() {
+                nearest = origin;
+            }
+            let columns = nearest.map(|key| {
+                let source = self.map.source_lines.get(&key).map_or("", String::as_str);
+                ColumnMap::new(clean, source)
+            });
+            self.map.lines.push(nearest);
+            self.map.columns.push(columns);
+            text.push_str(clean);
             text.push('\n');
-            self.map.rendered_lines.push(clean);
         }
         (text, self.map)
     }

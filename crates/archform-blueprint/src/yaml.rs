@@ -4,6 +4,8 @@
 //! line they wrote, so the blueprint loader builds its own small tree from the
 //! parser's marked events.
 
+use crate::steps::{self, Step};
+use std::collections::HashSet;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -82,6 +84,7 @@ impl Node {
 
     /// The scalar as text, whatever its YAML type (keys and interpolated values).
     pub fn scalar_text(&self) -> Option<String> {
+        steps::count(Step::ScalarText, 1);
         match &self.value {
             Value::Null => Some(String::new()),
             Value::Bool(b) => Some(b.to_string()),
@@ -136,7 +139,11 @@ fn pos(m: &Marker) -> Pos {
 
 enum Frame {
     Seq(Pos, Vec<Node>),
-    Map(Pos, Vec<(Node, Node)>, Option<Node>),
+    /// A mapping being built: its entries, the key waiting for its value,
+    /// and the text of every scalar key so far, so a duplicate is found with
+    /// one lookup instead of a scan of the entries (which made a mapping of
+    /// n resources cost n^2 key comparisons).
+    Map(Pos, Vec<(Node, Node)>, Option<Node>, HashSet<String>),
 }
 
 #[derive(Default)]
@@ -157,13 +164,14 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.docs.push(node),
             Some(Frame::Seq(_, items)) => items.push(node),
-            Some(Frame::Map(_, entries, pending)) => match pending.take() {
+            Some(Frame::Map(_, entries, pending, keys)) => match pending.take() {
                 None => *pending = Some(node),
                 Some(key) => {
+                    // Keys compare by their text whatever their YAML type
+                    // (`1` and `"1"` are the same key); mapping and list
+                    // keys have no text and never clash.
                     let dup = match key.scalar_text() {
-                        Some(k) => entries
-                            .iter()
-                            .any(|(e, _)| e.scalar_text().as_deref() == Some(k.as_str())),
+                        Some(k) => !keys.insert(k),
                         None => false,
                     };
                     if dup {
@@ -195,14 +203,17 @@ impl MarkedEventReceiver for Builder {
                 self.push_node(Node { value, pos: p });
             }
             Event::SequenceStart(..) => self.stack.push(Frame::Seq(p, Vec::new())),
-            Event::MappingStart(..) => self.stack.push(Frame::Map(p, Vec::new(), None)),
+            Event::MappingStart(..) => {
+                self.stack
+                    .push(Frame::Map(p, Vec::new(), None, HashSet::new()))
+            }
             Event::SequenceEnd | Event::MappingEnd => {
                 let node = match self.stack.pop() {
                     Some(Frame::Seq(start, items)) => Node {
                         value: Value::Seq(items),
                         pos: start,
                     },
-                    Some(Frame::Map(start, entries, _)) => Node {
+                    Some(Frame::Map(start, entries, ..)) => Node {
                         value: Value::Map(entries),
                         pos: start,
                     },

@@ -6,6 +6,7 @@ use crate::kinds::Kind;
 use crate::model::{Graph, Resource};
 use crate::validate::whole_ref;
 use serde_json::Value as J;
+use std::collections::HashSet;
 
 /// Actions that AWS does not scope to resources, so `Resource: "*"` is the
 /// only correct value for them (VPC Lambda networking, X-Ray, metrics).
@@ -21,9 +22,10 @@ const RESOURCELESS_ACTIONS: &[&str] = &[
 ];
 
 pub fn check(graph: &Graph, diags: &mut Diagnostics) {
+    let db_groups = database_groups(graph);
     for res in graph.resources.values() {
         match res.kind {
-            Kind::SecurityGroup => security_group(graph, res, diags),
+            Kind::SecurityGroup => security_group(res, db_groups.contains(res.id.as_str()), diags),
             Kind::IamRole => role(res, diags),
             Kind::QueuePolicy => resource_policy(res, "/policy", diags),
             _ => {}
@@ -32,16 +34,22 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
     }
 }
 
-fn security_group(graph: &Graph, res: &Resource, diags: &mut Diagnostics) {
-    let guards_db = graph.resources.values().any(|r| {
-        r.kind == Kind::DbInstance
-            && r.prop("vpc_security_group_ids")
-                .and_then(J::as_array)
-                .is_some_and(|ids| {
-                    ids.iter()
-                        .any(|v| whole_ref(v).is_some_and(|(id, _)| id == res.id))
-                })
-    });
+/// The security groups that databases name in `vpc_security_group_ids`,
+/// gathered once: looking for them among all resources per security group
+/// cost groups x resources.
+fn database_groups(graph: &Graph) -> HashSet<String> {
+    graph
+        .resources
+        .values()
+        .filter(|r| r.kind == Kind::DbInstance)
+        .filter_map(|r| r.prop("vpc_security_group_ids").and_then(J::as_array))
+        .flatten()
+        .filter_map(|v| whole_ref(v).map(|(id, _)| id))
+        .collect()
+}
+
+/// `guards_db`: a database names this group among its security groups.
+fn security_group(res: &Resource, guards_db: bool, diags: &mut Diagnostics) {
     let Some(rules) = res.prop("ingress").and_then(J::as_array) else {
         return;
     };

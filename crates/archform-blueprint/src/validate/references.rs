@@ -5,13 +5,17 @@ use crate::kinds::AWS_ATTRS;
 use crate::model::Graph;
 use crate::refs;
 use crate::validate::schema::closest;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Returns false when a reference is broken (cycle detection needs sound edges).
 pub fn check(graph: &Graph, diags: &mut Diagnostics) -> bool {
     let before = diags.len();
     let ids: Vec<&str> = graph.resources.keys().map(String::as_str).collect();
-    let check_ref = |r: &refs::Ref, loc: Location, diags: &mut Diagnostics| {
+    // The closest id to each missing one, found once: a typo repeated in
+    // every resource of a loop would otherwise compare each use with every
+    // id.
+    let mut closest_ids: HashMap<String, Option<&str>> = HashMap::new();
+    let mut check_ref = |r: &refs::Ref, loc: Location, diags: &mut Diagnostics| {
         if r.id == "aws" {
             if !AWS_ATTRS.contains(&r.attr.as_str()) {
                 diags.error(
@@ -24,7 +28,10 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) -> bool {
             return;
         }
         let Some(target) = graph.resources.get(&r.id) else {
-            let hint = match closest(&r.id, &ids) {
+            let near = *closest_ids
+                .entry(r.id.clone())
+                .or_insert_with(|| closest(&r.id, &ids));
+            let hint = match near {
                 Some(c) => format!("did you mean `{c}`?"),
                 None => "reference a logical id defined under `resources:`".into(),
             };

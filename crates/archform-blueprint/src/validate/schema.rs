@@ -4,6 +4,7 @@
 use crate::diagnostic::{Diagnostics, Location};
 use crate::kinds::{Prop, Ty};
 use crate::refs::{self, Piece};
+use crate::steps::{self, Step};
 use crate::template::SourceMap;
 use crate::yaml::{Node, Value};
 use serde_json::Value as J;
@@ -276,6 +277,7 @@ pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
+    steps::count(Step::EditDistance, 1);
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -8,7 +8,7 @@ use crate::kinds::Kind;
 use crate::model::{Graph, Resource};
 use crate::validate::whole_ref;
 use serde_json::Value as J;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// AWS's defaults when the properties are not given.
 const DEFAULT_FUNCTION_TIMEOUT: i64 = 3;
@@ -19,11 +19,85 @@ fn target<'g>(graph: &'g Graph, res: &Resource, prop: &str, kind: Kind) -> Optio
     graph.resources.get(&id).filter(|r| r.kind == kind)
 }
 
-fn refers_to(v: Option<&J>, id: &str) -> bool {
-    v.and_then(whole_ref).is_some_and(|(i, _)| i == id)
+/// The id a property refers to when it is exactly one `${id.attr}`.
+fn ref_id(v: Option<&J>) -> Option<String> {
+    v.and_then(whole_ref).map(|(id, _)| id)
+}
+
+/// The permissions and queue policies the rules look for, gathered in one
+/// pass: searching all resources for them per integration, target or
+/// subscription cost those resources x all resources.
+#[derive(Default)]
+struct Grants<'g> {
+    /// Functions with a permission for API Gateway, whatever its source.
+    apigw: HashSet<String>,
+    /// (function, API) pairs: a permission for API Gateway whose
+    /// `source_arn` contains `${<API>.`.
+    apigw_from: HashSet<(String, String)>,
+    /// Per function, its first permission (in blueprint order) for
+    /// Elastic Load Balancing, whatever its source.
+    elb: HashMap<String, &'g Resource>,
+    /// Per (function, target group), its first permission for Elastic Load
+    /// Balancing whose `source_arn` is exactly `${<target group>.<attr>}`.
+    elb_from: HashMap<(String, String), &'g Resource>,
+    /// Queues named by a queue policy's `queue_url`.
+    queue_policies: HashSet<String>,
+}
+
+impl<'g> Grants<'g> {
+    fn gather(graph: &'g Graph) -> Self {
+        let mut g = Grants::default();
+        for p in graph.resources.values() {
+            match p.kind {
+                Kind::Permission => {
+                    let Some(func) = ref_id(p.prop("function_name")) else {
+                        continue;
+                    };
+                    match p.prop("principal").and_then(J::as_str) {
+                        Some("apigateway.amazonaws.com") => {
+                            if let Some(arn) = p.prop("source_arn").and_then(J::as_str) {
+                                for api in ref_prefixes(arn) {
+                                    g.apigw_from.insert((func.clone(), api.to_string()));
+                                }
+                            }
+                            g.apigw.insert(func);
+                        }
+                        Some("elasticloadbalancing.amazonaws.com") => {
+                            if let Some(tg) = ref_id(p.prop("source_arn")) {
+                                g.elb_from.entry((func.clone(), tg)).or_insert(p);
+                            }
+                            g.elb.entry(func).or_insert(p);
+                        }
+                        _ => {}
+                    }
+                }
+                Kind::QueuePolicy => {
+                    if let Some(queue) = ref_id(p.prop("queue_url")) {
+                        g.queue_policies.insert(queue);
+                    }
+                }
+                _ => {}
+            }
+        }
+        g
+    }
+}
+
+/// Every `x` such that `text` contains `${x.` with `x` a run of letters,
+/// digits and `_`: the ids `text.contains(&format!("${{{x}."))` is true for
+/// (such an `x` ends where the run does, since `.` cannot be part of it).
+fn ref_prefixes(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices("${").filter_map(|(at, _)| {
+        let rest = &text[at + 2..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        (end > 0 && rest[end..].starts_with('.')).then(|| &rest[..end])
+    })
 }
 
 pub fn check(graph: &Graph, diags: &mut Diagnostics) {
+    let grants = Grants::gather(graph);
     let mut priorities: BTreeMap<(String, i64), &str> = BTreeMap::new();
     for res in graph.resources.values() {
         match res.kind {
@@ -111,18 +185,10 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                 else {
                     continue;
                 };
-                let api = res.prop("api_id").and_then(whole_ref).map(|(id, _)| id);
-                let allowed = graph.resources.values().any(|p| {
-                    p.kind == Kind::Permission
-                        && refers_to(p.prop("function_name"), &func.id)
-                        && p.prop("principal").and_then(J::as_str)
-                            == Some("apigateway.amazonaws.com")
-                        && api.as_deref().is_none_or(|api| {
-                            p.prop("source_arn")
-                                .and_then(J::as_str)
-                                .is_some_and(|s| s.contains(&format!("${{{api}.")))
-                        })
-                });
+                let allowed = match ref_id(res.prop("api_id")) {
+                    Some(api) => grants.apigw_from.contains(&(func.id.clone(), api)),
+                    None => grants.apigw.contains(&func.id),
+                };
                 if !allowed {
                     diags.error(
                         "wiring/apigw-permission",
@@ -138,19 +204,10 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                 };
                 // The permission must name this target group as its source:
                 // one for another target group does not let this one invoke.
-                let tg_id = res
-                    .prop("target_group_arn")
-                    .and_then(whole_ref)
-                    .map(|(id, _)| id);
-                let permission = graph.resources.values().find(|p| {
-                    p.kind == Kind::Permission
-                        && refers_to(p.prop("function_name"), &func.id)
-                        && p.prop("principal").and_then(J::as_str)
-                            == Some("elasticloadbalancing.amazonaws.com")
-                        && tg_id
-                            .as_deref()
-                            .is_none_or(|tg| refers_to(p.prop("source_arn"), tg))
-                });
+                let permission = match ref_id(res.prop("target_group_arn")) {
+                    Some(tg) => grants.elb_from.get(&(func.id.clone(), tg)),
+                    None => grants.elb.get(&func.id),
+                };
                 match permission {
                     None => diags.error(
                         "wiring/alb-permission",
@@ -171,10 +228,7 @@ pub fn check(graph: &Graph, diags: &mut Diagnostics) {
                 let Some(queue) = target(graph, res, "/endpoint", Kind::Queue) else {
                     continue;
                 };
-                let has_policy = graph.resources.values().any(|p| {
-                    p.kind == Kind::QueuePolicy && refers_to(p.prop("queue_url"), &queue.id)
-                });
-                if !has_policy {
+                if !grants.queue_policies.contains(&queue.id) {
                     diags.error(
                         "wiring/sns-queue-policy",
                         res.location.clone(),
