@@ -53,7 +53,12 @@ async fn matching(
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| error::aws("ec2:DescribeNetworkInterfaces", e))?;
-        found.extend(page.network_interfaces().iter().filter(|e| pick(e)).cloned());
+        found.extend(
+            page.network_interfaces()
+                .iter()
+                .filter(|e| pick(e))
+                .cloned(),
+        );
     }
     Ok(found)
 }
