@@ -251,43 +251,39 @@ impl S3Backend {
         self.remote("listing", dir, m)
     }
 
-    /// The journal records above `serial`, in order. `None` if one listed
-    /// disappeared before it was read: a whole write folded it in
+    /// The records of `listed` above `serial`, in order. `None` if one
+    /// listed disappeared before it was read: a whole write folded it in
     /// meanwhile, and the caller reads again.
     async fn records_after(
         &self,
         stack: &str,
+        listed: &[(u64, String)],
         serial: u64,
     ) -> Result<Option<Vec<Record>>, StateError> {
         let mut records = Vec::new();
-        for (n, key) in self.list_journal(stack).await? {
-            if n <= serial {
+        for (n, key) in listed {
+            if *n <= serial {
                 continue; // folded into the whole state already
             }
-            let Some((bytes, _)) = self.get(&key).await? else {
+            let Some((bytes, _)) = self.get(key).await? else {
                 return Ok(None);
             };
-            let record: Record = serde_json::from_slice(&bytes).map_err(|e| {
+            let unreadable = |reason: String| {
                 self.journal_error(
                     stack,
                     JournalFault::Unreadable {
                         index: records.len() + 1,
-                        reason: format!("{}: {e}", self.location(&key)),
+                        reason: format!("{}: {reason}", self.location(key)),
                     },
                 )
-            })?;
-            if record.serial != n {
-                return Err(self.journal_error(
-                    stack,
-                    JournalFault::Unreadable {
-                        index: records.len() + 1,
-                        reason: format!(
-                            "{} holds the record of serial {}",
-                            self.location(&key),
-                            record.serial
-                        ),
-                    },
-                ));
+            };
+            let record: Record =
+                serde_json::from_slice(&bytes).map_err(|e| unreadable(e.to_string()))?;
+            if record.serial != *n {
+                return Err(unreadable(format!(
+                    "holds the record of serial {}",
+                    record.serial
+                )));
             }
             records.push(record);
         }
@@ -298,18 +294,15 @@ impl S3Backend {
     /// knows of it, or `None` if the stack has no state object.
     async fn fetch(&self, stack: &str) -> Result<Option<(State, Known)>, StateError> {
         let key = self.state_key(stack);
-        // A whole write racing with the read can delete journal objects
-        // between the listing and their reads; reading again then sees the
-        // new whole state.
+        // The journal is listed before the state is read: a whole write in
+        // between leaves us a newer state and records it already has, which
+        // replay skips (the other order could pair an old state with records
+        // that do not chain from it). Records listed but deleted before
+        // they are read mean the same race: reading again sees the new
+        // whole state.
         for _ in 0..3 {
+            let listed = self.list_journal(stack).await?;
             let Some((bytes, etag)) = self.get(&key).await? else {
-                if !self.list_journal(stack).await?.is_empty() {
-                    return Err(StateError::JournalWithoutState {
-                        stack: stack.into(),
-                        path: self.location(&self.journal_prefix(stack)).into(),
-                        state: self.location(&key),
-                    });
-                }
                 return Ok(None);
             };
             let header = self.header(&key, &bytes)?;
@@ -318,7 +311,7 @@ impl S3Backend {
                     path: self.location(&key).into(),
                     source,
                 })?;
-            let Some(records) = self.records_after(stack, header.serial).await? else {
+            let Some(records) = self.records_after(stack, &listed, header.serial).await? else {
                 continue;
             };
             journal::replay(&mut state, records).map_err(|f| self.journal_error(stack, f))?;
@@ -586,6 +579,16 @@ impl StateBackend for S3Backend {
             }
             None => {
                 self.remember(stack, None);
+                // Changes without the state they apply to: saying "never
+                // deployed" would lose them. (A whole write, as `state
+                // recover` makes, starts the stack afresh and clears them.)
+                if !self.list_journal(stack).await?.is_empty() {
+                    return Err(StateError::JournalWithoutState {
+                        stack: stack.into(),
+                        path: self.location(&self.journal_prefix(stack)).into(),
+                        state: self.location(&self.state_key(stack)),
+                    });
+                }
                 Ok(None)
             }
         }

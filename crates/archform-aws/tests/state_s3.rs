@@ -403,5 +403,11 @@ async fn damaged_or_orphaned_journals_are_errors_saying_what_to_do() {
         matches!(err, StateError::JournalWithoutState { .. }),
         "{err}"
     );
+    // A state written afresh (as `state recover` does) starts the stack
+    // over and clears what the lost one left.
+    let mut fresh = State::new("demo", "chat");
+    b.save(&lock, &mut fresh).await.unwrap();
+    assert!(journal_keys(&s3, &b).await.is_empty());
+    assert_eq!(b.load("demo").await.unwrap().unwrap(), fresh);
     b.unlock(lock).await.unwrap();
 }

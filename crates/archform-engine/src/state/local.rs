@@ -153,6 +153,10 @@ impl LocalBackend {
     pub fn load_sync(&self, stack: &str) -> Result<Option<State>, StateError> {
         check_stack_name(stack)?;
         let path = self.state_path(stack);
+        // The journal is read before the state file: a run compacting in
+        // between leaves us a newer file and records it already has, which
+        // replay skips. The other order could pair an old file with a new
+        // journal that does not chain from it.
         let journal = read_if_exists(&self.journal_path(stack))?;
         let Some(bytes) = read_if_exists(&path)? else {
             let (records, _) = self.parse_journal(stack, journal.as_deref())?;
@@ -1117,8 +1121,16 @@ mod tests {
         );
         assert!(err.to_string().contains("demo.json.backup"), "{err}");
         // An empty journal is nothing to lose.
+        let records = fs::read(b.journal_path("demo")).unwrap();
         fs::write(b.journal_path("demo"), b"").unwrap();
         assert!(b.load_sync("demo").unwrap().is_none());
+        // A state written afresh (as `state recover` does) starts the
+        // stack over and clears what the lost one left.
+        fs::write(b.journal_path("demo"), records).unwrap();
+        let mut fresh = State::new("demo", "chat");
+        b.save_sync(&lock, &mut fresh).unwrap();
+        assert!(!b.journal_path("demo").exists());
+        assert_eq!(b.load_sync("demo").unwrap().unwrap(), fresh);
     }
 
     #[test]
