@@ -258,6 +258,83 @@ async fn a_deploy_killed_after_each_step_converges_when_run_again() {
     assert_eq!(tagged_vpcs(&stack).await, 0);
 }
 
+/// Kills a deploy, then a destroy, just before each of its state records
+/// in turn: between a resource's mark and its AWS call, and between the
+/// call and the record of its result (the journal's crash windows). Each
+/// time the next run must converge: exactly the desired VPCs, then none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_before_each_state_record_converges() {
+    let dir = workdir("records");
+    std::fs::write(dir.join("bp.yaml"), VPC_BLUEPRINT).unwrap();
+    let stack = format!("rec-{}", std::process::id());
+    let endpoint = test_endpoint();
+    let deploy = args(&[
+        "deploy",
+        "bp.yaml",
+        "--stack",
+        &stack,
+        "--endpoint",
+        &endpoint,
+    ]);
+    let destroy = args(&["destroy", "--stack", &stack, "--endpoint", &endpoint]);
+    let killed = |list: Vec<String>, n: usize| {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_archform"))
+                .current_dir(&dir)
+                .args(&list)
+                .env("ARCHFORM_TEST_EXIT_BEFORE_RECORD", n.to_string())
+                .output()
+                .unwrap()
+        })
+    };
+    let journal = dir.join(format!(".archform/state/{stack}.journal"));
+    // Two VPCs: each run writes a mark and a result per resource.
+    for n in 1..=4 {
+        let out = killed(deploy.clone(), n).await.unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(137),
+            "deploy killed before record {n}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if n > 1 {
+            assert!(journal.exists(), "records before the kill are journaled");
+        }
+        let r = archform(&dir, deploy.clone()).await;
+        assert_eq!(
+            r.code, 0,
+            "deploy after a kill before record {n}: {}",
+            r.stderr
+        );
+        assert!(!journal.exists(), "a finished run compacts its journal");
+        assert_eq!(
+            tagged_vpcs(&stack).await,
+            2,
+            "killed before record {n}: exactly the desired VPCs, no duplicates"
+        );
+
+        let out = killed(destroy.clone(), n).await.unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(137),
+            "destroy killed before record {n}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r = archform(&dir, destroy.clone()).await;
+        assert_eq!(
+            r.code, 0,
+            "destroy after a kill before record {n}: {}",
+            r.stderr
+        );
+        assert_eq!(
+            tagged_vpcs(&stack).await,
+            0,
+            "destroy killed before record {n}"
+        );
+    }
+}
+
 /// Kills a url-shortener deploy (function URL variant) after every step
 /// boundary in turn, then at pseudo-random moments with SIGKILL, running
 /// deploy again each time; the stack must end with exactly one resource

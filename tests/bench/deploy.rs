@@ -8,7 +8,17 @@
 //! <= 1.15); asserts nothing. Also times a no-op redeploy of the largest
 //! blueprint (target < 1 s, zero mutating calls).
 //!
-//!     cargo build && cargo run --example bench_deploy [blueprint ...]
+//! Then how the cost grows with the stack: N independent `sqs.queue`
+//! resources (a generated blueprint, `{{#each (range N)}}`) deployed and
+//! destroyed on the emulator directly, for N = 100, 200, 400, 800
+//! (`ARCHFORM_BENCH_QUEUES=100,200` picks others). For each: wall time and
+//! archform's own CPU (user + sys of the child process, from wait4), per
+//! resource and relative to the smallest N. Per-resource figures that stay
+//! near 1.0x mean the cost is linear in the stack; a per-step cost that
+//! grows with the state (a full state write per step) shows as a ratio
+//! rising with N.
+//!
+//!     cargo build && cargo run --example bench_deploy [blueprint ...] [--queues-only]
 //!
 //! (With ARCHFORM_TEST_ENDPOINT unset it starts its own moto.)
 
@@ -143,10 +153,149 @@ fn steps_of(plan: &Value) -> Vec<(String, String, Vec<String>)> {
         .unwrap_or_default()
 }
 
+/// `archform` with the CPU time it used (user + sys of the child).
+fn archform_cpu(dir: &std::path::Path, args: &[&str]) -> (bool, String, Duration, Duration) {
+    let start = Instant::now();
+    let (out, cpu) = archform_testkit::cpu::output_with_cpu(
+        Command::new(binary())
+            .current_dir(dir)
+            .args(args)
+            .args(["--output", "json"]),
+    )
+    .expect("run archform");
+    // With `--output json` some errors (a blueprint's) go to stdout.
+    let mut said = String::from_utf8_lossy(&out.stderr).into_owned();
+    said.push_str(&String::from_utf8_lossy(&out.stdout));
+    (out.status.success(), said, start.elapsed(), cpu)
+}
+
+/// One size of the scaling table.
+struct Scale {
+    queues: usize,
+    deploy: Duration,
+    deploy_cpu: Duration,
+    destroy: Duration,
+    destroy_cpu: Duration,
+}
+
+/// Deploys and destroys `n` independent queues straight on the emulator.
+fn scale_run(dir: &std::path::Path, endpoint: &str, n: usize) -> Result<Scale, String> {
+    let bp = dir.join(format!("queues-{n}.yaml"));
+    std::fs::write(
+        &bp,
+        format!(
+            "name: bench-queues\ndescription: {n} independent queues\n---\nresources:\n\
+             {{{{#each (range {n})}}}}\n  q{{{{this}}}}:\n    kind: sqs.queue\n    \
+             properties: {{sqs_managed_sse: true}}\n{{{{/each}}}}\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let stack = format!("bench-q{n}-{}", std::process::id());
+    let bp = bp.display().to_string();
+    let (ok, err, deploy, deploy_cpu) = archform_cpu(
+        dir,
+        &["deploy", &bp, "--stack", &stack, "--endpoint", endpoint],
+    );
+    let (dok, derr, destroy, destroy_cpu) =
+        archform_cpu(dir, &["destroy", "--stack", &stack, "--endpoint", endpoint]);
+    if !ok {
+        return Err(format!(
+            "deploy failed: {}",
+            err.lines().last().unwrap_or("")
+        ));
+    }
+    if !dok {
+        return Err(format!(
+            "destroy failed: {}",
+            derr.lines().last().unwrap_or("")
+        ));
+    }
+    Ok(Scale {
+        queues: n,
+        deploy,
+        deploy_cpu,
+        destroy,
+        destroy_cpu,
+    })
+}
+
+fn print_scaling(dir: &std::path::Path, endpoint: &str) {
+    let sizes: Vec<usize> = std::env::var("ARCHFORM_BENCH_QUEUES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![100, 200, 400, 800]);
+    println!();
+    println!(
+        "scaling: N independent sqs.queue, deploy and destroy on the emulator (no proxy); \
+         cpu = archform's own user+sys; x = per-resource cost over the smallest N's"
+    );
+    println!(
+        "{:>6} {:>9} {:>10} {:>9} {:>11} {:>6} | {:>9} {:>10} {:>9} {:>11} {:>6}",
+        "queues",
+        "deploy s",
+        "ms/queue",
+        "cpu s",
+        "cpu ms/q",
+        "x",
+        "destroy s",
+        "ms/queue",
+        "cpu s",
+        "cpu ms/q",
+        "x"
+    );
+    let per = |d: Duration, n: usize| d.as_secs_f64() * 1000.0 / n as f64;
+    let mut base: Option<(f64, f64)> = None;
+    for n in sizes {
+        match scale_run(dir, endpoint, n) {
+            Ok(s) => {
+                let (dc, xc) = (per(s.deploy_cpu, s.queues), per(s.destroy_cpu, s.queues));
+                let (b_dc, b_xc) = *base.get_or_insert((dc, xc));
+                let ratio = |v: f64, b: f64| if b > 0.0 { v / b } else { f64::NAN };
+                println!(
+                    "{:>6} {:>9.2} {:>10.2} {:>9.2} {:>11.2} {:>5.2}x | {:>9.2} {:>10.2} {:>9.2} {:>11.2} {:>5.2}x",
+                    s.queues,
+                    s.deploy.as_secs_f64(),
+                    per(s.deploy, s.queues),
+                    s.deploy_cpu.as_secs_f64(),
+                    dc,
+                    ratio(dc, b_dc),
+                    s.destroy.as_secs_f64(),
+                    per(s.destroy, s.queues),
+                    s.destroy_cpu.as_secs_f64(),
+                    xc,
+                    ratio(xc, b_xc),
+                );
+            }
+            Err(e) => println!("{n:>6} {e}"),
+        }
+    }
+}
+
+fn print_header() {
+    println!(
+        "{:<15} {:>9} {:>8} {:>7} {:>9} {:>7} {:>9} {:>8} {:>7} {:>9} {:>7}",
+        "blueprint",
+        "deploy s",
+        "model",
+        "ratio",
+        "measured",
+        "ratio",
+        "destroy s",
+        "model",
+        "ratio",
+        "measured",
+        "ratio"
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let requested: Vec<String> = std::env::args().skip(1).collect();
-    let blueprints: Vec<String> = if requested.is_empty() {
+    let mut requested: Vec<String> = std::env::args().skip(1).collect();
+    let queues_only = requested.iter().any(|a| a == "--queues-only");
+    requested.retain(|a| a != "--queues-only");
+    let blueprints: Vec<String> = if queues_only {
+        Vec::new()
+    } else if requested.is_empty() {
         archform_blueprint::catalog::embedded_names()
             .iter()
             .map(|s| s.to_string())
@@ -175,20 +324,9 @@ async fn main() {
     .await
     .unwrap();
     let ep = proxy.endpoint.clone();
-    println!(
-        "{:<15} {:>9} {:>8} {:>7} {:>9} {:>7} {:>9} {:>8} {:>7} {:>9} {:>7}",
-        "blueprint",
-        "deploy s",
-        "model",
-        "ratio",
-        "measured",
-        "ratio",
-        "destroy s",
-        "model",
-        "ratio",
-        "measured",
-        "ratio"
-    );
+    if !blueprints.is_empty() {
+        print_header();
+    }
     let mut largest: Option<(usize, String)> = None;
     for bp in &blueprints {
         let stack = format!("bench-{}", bp.replace('_', "-"));
@@ -350,6 +488,12 @@ async fn main() {
                 err.lines().last().unwrap_or("")
             );
         }
+    }
+    {
+        let (dir, upstream) = (dir.clone(), upstream.clone());
+        tokio::task::spawn_blocking(move || print_scaling(&dir, &upstream))
+            .await
+            .unwrap();
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

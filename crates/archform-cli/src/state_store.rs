@@ -5,7 +5,7 @@
 use crate::target::{self, TargetArgs};
 use anyhow::Context;
 use archform_aws::{Clients, S3Backend};
-use archform_engine::state::{LocalBackend, Lock, State, StateBackend, StateError};
+use archform_engine::state::{Change, LocalBackend, Lock, State, StateBackend, StateError};
 
 /// One of the state backends; the lifecycle commands work through it.
 #[derive(Debug)]
@@ -73,6 +73,18 @@ impl StateBackend for Store {
         match self {
             Store::Local(b) => b.save(lock, state).await,
             Store::S3(b) => b.save(lock, state).await,
+        }
+    }
+
+    async fn record(
+        &self,
+        lock: &Lock,
+        state: &mut State,
+        change: Change,
+    ) -> Result<(), StateError> {
+        match self {
+            Store::Local(b) => b.record(lock, state, change).await,
+            Store::S3(b) => b.record(lock, state, change).await,
         }
     }
 

@@ -1,11 +1,13 @@
 //! Applying a plan: the DAG executor runs each step through a provider, and
-//! the state is saved before every AWS call (as creating/updating/deleting)
-//! and after it, so a run killed at any moment can be resumed.
+//! each step records its resource's change in the state's journal before
+//! every AWS call (as creating/updating/deleting) and after it, so a run
+//! killed at any moment can be resumed. Records cost the same whatever the
+//! stack's size; the end of the run writes the state whole once.
 
 use crate::dag::{self, CancelToken, Direction, NodeError, Outcome};
 use crate::plan::{Action, Plan, PseudoAttrs, diff};
 use crate::provider::{Provider, ProviderError, Resolved};
-use crate::state::{Lock, ResourceState, ResourceStatus, State, StateBackend, StateError};
+use crate::state::{Change, Lock, ResourceState, ResourceStatus, State, StateBackend, StateError};
 use archform_blueprint::kinds::{self, Kind};
 use serde::Serialize;
 use serde_json::Value;
@@ -21,6 +23,11 @@ pub struct ApplyOptions {
     /// Test hook: after this many completed steps, the process exits at once
     /// (as if killed), to test that a rerun converges.
     pub exit_after_steps: Option<usize>,
+    /// Test hook: when about to write this many-th state record (1-based),
+    /// the process exits at once instead: with records before and after
+    /// every AWS call, this dies between a step's mark and its call, or
+    /// between its call and the record of its result.
+    pub exit_before_record: Option<usize>,
 }
 
 impl Default for ApplyOptions {
@@ -29,6 +36,7 @@ impl Default for ApplyOptions {
             parallelism: dag::Options::DEFAULT_PARALLELISM,
             direction: Direction::Forward,
             exit_after_steps: None,
+            exit_before_record: None,
         }
     }
 }
@@ -175,11 +183,25 @@ struct Shared<B> {
     backend: B,
     lock: Lock,
     completed: usize,
+    /// Records attempted (for the test hook) and written.
+    records: usize,
+    written: usize,
+    exit_before_record: Option<usize>,
 }
 
 impl<B: StateBackend> Shared<B> {
-    async fn save(&mut self) -> Result<(), StateError> {
-        self.backend.save(&self.lock, &mut self.state).await
+    /// Journals one change (durably) and makes it in the state.
+    async fn record(&mut self, change: Change) -> Result<(), StateError> {
+        self.records += 1;
+        if self.exit_before_record == Some(self.records) {
+            // What SIGKILL would do at this point: no destructor runs.
+            std::process::exit(137);
+        }
+        self.backend
+            .record(&self.lock, &mut self.state, change)
+            .await?;
+        self.written += 1;
+        Ok(())
     }
 }
 
@@ -213,6 +235,9 @@ where
         backend,
         lock,
         completed: 0,
+        records: 0,
+        written: 0,
+        exit_before_record: options.exit_before_record,
     }));
     let pseudo = Arc::new(pseudo);
     let mutations = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -276,7 +301,8 @@ where
         let mut s = counter.lock().await;
         s.completed += 1;
         if exit_after.is_some_and(|n| s.completed >= n) {
-            // The state is already saved; dying here is what SIGKILL would do.
+            // The step's records are on disk; dying here is what SIGKILL
+            // would do.
             std::process::exit(137);
         }
         Ok(())
@@ -314,9 +340,14 @@ where
             outcome,
         });
     }
-    let shared = Arc::try_unwrap(shared)
+    let mut shared = Arc::try_unwrap(shared)
         .map_err(|_| ApplyError::Step("a step outlived the run".into()))?
         .into_inner();
+    // Compaction: one whole write folds the run's journal into the state,
+    // whatever the outcome (a failed or interrupted run resumes from it).
+    if shared.written > 0 {
+        shared.backend.save(&shared.lock, &mut shared.state).await?;
+    }
     let report = ApplyReport {
         steps: steps_out,
         cancelled: report.cancelled,
@@ -353,10 +384,9 @@ async fn run_step<B: StateBackend>(
                     .delete(&step.id, &current)
                     .await
                     .map_err(|e| err(&e))?;
+                remove(shared, &step.id).await.map_err(|e| err(&e))?;
             }
-            let mut s = shared.lock().await;
-            s.state.resources.shift_remove(&step.id);
-            s.save().await.map_err(|e| err(&e))
+            Ok(())
         }
         Action::Create | Action::Update { .. } | Action::Replace { .. } => {
             let desired = step
@@ -392,10 +422,8 @@ async fn run_step<B: StateBackend>(
                         .delete(&step.id, &current)
                         .await
                         .map_err(|e| err(&e))?;
+                    remove(shared, &step.id).await.map_err(|e| err(&e))?;
                 }
-                let mut s = shared.lock().await;
-                s.state.resources.shift_remove(&step.id);
-                s.save().await.map_err(|e| err(&e))?;
             }
             let update = match &step.action {
                 Action::Update { changes } => {
@@ -419,11 +447,14 @@ async fn run_step<B: StateBackend>(
             };
             {
                 let mut s = shared.lock().await;
-                let entry =
+                // A resource already in the state (an update, or a create
+                // cut off in an earlier run) keeps what is known of it.
+                let mut marked =
                     s.state
                         .resources
-                        .entry(step.id.clone())
-                        .or_insert_with(|| ResourceState {
+                        .get(&step.id)
+                        .cloned()
+                        .unwrap_or_else(|| ResourceState {
                             kind: step.kind.clone(),
                             physical_id: None,
                             physical_name: resolved.physical_name.clone(),
@@ -433,8 +464,13 @@ async fn run_step<B: StateBackend>(
                             tags: resolved.tags.clone(),
                             status,
                         });
-                entry.status = status;
-                s.save().await.map_err(|e| err(&e))?;
+                marked.status = status;
+                s.record(Change::Put {
+                    id: step.id.clone(),
+                    resource: marked,
+                })
+                .await
+                .map_err(|e| err(&e))?;
             }
             mutations.fetch_add(1, SeqCst);
             let applied = match &update {
@@ -446,17 +482,15 @@ async fn run_step<B: StateBackend>(
                 Err(e @ ProviderError::Unsupported { .. }) if update.is_none() => {
                     // The endpoint refused before doing anything: nothing
                     // exists, so nothing stays in the state.
-                    let mut s = shared.lock().await;
-                    s.state.resources.shift_remove(&step.id);
-                    s.save().await.map_err(|e| err(&e))?;
+                    remove(shared, &step.id).await.map_err(|e| err(&e))?;
                     return Err(perr(e));
                 }
                 Err(e) => return Err(perr(e)),
             };
             let mut s = shared.lock().await;
-            s.state.resources.insert(
-                step.id.clone(),
-                ResourceState {
+            s.record(Change::Put {
+                id: step.id.clone(),
+                resource: ResourceState {
                     kind: step.kind.clone(),
                     physical_id: Some(applied.physical_id),
                     physical_name: resolved.physical_name,
@@ -466,26 +500,42 @@ async fn run_step<B: StateBackend>(
                     tags: resolved.tags,
                     status: ResourceStatus::Created,
                 },
-            );
-            s.save().await.map_err(|e| err(&e))
+            })
+            .await
+            .map_err(|e| err(&e))
         }
     }
 }
 
-/// Marks a resource's status and saves; returns its state as it was.
+/// Marks a resource's status in the state; returns its state as it was,
+/// or `None` (and records nothing) if the state does not have it.
 async fn mark<B: StateBackend>(
     shared: &Mutex<Shared<B>>,
     id: &str,
     status: ResourceStatus,
 ) -> Result<Option<ResourceState>, String> {
     let mut s = shared.lock().await;
-    let Some(r) = s.state.resources.get_mut(id) else {
+    let Some(before) = s.state.resources.get(id).cloned() else {
         return Ok(None);
     };
-    let before = r.clone();
-    r.status = status;
-    s.save().await.map_err(|e| format!("{id}: {e}"))?;
+    let mut marked = before.clone();
+    marked.status = status;
+    s.record(Change::Put {
+        id: id.into(),
+        resource: marked,
+    })
+    .await
+    .map_err(|e| format!("{id}: {e}"))?;
     Ok(Some(before))
+}
+
+/// Records that a resource is gone.
+async fn remove<B: StateBackend>(shared: &Mutex<Shared<B>>, id: &str) -> Result<(), StateError> {
+    shared
+        .lock()
+        .await
+        .record(Change::Remove { id: id.into() })
+        .await
 }
 
 /// A plan that deletes every resource of `state`, dependents first.

@@ -7,10 +7,18 @@
 //! version), versioned (a serial that only grows, so a writer holding a stale
 //! copy is refused instead of silently undoing another deploy) and guarded by
 //! a lock naming its holder.
+//!
+//! Two kinds of write keep a step's cost independent of the stack's size:
+//! a step appends one change to the stack's [`journal`] (durable before the
+//! AWS call it guards), and the end of a run writes the state whole
+//! ([`StateBackend::save`]), which folds the journal in. Loading replays
+//! the journal on top of the last whole state.
 
+pub mod journal;
 mod local;
 mod lock;
 
+pub use journal::Change;
 pub use local::LocalBackend;
 pub use lock::{Lock, LockInfo};
 
@@ -29,8 +37,9 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub version: u32,
-    /// Incremented on every write; a save whose loaded serial is older than
-    /// the one on disk is refused (lost-update protection).
+    /// Incremented on every write, whole or journaled; a write whose loaded
+    /// serial is older than the stored one is refused (lost-update
+    /// protection).
     pub serial: u64,
     /// Random id fixed when the stack's state is first created: two files
     /// with different lineages describe different deployments even if they
@@ -174,21 +183,52 @@ pub enum StateError {
         "`{0}` is not a valid stack name for state: use letters, digits, `-` and `_` (at most 128)"
     )]
     InvalidStackName(String),
+    #[error(
+        "state journal {path} is damaged ({fault}); remove it to go back to the state as last written whole, then, if resources were created since, rebuild the state from the stack's tags with `archform state recover --stack {stack} --force`"
+    )]
+    Journal {
+        stack: String,
+        path: PathBuf,
+        fault: journal::JournalFault,
+    },
+    #[error(
+        "state journal {path} holds changes but the state {state} it applies to is missing; restore {state} (its previous version is {state}.backup), or remove the journal and rebuild the state with `archform state recover --stack {stack}`"
+    )]
+    JournalWithoutState {
+        stack: String,
+        path: PathBuf,
+        state: String,
+    },
 }
 
 /// Where states are stored. Async because remote backends (S3) are; every
-/// method is per stack. `save` takes the [`Lock`] so the type system keeps
-/// callers from writing state they have not locked.
+/// method is per stack. `save` and `record` take the [`Lock`] so the type
+/// system keeps callers from writing state they have not locked.
 pub trait StateBackend: Send + Sync {
-    /// The stack's state, or `None` if it was never deployed.
+    /// The stack's state, or `None` if it was never deployed: the last
+    /// whole state with its journal replayed on top.
     fn load(&self, stack: &str) -> impl Future<Output = Result<Option<State>, StateError>> + Send;
 
-    /// Writes `state` and increments its serial on success. Refused if the
-    /// stored serial is newer than `state.serial` or its lineage differs.
+    /// Writes `state` whole and increments its serial on success; the
+    /// journal is folded in and dropped (compaction). Refused if the stored
+    /// serial (journal included) is newer than `state.serial` or its
+    /// lineage differs. Costs in proportion to the state: once per run.
     fn save(
         &self,
         lock: &Lock,
         state: &mut State,
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Appends `change` to the stack's journal, durably, then makes it in
+    /// `state` and increments its serial. Refused like [`Self::save`], and
+    /// then `state` is left as it was. The cost does not grow with the
+    /// state, except for a run's first record, which checks the stored
+    /// version (and writes a state never saved whole).
+    fn record(
+        &self,
+        lock: &Lock,
+        state: &mut State,
+        change: Change,
     ) -> impl Future<Output = Result<(), StateError>> + Send;
 
     /// Takes the stack's exclusive lock, or fails with

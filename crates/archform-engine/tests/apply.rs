@@ -54,7 +54,9 @@ fn graph(dir: &std::path::Path, visibility: Option<i64>) -> Graph {
 
 /// Resources live in a map keyed by logical id; `fail` makes creates of
 /// these ids fail, `lose_answer` makes a create happen but report an error
-/// (a crash after the AWS call, before the state save).
+/// (a crash after the AWS call, before the state save). With `watch_state`
+/// set, every call first reads the stored state (as a run started after a
+/// crash at that moment would) and notes the resource's status in it.
 #[derive(Default)]
 struct Fake {
     live: Mutex<IndexMap<String, Value>>,
@@ -62,9 +64,23 @@ struct Fake {
     lose_answer: Mutex<BTreeSet<String>>,
     creates: Mutex<usize>,
     deleted_order: Mutex<Vec<String>>,
+    watch_state: Mutex<Option<std::path::PathBuf>>,
+    stored_at_call: Mutex<Vec<(&'static str, String, Option<String>)>>,
 }
 
 impl Fake {
+    fn note(&self, call: &'static str, id: &str) {
+        let Some(dir) = self.watch_state.lock().unwrap().clone() else {
+            return;
+        };
+        let stored = LocalBackend::new(dir).load_sync("demo").unwrap();
+        let status = stored.and_then(|s| s.resources.get(id).map(|r| format!("{:?}", r.status)));
+        self.stored_at_call
+            .lock()
+            .unwrap()
+            .push((call, id.to_string(), status));
+    }
+
     fn attrs(id: &str) -> Applied {
         let mut attributes = IndexMap::new();
         attributes.insert("arn".into(), Value::from(format!("arn:fake:{id}")));
@@ -83,6 +99,7 @@ impl Provider for Fake {
     }
     fn create<'a>(&'a self, d: &'a Resolved) -> BoxFuture<'a, ProviderResult<Applied>> {
         Box::pin(async move {
+            self.note("create", &d.id);
             if self.fail.lock().unwrap().contains(&d.id) {
                 return Err(ProviderError::failed("injected failure"));
             }
@@ -116,6 +133,7 @@ impl Provider for Fake {
         _: &'a [String],
     ) -> BoxFuture<'a, ProviderResult<Applied>> {
         Box::pin(async move {
+            self.note("update", &d.id);
             self.live
                 .lock()
                 .unwrap()
@@ -129,6 +147,7 @@ impl Provider for Fake {
         cur: &'a ResourceState,
     ) -> BoxFuture<'a, ProviderResult<()>> {
         Box::pin(async move {
+            self.note("delete", id);
             let mut live = self.live.lock().unwrap();
             let _ = cur;
             live.shift_remove(id);
@@ -289,4 +308,69 @@ async fn a_property_change_updates_only_that_resource_and_destroy_goes_dependent
         "the queue goes before its dead-letter queue: {order:?}"
     );
     assert!(fake.live.lock().unwrap().is_empty());
+}
+
+/// Each AWS call is made only once the stored state (its journal replayed)
+/// says the call may be in flight; the run ends with the journal folded
+/// into one whole state file.
+#[tokio::test]
+async fn every_call_is_journaled_before_it_is_made_and_the_run_compacts() {
+    let dir = tempdir("journaled");
+    let fake = Arc::new(Fake::default());
+    *fake.watch_state.lock().unwrap() = Some(dir.join("state"));
+    assert!(deploy(&dir, &graph(&dir, None), &fake).await.is_success());
+    assert!(
+        deploy(&dir, &graph(&dir, Some(120)), &fake)
+            .await
+            .is_success()
+    );
+    let backend = LocalBackend::new(dir.join("state"));
+    assert!(
+        !backend.journal_path("demo").exists(),
+        "the end of the run folds the journal into the state file"
+    );
+    let file: State =
+        serde_json::from_slice(&std::fs::read(backend.state_path("demo")).unwrap()).unwrap();
+    assert_eq!(file, backend.load("demo").await.unwrap().unwrap());
+    assert_eq!(file.resources.len(), 3);
+
+    let state = file;
+    let lock = backend.lock("demo", "destroy").await.unwrap();
+    let p = apply::destroy_plan(&state);
+    let provider: Arc<dyn Provider> = fake.clone();
+    let options = ApplyOptions {
+        direction: Direction::Reverse,
+        ..Default::default()
+    };
+    let (state, report, _, _) = apply::apply(
+        &p,
+        state,
+        backend,
+        lock,
+        provider,
+        IndexMap::new(),
+        options,
+        &CancelToken::new(),
+        Arc::new(|_| {}),
+    )
+    .await
+    .unwrap();
+    assert!(report.is_success());
+    assert!(state.resources.is_empty());
+
+    let seen = fake.stored_at_call.lock().unwrap().clone();
+    let calls: Vec<(&str, &str)> = seen.iter().map(|(c, id, _)| (*c, id.as_str())).collect();
+    assert_eq!(calls.len(), 3 + 1 + 3, "{calls:?}");
+    for (call, id, status) in &seen {
+        let wanted = match *call {
+            "create" => "Creating",
+            "update" => "Updating",
+            _ => "Deleting",
+        };
+        assert_eq!(
+            status.as_deref(),
+            Some(wanted),
+            "{call} of {id} was sent before the state said so"
+        );
+    }
 }

@@ -3,6 +3,8 @@
 //! only how long it took.
 
 use archform_emulator::proc_stat_fields as stat_fields;
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 fn ticks_per_second() -> u64 {
@@ -40,6 +42,70 @@ pub fn children_of(parent: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Runs `cmd` to completion like [`Command::output`], and also returns the
+/// user plus system CPU time the child used (all its threads), as the
+/// kernel accounts it when the child is reaped. `/proc` cannot tell this:
+/// once a process has exited and been waited for, its entry is gone, and
+/// polling before that misses the last work (the final state write).
+#[cfg(unix)]
+pub fn output_with_cpu(cmd: &mut Command) -> std::io::Result<(Output, Duration)> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // Both pipes are drained at once: a child filling one while we block
+    // on the other would never exit.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain data the kernel fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: waits for our own child, writing into the two locals.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    let cpu = time(usage.ru_utime) + time(usage.ru_stime);
+    use std::os::unix::process::ExitStatusExt;
+    let output = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    };
+    Ok((output, cpu))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +136,25 @@ mod tests {
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(process_cpu(child.id()), None);
+    }
+
+    #[test]
+    fn a_child_that_computes_uses_more_cpu_than_one_that_sleeps() {
+        let (busy, busy_cpu) = output_with_cpu(Command::new("sh").args([
+            "-c",
+            "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo done; echo err >&2",
+        ]))
+        .unwrap();
+        assert!(busy.status.success());
+        assert_eq!(busy.stdout, b"done\n");
+        assert_eq!(busy.stderr, b"err\n");
+        let (idle, idle_cpu) = output_with_cpu(Command::new("sleep").arg("0.3")).unwrap();
+        assert!(idle.status.success());
+        assert!(
+            busy_cpu >= Duration::from_millis(100) && idle_cpu < Duration::from_millis(50),
+            "busy {busy_cpu:?}, idle {idle_cpu:?}"
+        );
+        let (failed, _) = output_with_cpu(Command::new("sh").args(["-c", "exit 3"])).unwrap();
+        assert_eq!(failed.status.code(), Some(3));
     }
 }

@@ -236,7 +236,8 @@ pub fn deploy(out: OutputFormat, args: &DeployArgs) -> anyhow::Result<i32> {
         let options = ApplyOptions {
             parallelism: args.parallelism,
             direction: Direction::Forward,
-            exit_after_steps: exit_hook(),
+            exit_after_steps: exit_hook("ARCHFORM_TEST_EXIT_AFTER_STEPS"),
+            exit_before_record: exit_hook("ARCHFORM_TEST_EXIT_BEFORE_RECORD"),
         };
         let (mut state, report, backend, lock) =
             run_apply(out, &p, state, backend, lock, &s, options).await?;
@@ -277,7 +278,8 @@ pub fn destroy(out: OutputFormat, args: &StackNameArgs) -> anyhow::Result<i32> {
         let options = ApplyOptions {
             parallelism: args.parallelism,
             direction: Direction::Reverse,
-            exit_after_steps: exit_hook(),
+            exit_after_steps: exit_hook("ARCHFORM_TEST_EXIT_AFTER_STEPS"),
+            exit_before_record: exit_hook("ARCHFORM_TEST_EXIT_BEFORE_RECORD"),
         };
         let (mut state, report, backend, lock) =
             run_apply(out, &p, state, backend, lock, &s, options).await?;
@@ -290,11 +292,12 @@ pub fn destroy(out: OutputFormat, args: &StackNameArgs) -> anyhow::Result<i32> {
     })
 }
 
-/// Test-only hook: exit after N completed steps, as if killed.
-fn exit_hook() -> Option<usize> {
-    std::env::var("ARCHFORM_TEST_EXIT_AFTER_STEPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
+/// Test-only hooks, as if killed: `ARCHFORM_TEST_EXIT_AFTER_STEPS=N` exits
+/// after N completed steps, `ARCHFORM_TEST_EXIT_BEFORE_RECORD=N` when about
+/// to write the Nth state record (between a step's mark and its AWS call,
+/// or between the call and the record of its result).
+fn exit_hook(var: &str) -> Option<usize> {
+    std::env::var(var).ok().and_then(|v| v.parse().ok())
 }
 
 async fn run_apply(
