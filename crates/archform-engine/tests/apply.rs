@@ -12,7 +12,7 @@ use archform_engine::provider::{
 use archform_engine::state::{LocalBackend, ResourceState, State, StateBackend};
 use indexmap::IndexMap;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 const BLUEPRINT: &str = r#"name: apply-test
@@ -57,15 +57,40 @@ fn graph(dir: &std::path::Path, visibility: Option<i64>) -> Graph {
 /// (a crash after the AWS call, before the state save). With `watch_state`
 /// set, every call first reads the stored state (as a run started after a
 /// crash at that moment would) and notes the resource's status in it.
+///
+/// Every create, update and delete CALL is recorded, whatever it did: a
+/// create that found its resource already live (an adoption) is recorded
+/// too, so a test sees an engine that calls twice even though the fake,
+/// like a real provider, would not make a second resource.
 #[derive(Default)]
 struct Fake {
     live: Mutex<IndexMap<String, Value>>,
     fail: Mutex<BTreeSet<String>>,
     lose_answer: Mutex<BTreeSet<String>>,
-    creates: Mutex<usize>,
+    /// Logical ids of every create call, in call order.
+    create_calls: Mutex<Vec<String>>,
+    /// Logical ids of the create calls that made a new resource.
+    made: Mutex<Vec<String>>,
+    /// Logical ids of the create calls that found their resource live.
+    adopted: Mutex<Vec<String>>,
+    /// Logical ids of every update call, in call order.
+    update_calls: Mutex<Vec<String>>,
     deleted_order: Mutex<Vec<String>>,
     watch_state: Mutex<Option<std::path::PathBuf>>,
     stored_at_call: Mutex<Vec<(&'static str, String, Option<String>)>>,
+}
+
+/// How many times each id occurs in `calls`.
+fn per_id(calls: &Mutex<Vec<String>>) -> BTreeMap<String, usize> {
+    let mut n = BTreeMap::new();
+    for id in calls.lock().unwrap().iter() {
+        *n.entry(id.clone()).or_default() += 1;
+    }
+    n
+}
+
+fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|(id, n)| (id.to_string(), *n)).collect()
 }
 
 impl Fake {
@@ -100,12 +125,15 @@ impl Provider for Fake {
     fn create<'a>(&'a self, d: &'a Resolved) -> BoxFuture<'a, ProviderResult<Applied>> {
         Box::pin(async move {
             self.note("create", &d.id);
+            self.create_calls.lock().unwrap().push(d.id.clone());
             if self.fail.lock().unwrap().contains(&d.id) {
                 return Err(ProviderError::failed("injected failure"));
             }
             let mut live = self.live.lock().unwrap();
-            if !live.contains_key(&d.id) {
-                *self.creates.lock().unwrap() += 1;
+            if live.contains_key(&d.id) {
+                self.adopted.lock().unwrap().push(d.id.clone());
+            } else {
+                self.made.lock().unwrap().push(d.id.clone());
                 live.insert(d.id.clone(), d.properties.clone());
             }
             if self.lose_answer.lock().unwrap().remove(&d.id) {
@@ -134,6 +162,7 @@ impl Provider for Fake {
     ) -> BoxFuture<'a, ProviderResult<Applied>> {
         Box::pin(async move {
             self.note("update", &d.id);
+            self.update_calls.lock().unwrap().push(d.id.clone());
             self.live
                 .lock()
                 .unwrap()
@@ -199,12 +228,29 @@ async fn deploy_converges_and_a_second_deploy_changes_nothing() {
     let fake = Arc::new(Fake::default());
     let r = deploy(&dir, &g, &fake).await;
     assert!(r.is_success(), "{r:?}");
+    let once = counts(&[("dlq", 1), ("jobs", 1), ("links", 1)]);
+    assert_eq!(per_id(&fake.create_calls), once, "one create call per id");
+    assert_eq!(per_id(&fake.made), once);
     assert_eq!(r.mutations, 3);
     let r2 = deploy(&dir, &g, &fake).await;
     assert!(r2.is_success());
+    // The fake's own counters, not the engine's: a second deploy that
+    // called create again (even one the provider would adopt) or update
+    // shows here whatever the engine reports.
+    assert_eq!(
+        per_id(&fake.create_calls),
+        once,
+        "a no-op deploy must not call create"
+    );
+    assert!(
+        fake.update_calls.lock().unwrap().is_empty(),
+        "a no-op deploy must not call update: {:?}",
+        fake.update_calls.lock().unwrap()
+    );
+    assert!(fake.deleted_order.lock().unwrap().is_empty());
     assert_eq!(
         r2.mutations, 0,
-        "a no-op deploy must not call AWS to change anything"
+        "the engine's count agrees with the provider's"
     );
     // The redrive reference was resolved from the DLQ's attributes.
     let live = fake.live.lock().unwrap();
@@ -232,7 +278,18 @@ async fn a_failed_step_skips_its_dependents_and_a_rerun_resumes() {
     fake.fail.lock().unwrap().clear();
     let r = deploy(&dir, &g, &fake).await;
     assert!(r.is_success(), "{r:?}");
-    assert_eq!(*fake.creates.lock().unwrap(), 3, "no duplicates");
+    // The failed create is retried once; what completed is not called again.
+    assert_eq!(
+        per_id(&fake.create_calls),
+        counts(&[("dlq", 2), ("jobs", 1), ("links", 1)]),
+        "create calls"
+    );
+    assert_eq!(
+        per_id(&fake.made),
+        counts(&[("dlq", 1), ("jobs", 1), ("links", 1)]),
+        "no duplicates"
+    );
+    assert!(fake.adopted.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -253,10 +310,32 @@ async fn a_create_whose_answer_was_lost_is_adopted_not_duplicated() {
         "Creating",
         "the in-flight status was saved before the call"
     );
+    assert_eq!(
+        per_id(&fake.create_calls),
+        counts(&[("dlq", 1), ("jobs", 1), ("links", 1)])
+    );
     let r = deploy(&dir, &g, &fake).await;
-    assert!(r.is_success());
-    assert_eq!(*fake.creates.lock().unwrap(), 3);
+    assert!(r.is_success(), "{r:?}");
+    // The rerun calls create once more for the cut-off resource, which the
+    // provider adopts; nothing else is called again.
+    assert_eq!(
+        per_id(&fake.create_calls),
+        counts(&[("dlq", 1), ("jobs", 1), ("links", 2)]),
+        "create calls"
+    );
+    assert_eq!(*fake.adopted.lock().unwrap(), ["links"]);
+    assert_eq!(
+        per_id(&fake.made),
+        counts(&[("dlq", 1), ("jobs", 1), ("links", 1)]),
+        "each resource made once"
+    );
+    assert!(fake.update_calls.lock().unwrap().is_empty());
     assert_eq!(fake.live.lock().unwrap().len(), 3);
+    // And the stack has converged: a third deploy calls nothing.
+    let r = deploy(&dir, &g, &fake).await;
+    assert!(r.is_success(), "{r:?}");
+    assert_eq!(fake.create_calls.lock().unwrap().len(), 4);
+    assert!(fake.update_calls.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -275,7 +354,11 @@ async fn a_property_change_updates_only_that_resource_and_destroy_goes_dependent
         .map(|s| s.id.as_str())
         .collect();
     assert_eq!(changed, ["jobs"]);
+    let creates_before = fake.create_calls.lock().unwrap().len();
     let r = deploy(&dir, &g2, &fake).await;
+    assert!(r.is_success(), "{r:?}");
+    assert_eq!(*fake.update_calls.lock().unwrap(), ["jobs"]);
+    assert_eq!(fake.create_calls.lock().unwrap().len(), creates_before);
     assert_eq!(r.mutations, 1);
 
     let state = backend.load("demo").await.unwrap().unwrap();

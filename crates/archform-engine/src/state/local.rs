@@ -807,15 +807,20 @@ mod tests {
 
     /// Not a test on its own: the body of the child process that
     /// `killed_process_releases_its_lock_and_leaves_a_whole_state` starts
-    /// and kills. It takes the lock, then writes as fast as it can until
-    /// killed, as a run does: records (each adding one resource), and every
-    /// 25th write a whole write (compaction) that also adds one, so a kill
-    /// lands in either and every version has one resource per write.
+    /// (with `--ignored --exact`) and kills. It takes the lock, then writes
+    /// as fast as it can until killed, as a run does: records (each adding
+    /// one resource), and every 25th write a whole write (compaction) that
+    /// also adds one, so a kill lands in either and every version has one
+    /// resource per write. Ignored, so a plain run never counts it as a
+    /// test; run by hand without its parent it fails, saying so.
     #[test]
-    fn child_saving_until_killed() {
-        let Some(dir) = std::env::var_os(CHILD_DIR) else {
-            return;
-        };
+    #[ignore = "helper, run by killed_process_releases_its_lock_and_leaves_a_whole_state"]
+    fn child_saving_until_killed_helper() {
+        let dir = std::env::var_os(CHILD_DIR).unwrap_or_else(|| {
+            panic!(
+                "a helper process: run killed_process_releases_its_lock_and_leaves_a_whole_state, which sets {CHILD_DIR}"
+            )
+        });
         let b = LocalBackend::new(dir);
         let lock = b.lock_sync("demo", "deploy").unwrap();
         let mut s = b.load_sync("demo").unwrap().unwrap();
@@ -846,7 +851,11 @@ mod tests {
         b.unlock_sync(lock).unwrap();
 
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "state::local::tests::child_saving_until_killed"])
+            .args([
+                "--ignored",
+                "--exact",
+                "state::local::tests::child_saving_until_killed_helper",
+            ])
             .args(["--nocapture", "--test-threads=1"])
             .env(CHILD_DIR, &t.0)
             .stdout(Stdio::piped())
