@@ -4,6 +4,9 @@
 //! uses what it needs.
 #![allow(dead_code)]
 
+pub mod census;
+pub mod kills;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

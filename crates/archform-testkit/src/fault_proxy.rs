@@ -2,7 +2,12 @@
 //! produces (throttling, 5xx) on a share of calls and adds latency, per
 //! operation if asked (NAT gateways and load balancers take far longer to
 //! create than queues). It also counts calls, and mutating calls, per
-//! operation: a no-op redeploy must make none.
+//! operation: a no-op redeploy must make none. A test can have it hold one
+//! mutating call ([`hold`]) to kill the client while that call is in flight.
+
+mod hold;
+
+pub use hold::{Call, Held, HeldCall, Hold, HoldPoint};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -30,24 +35,33 @@ pub struct FaultConfig {
     pub operation_latency: Vec<(String, Duration)>,
     /// Seed of the fault sequence, so a failing run can be repeated.
     pub seed: u64,
+    /// Behave as an S3 endpoint that predates create-time bucket tags:
+    /// CreateBucket's `<Tags>` are removed before forwarding, so a client
+    /// has to tag the new bucket with a second call (PutBucketTagging),
+    /// as archform's s3.bucket provider does on such endpoints.
+    pub drop_create_bucket_tags: bool,
 }
 
 #[derive(Debug, Default)]
 struct Counters {
     calls: BTreeMap<String, u64>,
+    answered: BTreeMap<String, u64>,
+    answered_mutations: Vec<Call>,
     faults: u64,
 }
 
-/// A running proxy; stops when dropped.
+/// A running proxy; stops when dropped (letting any held call go).
 pub struct FaultProxy {
     pub endpoint: String,
     counters: Arc<Mutex<Counters>>,
+    holds: Arc<hold::Holds>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.task.abort();
+        self.holds.release();
     }
 }
 
@@ -56,6 +70,11 @@ impl Drop for FaultProxy {
 pub struct ProxyStats {
     /// Calls per operation (`ec2:CreateVpc`, `lambda:POST /2015-03-31/functions`).
     pub calls: BTreeMap<String, u64>,
+    /// Calls the emulator answered and whose answer went back to the
+    /// client, per operation (not faulted, not held).
+    pub answered: BTreeMap<String, u64>,
+    /// The mutating calls among them, in the order they were answered.
+    pub answered_mutations: Vec<Call>,
     pub faults: u64,
 }
 
@@ -78,12 +97,14 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
         let counters = Arc::new(Mutex::new(Counters::default()));
+        let holds = Arc::new(hold::Holds::default());
         let client: Client<HttpConnector, Full<Bytes>> =
             Client::builder(TokioExecutor::new()).build_http();
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_string(),
             config,
             counters: counters.clone(),
+            holds: holds.clone(),
             client,
             sequence: AtomicU64::new(0),
         });
@@ -107,14 +128,30 @@ impl FaultProxy {
         Ok(FaultProxy {
             endpoint: format!("http://{addr}"),
             counters,
+            holds,
             task,
         })
+    }
+
+    /// Arms `hold` (replacing any armed one): the matching call will be
+    /// held until [`FaultProxy::release_held`] or the proxy stops. Held
+    /// calls are never faulted.
+    pub fn hold(&self, hold: Hold) -> HeldCall {
+        self.holds.arm(hold)
+    }
+
+    /// Lets every held call go (its answer, or a 502 for one never
+    /// forwarded, goes to the client if it is still there).
+    pub fn release_held(&self) {
+        self.holds.release();
     }
 
     pub fn stats(&self) -> ProxyStats {
         let c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         ProxyStats {
             calls: c.calls.clone(),
+            answered: c.answered.clone(),
+            answered_mutations: c.answered_mutations.clone(),
             faults: c.faults,
         }
     }
@@ -128,6 +165,7 @@ struct Shared {
     upstream: String,
     config: FaultConfig,
     counters: Arc<Mutex<Counters>>,
+    holds: Arc<hold::Holds>,
     client: Client<HttpConnector, Full<Bytes>>,
     sequence: AtomicU64,
 }
@@ -151,12 +189,36 @@ impl Shared {
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         let (operation, protocol) = classify(&parts, &body);
+        let (parts, body) = if self.config.drop_create_bucket_tags {
+            without_create_bucket_tags(parts, body)
+        } else {
+            (parts, body)
+        };
         {
             let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
             *c.calls.entry(operation.clone()).or_default() += 1;
         }
+        let call = Call {
+            operation: operation.clone(),
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().unwrap_or_default().to_string(),
+        };
+        let ticket = is_mutation(&operation)
+            .then(|| self.holds.pick(&call))
+            .flatten();
+        let ticket = match ticket {
+            Some(t) if t.point == HoldPoint::BeforeForwarding => {
+                self.holds.keep(t, call, None).await;
+                return plain(StatusCode::BAD_GATEWAY, "held by the test, never forwarded");
+            }
+            other => other,
+        };
         let n = self.sequence.fetch_add(1, Ordering::SeqCst);
-        if self.config.fault_rate > 0.0 && unit(self.config.seed, n) < self.config.fault_rate {
+        if ticket.is_none()
+            && self.config.fault_rate > 0.0
+            && unit(self.config.seed, n) < self.config.fault_rate
+        {
             self.counters
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -188,15 +250,55 @@ impl Shared {
         let Ok(forward) = forward.body(Full::new(body)) else {
             return plain(StatusCode::BAD_GATEWAY, "bad request to forward");
         };
-        match self.client.request(forward).await {
+        let answer = match self.client.request(forward).await {
             Ok(resp) => {
                 let (p, b) = resp.into_parts();
                 let bytes = b.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
                 Response::from_parts(p, Full::new(bytes))
             }
-            Err(e) => plain(StatusCode::BAD_GATEWAY, &format!("upstream: {e}")),
+            Err(e) => return plain(StatusCode::BAD_GATEWAY, &format!("upstream: {e}")),
+        };
+        match ticket {
+            // The emulator has acted on it; the client never hears so.
+            Some(t) => {
+                let status = answer.status().as_u16();
+                self.holds.keep(t, call, Some(status)).await;
+            }
+            None => {
+                let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+                if is_mutation(&operation) {
+                    c.answered_mutations.push(call);
+                }
+                *c.answered.entry(operation).or_default() += 1;
+            }
         }
+        answer
     }
+}
+
+/// CreateBucket (`PUT /<bucket>`, path-style, no query) without the
+/// `<Tags>` of its configuration; any other request as it is. The length
+/// and checksum headers of the original body go (the emulator does not
+/// check the signature's payload hash).
+fn without_create_bucket_tags(
+    mut parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> (hyper::http::request::Parts, Bytes) {
+    let create_bucket = parts.method == hyper::Method::PUT
+        && parts.uri.query().is_none()
+        && parts.uri.path().trim_matches('/').split('/').count() == 1;
+    let text = String::from_utf8_lossy(&body);
+    let (Some(start), Some(end)) = (text.find("<Tags>"), text.find("</Tags>")) else {
+        return (parts, body);
+    };
+    if !create_bucket || end < start {
+        return (parts, body);
+    }
+    let stripped = format!("{}{}", &text[..start], &text[end + "</Tags>".len()..]);
+    for h in ["content-length", "content-md5", "x-amz-checksum-crc32"] {
+        parts.headers.remove(h);
+    }
+    (parts, Bytes::from(stripped))
 }
 
 /// A deterministic pseudo-random number in [0, 1) for call `n` (splitmix64).
@@ -355,6 +457,83 @@ mod tests {
         let hits = (0..10_000).filter(|n| unit(7, *n) < 0.2).count();
         assert!((1_700..2_300).contains(&hits), "{hits}");
         assert_eq!(unit(7, 42), unit(7, 42));
+    }
+
+    /// An upstream that answers 200 to everything and counts what it got.
+    async fn upstream() -> (String, Arc<AtomicU64>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let got = Arc::new(AtomicU64::new(0));
+        let seen = got.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |_req| {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                        async { Ok::<_, std::convert::Infallible>(plain(StatusCode::OK, "ok")) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (format!("http://{addr}"), got)
+    }
+
+    async fn post(endpoint: &str, action: &str) -> u16 {
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let req = Request::post(format!("{endpoint}/"))
+            .body(Full::new(Bytes::from(format!("Action={action}"))))
+            .unwrap();
+        client.request(req).await.unwrap().status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn holds_the_nth_matching_mutation_after_or_before_forwarding() {
+        let (up, got) = upstream().await;
+        let proxy = FaultProxy::start(&up, FaultConfig::default())
+            .await
+            .unwrap();
+        let ep = proxy.endpoint.clone();
+        let held = proxy.hold(Hold::nth_matching(2, HoldPoint::AfterForwarding, |c| {
+            c.operation.ends_with(":CreateQueue")
+        }));
+        // Reads and other mutations are not counted towards the hold.
+        assert_eq!(post(&ep, "DescribeThings").await, 200);
+        assert_eq!(post(&ep, "DeleteQueue").await, 200);
+        assert_eq!(post(&ep, "CreateQueue").await, 200);
+        let second = tokio::spawn({
+            let ep = ep.clone();
+            async move { post(&ep, "CreateQueue").await }
+        });
+        let h = held.held().await.expect("the second create is held");
+        assert_eq!(h.call.operation, "unknown:CreateQueue");
+        assert_eq!(h.upstream_status, Some(200));
+        assert_eq!(h.mutations_seen, 3, "DeleteQueue and both creates");
+        assert_eq!(got.load(Ordering::SeqCst), 4, "the emulator got it");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!second.is_finished(), "its answer is kept from the client");
+        let stats = proxy.stats();
+        assert_eq!(stats.answered.get("unknown:CreateQueue"), Some(&1));
+        let answered: Vec<&str> = stats
+            .answered_mutations
+            .iter()
+            .map(|c| c.operation.as_str())
+            .collect();
+        assert_eq!(answered, ["unknown:DeleteQueue", "unknown:CreateQueue"]);
+        proxy.release_held();
+        assert_eq!(second.await.unwrap(), 200);
+
+        let held = proxy.hold(Hold::nth_mutation(1, HoldPoint::BeforeForwarding));
+        let call = tokio::spawn(async move { post(&ep, "PutThing").await });
+        let h = held.held().await.unwrap();
+        assert_eq!(h.upstream_status, None);
+        assert_eq!(got.load(Ordering::SeqCst), 4, "never forwarded");
+        proxy.release_held();
+        assert_eq!(call.await.unwrap(), 502);
     }
 
     #[test]

@@ -191,11 +191,13 @@ pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResu
             Err(e) if error::code(&e) == Some("BucketAlreadyOwnedByYou") => {}
             Err(e) => return Err(error::aws("s3:CreateBucket", e)),
         }
-        // Endpoints that predate create-time bucket tags ignore them; only
-        // then is a separate tagging call made.
-        if !r.tags.is_empty() && tags_of(c, &name).await? != r.tags {
-            crate::retag::s3(c, &name, &r.tags).await?;
-        }
+    }
+    // Endpoints that predate create-time bucket tags ignore them; only then
+    // is a separate tagging call made. Checked for a bucket found existing
+    // too: a run killed between CreateBucket and this call left it
+    // untagged, invisible to the stack's inventory.
+    if !r.tags.is_empty() && tags_of(c, &name).await? != r.tags {
+        crate::retag::s3(c, &name, &r.tags).await?;
     }
     if p.encryption.is_some() || p.kms_key_id.is_some() {
         set_encryption(c, &name, p).await?;
