@@ -2,9 +2,13 @@
 //! emulator, with a fault-injection proxy in between that also counts every
 //! call: a no-op redeploy must make zero mutating calls.
 
-use archform_testkit::{FaultConfig, FaultProxy, sdk_config, test_endpoint};
+mod support;
+
+use archform_testkit::{FaultConfig, FaultProxy, Hold, HoldPoint, sdk_config, test_endpoint};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::census;
+use support::kills::{in_flight, run_killed_when_held};
 
 const VPC_BLUEPRINT: &str = "name: lifecycle-vpc
 description: a VPC with DNS hostnames
@@ -338,7 +342,12 @@ async fn killed_before_each_state_record_converges() {
 /// Kills a url-shortener deploy (function URL variant) after every step
 /// boundary in turn, then at pseudo-random moments with SIGKILL, running
 /// deploy again each time; the stack must end with exactly one resource
-/// per logical id and nothing left after destroy.
+/// per logical id of the blueprint, converge, and leave nothing after
+/// destroy. The random kills are taken on proxy events, not timers: each
+/// lands while a pseudo-randomly chosen mutating call of a deploy from
+/// nothing is held (answered by the emulator but not passed back, or not
+/// yet forwarded), so it is provably mid-deploy, and the state the next
+/// run loads says a call was in flight.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_every_step_boundary_and_at_random_moments_converges() {
     let dir = workdir("kills");
@@ -346,18 +355,31 @@ async fn killed_at_every_step_boundary_and_at_random_moments_converges() {
     std::fs::write(&zip, archform_testkit::zip::placeholder_function()).unwrap();
     let stack = format!("kill-{}", std::process::id());
     let endpoint = test_endpoint();
+    // Every run goes through the proxy, which counts calls and holds the
+    // one a random kill lands on.
+    let proxy = FaultProxy::start(&endpoint, FaultConfig::default())
+        .await
+        .unwrap();
     let deploy: Vec<String> = args(&[
         "deploy",
         "url-shortener",
         "--stack",
         &stack,
         "--endpoint",
-        &endpoint,
+        &proxy.endpoint,
         "--set",
         "front_door=function_url",
         "--code-override",
         zip.to_str().unwrap(),
     ]);
+    let destroy = args(&["destroy", "--stack", &stack, "--endpoint", &proxy.endpoint]);
+    let graph = archform_blueprint::compile(&archform_blueprint::StackRequest {
+        blueprint: Some("url-shortener".into()),
+        stack: Some(stack.clone()),
+        set: vec!["front_door=function_url".into()],
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     let spawn = |extra_env: Option<(&str, String)>| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_archform"));
         c.current_dir(&dir)
@@ -379,41 +401,61 @@ async fn killed_at_every_step_boundary_and_at_random_moments_converges() {
             "run {n}: {status:?}"
         );
     }
-    // Random moments: SIGKILL after a delay from a fixed pseudo-random sequence.
+    // How many mutating calls a deploy from nothing makes: the random
+    // kills pick one of them.
+    let r = archform(&dir, destroy.clone()).await;
+    assert_eq!(r.code, 0, "destroy: {}", r.stderr);
+    proxy.reset();
+    let r = archform(&dir, deploy.clone()).await;
+    assert_eq!(r.code, 0, "a deploy from nothing: {}", r.stderr);
+    let calls: u64 = proxy.stats().mutations().values().sum();
+    assert!(
+        calls > 14,
+        "a deploy from nothing made {calls} mutating calls"
+    );
+    // Random moments: a kill while the k-th mutating call of a deploy from
+    // nothing is held, k and the hold point from a fixed pseudo-random
+    // sequence.
     let mut seed: u64 = 0x5eed;
-    for _ in 0..5 {
-        let _ = archform(
-            &dir,
-            args(&["destroy", "--stack", &stack, "--endpoint", &endpoint]),
-        )
-        .await;
+    for i in 0..5 {
+        let r = archform(&dir, destroy.clone()).await;
+        assert_eq!(r.code, 0, "destroy before kill {i}: {}", r.stderr);
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let delay = std::time::Duration::from_millis(30 + (seed >> 33) % 400);
-        let mut child = spawn(None).spawn().unwrap();
-        tokio::time::sleep(delay).await;
-        let _ = child.kill();
-        let _ = child.wait();
+        let k = 1 + (seed >> 33) % calls;
+        let point = if (seed >> 17) & 1 == 0 {
+            HoldPoint::AfterForwarding
+        } else {
+            HoldPoint::BeforeForwarding
+        };
+        let label = format!("random kill {i}: mutating call {k} of {calls} held {point:?}");
+        let held = proxy.hold(Hold::nth_mutation(k, point));
+        let h = run_killed_when_held(&dir, &deploy, held, &label).await;
+        proxy.release_held();
+        assert_eq!(h.mutations_seen, k, "{label}: {h:?}");
+        let flying = in_flight(&dir, &stack);
+        eprintln!("{label}: held {}, in flight {flying:?}", h.call.operation);
+        assert!(
+            !flying.is_empty(),
+            "{label}: killed mid-deploy, yet the stored state has no call in flight (held {h:?})"
+        );
     }
     let r = archform(&dir, deploy.clone()).await;
     assert_eq!(r.code, 0, "final deploy: {}", r.stderr);
+    proxy.reset();
     let r = archform(&dir, deploy.clone()).await;
     assert_eq!(r.json["changes"], 0, "the stack converged: {}", r.json);
+    let mutations = proxy.stats().mutations();
+    assert!(
+        mutations.is_empty(),
+        "the stack did not converge: a redeploy changed {mutations:?}"
+    );
     let clients = archform_aws::Clients::new(&sdk_config(&endpoint).await);
-    let found = archform_aws::inventory(&clients, &stack).await.unwrap();
-    let mut ids: Vec<&str> = found.iter().map(|f| f.id.as_str()).collect();
-    ids.sort();
-    let before = ids.len();
-    ids.dedup();
-    assert_eq!(before, ids.len(), "duplicates after kills: {found:?}");
-    let r = archform(
-        &dir,
-        args(&["destroy", "--stack", &stack, "--endpoint", &endpoint]),
-    )
-    .await;
+    census::assert_each_once(&clients, &stack, &graph, "after the kills").await;
+    let r = archform(&dir, destroy.clone()).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    archform_aws::assert_no_leftovers(&clients, &stack).await;
+    census::assert_nothing_left(&clients, &stack, &graph, "after destroy").await;
 }
 
 /// Two deploys of one stack at once: one runs, the other stops with a lock
