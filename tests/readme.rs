@@ -1,4 +1,4 @@
-//! README.md shows each blueprint's diagram; this keeps them equal to what
+//! docs/blueprints.md shows each blueprint's diagram; this keeps them equal to what
 //! `archform render <bp> --format mermaid` draws. `ARCHFORM_UPDATE_GOLDEN=1`
 //! rewrites the section instead.
 
@@ -32,22 +32,22 @@ fn section() -> String {
 
 #[test]
 fn readme_diagrams_match_the_renderer() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/blueprints.md");
     let readme = std::fs::read_to_string(&path).unwrap();
     let (head, rest) = readme
         .split_once(START)
-        .expect("README has the diagrams:start marker");
+        .expect("docs/blueprints.md has the diagrams:start marker");
     let (current, tail) = rest
         .split_once(END)
-        .expect("README has the diagrams:end marker");
+        .expect("docs/blueprints.md has the diagrams:end marker");
     let wanted = format!("\n{}", section());
     if std::env::var_os("ARCHFORM_UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, format!("{head}{START}{wanted}{END}{tail}")).unwrap();
-        eprintln!("rewrote the diagrams in README.md");
+        eprintln!("rewrote the diagrams in docs/blueprints.md");
         return;
     }
     assert!(
         current == wanted,
-        "README.md's diagrams are stale; run `ARCHFORM_UPDATE_GOLDEN=1 cargo test --test readme`"
+        "docs/blueprints.md's diagrams are stale; run `ARCHFORM_UPDATE_GOLDEN=1 cargo test --test readme`"
     );
 }
