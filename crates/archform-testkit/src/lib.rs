@@ -23,7 +23,7 @@ pub use archform_emulator::{
     EmulatorKind, Error, OwnedEmulator, PythonTool, Result, cache_root, daemon, endpoint_kind,
     ensure_venv,
 };
-pub use fault_proxy::{FaultConfig, FaultProxy, ProxyStats, is_mutation};
+pub use fault_proxy::{Answer, Call, FaultConfig, FaultProxy, ProxyStats, Rule, is_mutation};
 pub use fixture::{
     TEST_EMULATOR_ENV, TEST_ENDPOINT_ENV, sdk_config, test_endpoint, try_test_endpoint,
 };

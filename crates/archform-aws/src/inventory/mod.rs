@@ -171,19 +171,21 @@ fn kv((k, v): (&String, &String)) -> (String, String) {
 /// tags that could not be read).
 pub async fn inventory(clients: &Clients, stack: &str) -> Inventory {
     let c = clients;
+    // Each lister's future holds many SDK calls' state: boxed, so that a
+    // caller's future (a test's, on a 2 MiB thread stack) stays small.
     let listings = tokio::join!(
-        network::ec2(c, stack),
-        compute::iam_roles(c, stack),
-        compute::log_groups(c, stack),
-        compute::lambda(c, stack),
-        messaging::queues(c, stack),
-        messaging::topics(c, stack),
-        data::tables(c, stack),
-        data::buckets(c, stack),
-        edge::elbv2(c, stack),
-        edge::apis(c, stack),
-        data::rds(c, stack),
-        compute::secrets(c, stack),
+        Box::pin(network::ec2(c, stack)),
+        Box::pin(compute::iam_roles(c, stack)),
+        Box::pin(compute::log_groups(c, stack)),
+        Box::pin(compute::lambda(c, stack)),
+        Box::pin(messaging::queues(c, stack)),
+        Box::pin(messaging::topics(c, stack)),
+        Box::pin(data::tables(c, stack)),
+        Box::pin(data::buckets(c, stack)),
+        Box::pin(edge::elbv2(c, stack)),
+        Box::pin(edge::apis(c, stack)),
+        Box::pin(data::rds(c, stack)),
+        Box::pin(compute::secrets(c, stack)),
     );
     let (ec2, iam, logs, lambda, sqs, sns, ddb, s3, elb, apigw, rds, secrets) = listings;
     let mut inv = Inventory::default();
