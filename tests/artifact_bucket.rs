@@ -195,8 +195,7 @@ async fn a_zip_over_the_direct_upload_limit_needs_and_uses_the_artifact_bucket()
         );
     }
     assert_eq!(proxy.stats().total(), 0, "{:?}", proxy.stats().calls);
-    let found = archform_aws::inventory(&direct, &stack).await.unwrap();
-    assert!(found.is_empty(), "{found:?}");
+    archform_aws::assert_no_leftovers(&direct, &stack).await;
 
     // With the bucket: uploaded to its content-addressed key, deployed.
     let bucket = format!("{stack}-artifacts");

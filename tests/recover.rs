@@ -377,3 +377,73 @@ async fn notifications() {
 async fn three_tier() {
     recover_then_drift("three-tier").await;
 }
+
+/// A service `state recover` could not look at (here RDS answering a bare
+/// 404, as an emulator lacking it does) is printed, is in the JSON report's
+/// `unknown`, and makes the exit code 1; what was found is still saved.
+#[tokio::test(flavor = "multi_thread")]
+async fn recover_says_what_it_could_not_look_at() {
+    use archform_testkit::{Answer, FaultConfig, FaultProxy, Rule};
+    let proxy = FaultProxy::start(
+        &test_endpoint(),
+        FaultConfig {
+            rules: vec![Rule::new(|c| c.service == "rds", Answer::Bare404)],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let s = Stack::new("unknown", &proxy.endpoint);
+    let direct = Clients::new(&sdk_config(&test_endpoint()).await);
+    let queue = direct
+        .sqs
+        .create_queue()
+        .queue_name(format!("{}-jobs", s.name))
+        .tags("archform:stack", &s.name)
+        .tags("archform:id", "jobs")
+        .send()
+        .await
+        .unwrap();
+
+    let (code, rec, _) = s.run(&["state", "recover", "--stack", &s.name]);
+    assert_eq!(code, 1, "an incomplete recover exits 1: {rec}");
+    let unknown = rec["unknown"].as_array().unwrap();
+    let services: BTreeSet<&str> = unknown
+        .iter()
+        .map(|u| u["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, BTreeSet::from(["rds"]), "{rec}");
+    assert!(
+        unknown
+            .iter()
+            .any(|u| u["kinds"] == serde_json::json!(["rds.db_instance"])),
+        "{rec}"
+    );
+    assert!(
+        s.state().resources.contains_key("jobs"),
+        "what was found is saved"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_archform"))
+        .current_dir(&s.dir)
+        .args(["state", "recover", "--stack", &s.name, "--force"])
+        .args(["--endpoint", &s.endpoint])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Could not look at 2 places")
+            && text.contains("rds (rds.db_instance): DescribeDBInstances"),
+        "{text}"
+    );
+
+    direct
+        .sqs
+        .delete_queue()
+        .queue_url(queue.queue_url().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_no_leftovers(&direct, &s.name).await;
+}

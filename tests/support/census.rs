@@ -50,9 +50,14 @@ fn statement_id(stack: &str, id: &str) -> String {
 
 /// Counts what `graph`'s stack has in the account.
 pub async fn census(clients: &Clients, stack: &str, graph: &Graph) -> Census {
-    let found = archform_aws::inventory(clients, stack)
-        .await
-        .unwrap_or_else(|e| panic!("inventory of `{stack}`: {e}"));
+    let inv = archform_aws::inventory(clients, stack).await;
+    // What the inventory could not look at may hide a duplicate or a leak.
+    assert!(
+        inv.is_complete(),
+        "inventory of `{stack}` incomplete: {:?}",
+        inv.unknown
+    );
+    let found = inv.found;
     let mut count: BTreeMap<String, usize> = BTreeMap::new();
     let mut strays = Vec::new();
     for f in &found {

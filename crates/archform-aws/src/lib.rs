@@ -21,7 +21,10 @@ use archform_engine::provider::{Applied, BoxFuture, Observed, Provider, Provider
 use archform_engine::state::ResourceState;
 pub use clients::Clients;
 use indexmap::IndexMap;
-pub use inventory::{Found, InventoryError, assert_no_leftovers, inventory};
+pub use inventory::{
+    Found, Inventory, Leftovers, Unlisted, assert_no_leftovers, check_no_leftovers,
+    check_no_leftovers_beyond, inventory,
+};
 use serde_json::Value;
 pub use state_s3::S3Backend;
 

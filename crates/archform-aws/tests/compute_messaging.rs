@@ -586,6 +586,91 @@ fn zip_file(s: &str, marker: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// The two function properties a read takes from answers of their own, as
+/// the emulator holds them, asked through the SDK: GetFunctionConcurrency's
+/// reserved concurrency and GetFunction's LoggingConfig log group. These,
+/// not archform's read, are what the read is checked against.
+struct Held {
+    reserved_concurrency: Option<i64>,
+    /// `None` also when the emulator reports no LoggingConfig at all.
+    log_group: Option<String>,
+    /// AWS always reports a LoggingConfig; moto 5.x never does.
+    reports_logging: bool,
+}
+
+async fn held(lambda: &aws_sdk_lambda::Client, name: &str) -> Held {
+    let c = lambda
+        .get_function_concurrency()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap();
+    let f = lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap();
+    let logging = f.configuration().and_then(|c| c.logging_config());
+    // Lambda's own group is what leaving `log_group` out means.
+    let own = format!("/aws/lambda/{name}");
+    Held {
+        reserved_concurrency: c.reserved_concurrent_executions().map(i64::from),
+        log_group: logging
+            .and_then(|l| l.log_group())
+            .filter(|g| *g != own)
+            .map(String::from),
+        reports_logging: logging.is_some(),
+    }
+}
+
+/// archform's read reports what the emulator holds. Where the emulator
+/// reports no LoggingConfig, the log group cannot be checked against it:
+/// the read then gives back the applied group (the provider's documented
+/// emulator fallback), and the test says so.
+fn assert_read_as_held(seen: &Value, applied: &Value, h: &Held) {
+    assert_eq!(
+        seen.get("reserved_concurrency").and_then(Value::as_i64),
+        h.reserved_concurrency,
+        "reserved_concurrency: the read differs from GetFunctionConcurrency"
+    );
+    if h.reports_logging {
+        assert_eq!(
+            seen.get("log_group").and_then(Value::as_str),
+            h.log_group.as_deref(),
+            "log_group: the read differs from GetFunction's LoggingConfig"
+        );
+    } else {
+        eprintln!(
+            "the emulator reports no LoggingConfig: log_group is not checked against it \
+             (the read echoes the applied value)"
+        );
+        assert_eq!(seen.get("log_group"), applied.get("log_group"));
+    }
+}
+
+/// `st` with its reserved concurrency and log group as the emulator holds
+/// them: what a read without the applied properties (`state recover`) must
+/// report.
+fn as_held(st: &ResourceState, h: &Held) -> ResourceState {
+    let mut st = st.clone();
+    let props = st.properties.as_object_mut().unwrap();
+    let mut set = |k: &str, v: Option<Value>| match v {
+        Some(v) => {
+            props.insert(k.to_string(), v);
+        }
+        None => {
+            props.remove(k);
+        }
+    };
+    set(
+        "reserved_concurrency",
+        h.reserved_concurrency.map(Value::from),
+    );
+    set("log_group", h.log_group.clone().map(Value::from));
+    st
+}
+
 #[tokio::test]
 async fn lambda_function_lifecycle() {
     let (p, config) = provider().await;
@@ -625,18 +710,14 @@ async fn lambda_function_lifecycle() {
         seen.properties["code"],
         json!({"sha256": r.properties["code"]["sha256"]})
     );
-    // moto (5.x) reports no LoggingConfig at all (AWS always does): a read
-    // without the applied properties cannot know the log group there.
-    let reports_logging = f.configuration().unwrap().logging_config().is_some();
-    let recoverable = |st: &ResourceState| {
-        let mut st = st.clone();
-        if !reports_logging {
-            eprintln!("the emulator does not report the function's LoggingConfig");
-            st.properties.as_object_mut().unwrap().remove("log_group");
-        }
-        st
-    };
-    assert_recovers(&p, "worker", &recoverable(&st)).await;
+    let group = format!("/archform/{s}-worker_logs");
+    let h = held(&lambda, &name).await;
+    assert_eq!(h.reserved_concurrency, Some(5), "GetFunctionConcurrency");
+    if h.reports_logging {
+        assert_eq!(h.log_group.as_deref(), Some(&*group), "GetFunction");
+    }
+    assert_read_as_held(&seen.properties, &r.properties, &h);
+    assert_recovers(&p, "worker", &as_held(&st, &h)).await;
 
     // In place: code, configuration and tags.
     r.properties["code"] = code(&s, "two");
@@ -671,7 +752,10 @@ async fn lambda_function_lifecycle() {
     assert_eq!(f.tags().unwrap()["team"], "core");
     let seen = p.read("worker", &st).await.unwrap().unwrap();
     assert_reads_back(r.kind, &r.properties, &seen.properties);
-    assert_recovers(&p, "worker", &recoverable(&st)).await;
+    let h = held(&lambda, &name).await;
+    assert_eq!(h.reserved_concurrency, Some(5), "GetFunctionConcurrency");
+    assert_read_as_held(&seen.properties, &r.properties, &h);
+    assert_recovers(&p, "worker", &as_held(&st, &h)).await;
 
     // Memory and environment left out go back to Lambda's default and none.
     for k in ["memory_size", "environment"] {
@@ -683,6 +767,9 @@ async fn lambda_function_lifecycle() {
     let seen = p.read("worker", &st).await.unwrap().unwrap();
     assert_reads_back(r.kind, &r.properties, &seen.properties);
     assert_eq!(seen.properties["memory_size"], 128);
+    let h = held(&lambda, &name).await;
+    assert_read_as_held(&seen.properties, &r.properties, &h);
+    assert_recovers(&p, "worker", &as_held(&st, &h)).await;
     delete_twice(&p, "worker", &st).await;
 
     // A function in a VPC: delete detaches the VPC configuration first.

@@ -1,7 +1,9 @@
 //! An HTTP proxy in front of an emulator that injects the faults real AWS
 //! produces (throttling, 5xx) on a share of calls and adds latency, per
 //! operation if asked (NAT gateways and load balancers take far longer to
-//! create than queues). It also counts calls, and mutating calls, per
+//! create than queues). Chosen calls can be answered with an error of the
+//! service's own shape or a bare 404 ([`Rule`]), as real AWS or an emulator
+//! lacking a service would. It also counts calls, and mutating calls, per
 //! operation: a no-op redeploy must make none. A test can have it hold one
 //! mutating call ([`hold`]) to kill the client while that call is in flight.
 
@@ -40,6 +42,62 @@ pub struct FaultConfig {
     /// has to tag the new bucket with a second call (PutBucketTagging),
     /// as archform's s3.bucket provider does on such endpoints.
     pub drop_create_bucket_tags: bool,
+    /// Calls answered by the first rule that matches them, never forwarded.
+    pub rules: Vec<Rule>,
+}
+
+/// The answer a [`Rule`] gives instead of forwarding.
+#[derive(Clone, Debug)]
+pub enum Answer {
+    /// A 404 with no body and no AWS error code: how an emulator answers an
+    /// operation or service it lacks.
+    Bare404,
+    /// An error in the service's own protocol: `code` where each protocol's
+    /// SDK reads the error code, with this HTTP status.
+    Error {
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+impl Answer {
+    pub fn error(status: u16, code: &str, message: &str) -> Answer {
+        Answer::Error {
+            status,
+            code: code.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+type Matcher = Arc<dyn Fn(&Call) -> bool + Send + Sync>;
+
+/// Answers the calls `matches` picks with `answer`.
+#[derive(Clone)]
+pub struct Rule {
+    matches: Matcher,
+    answer: Answer,
+}
+
+impl Rule {
+    pub fn new(
+        matches: impl Fn(&Call) -> bool + Send + Sync + 'static,
+        answer: Answer,
+    ) -> Rule {
+        Rule {
+            matches: Arc::new(matches),
+            answer,
+        }
+    }
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rule")
+            .field("answer", &self.answer)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +106,7 @@ struct Counters {
     answered: BTreeMap<String, u64>,
     answered_mutations: Vec<Call>,
     faults: u64,
+    ruled: u64,
 }
 
 /// A running proxy; stops when dropped (letting any held call go).
@@ -76,6 +135,8 @@ pub struct ProxyStats {
     /// The mutating calls among them, in the order they were answered.
     pub answered_mutations: Vec<Call>,
     pub faults: u64,
+    /// Calls answered by a [`Rule`].
+    pub ruled: u64,
 }
 
 impl ProxyStats {
@@ -153,6 +214,7 @@ impl FaultProxy {
             answered: c.answered.clone(),
             answered_mutations: c.answered_mutations.clone(),
             faults: c.faults,
+            ruled: c.ruled,
         }
     }
 
@@ -176,8 +238,8 @@ enum Protocol {
     Json,
     /// Form-encoded `Action=` (EC2, IAM, SNS, ELBv2, RDS, STS).
     Query { ec2: bool },
-    /// REST-JSON / REST-XML (Lambda, API Gateway v2, S3).
-    Rest,
+    /// REST-JSON (Lambda, API Gateway v2) or REST-XML (S3).
+    Rest { xml: bool },
 }
 
 impl Shared {
@@ -188,7 +250,7 @@ impl Shared {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let (operation, protocol) = classify(&parts, &body);
+        let (operation, service, protocol) = classify(&parts, &body);
         let (parts, body) = if self.config.drop_create_bucket_tags {
             without_create_bucket_tags(parts, body)
         } else {
@@ -199,11 +261,19 @@ impl Shared {
             *c.calls.entry(operation.clone()).or_default() += 1;
         }
         let call = Call {
+            service,
             operation: operation.clone(),
             method: parts.method.to_string(),
             path: parts.uri.path().to_string(),
             query: parts.uri.query().unwrap_or_default().to_string(),
         };
+        if let Some(rule) = self.config.rules.iter().find(|r| (r.matches)(&call)) {
+            self.counters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .ruled += 1;
+            return answer(&protocol, &rule.answer);
+        }
         let ticket = is_mutation(&operation)
             .then(|| self.holds.pick(&call))
             .flatten();
@@ -310,7 +380,7 @@ fn unit(seed: u64, n: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
-fn classify(parts: &hyper::http::request::Parts, body: &Bytes) -> (String, Protocol) {
+fn classify(parts: &hyper::http::request::Parts, body: &Bytes) -> (String, String, Protocol) {
     let service = parts
         .headers
         .get("authorization")
@@ -325,7 +395,7 @@ fn classify(parts: &hyper::http::request::Parts, body: &Bytes) -> (String, Proto
         .and_then(|v| v.to_str().ok())
     {
         let op = target.rsplit('.').next().unwrap_or(target);
-        return (format!("{service}:{op}"), Protocol::Json);
+        return (format!("{service}:{op}"), service, Protocol::Json);
     }
     let text = String::from_utf8_lossy(body);
     if let Some(action) = text
@@ -338,11 +408,11 @@ fn classify(parts: &hyper::http::request::Parts, body: &Bytes) -> (String, Proto
                 .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("Action=")))
         })
     {
+        let ec2 = service == "ec2";
         return (
             format!("{service}:{action}"),
-            Protocol::Query {
-                ec2: service == "ec2",
-            },
+            service,
+            Protocol::Query { ec2 },
         );
     }
     // REST: the method and the path without ids is a fair operation name.
@@ -353,7 +423,12 @@ fn classify(parts: &hyper::http::request::Parts, body: &Bytes) -> (String, Proto
         .take(3)
         .collect::<Vec<_>>()
         .join("/");
-    (format!("{service}:{} {path}", parts.method), Protocol::Rest)
+    let xml = service == "s3";
+    (
+        format!("{service}:{} {path}", parts.method),
+        service,
+        Protocol::Rest { xml },
+    )
 }
 
 /// Operations that change something.
@@ -427,7 +502,7 @@ fn fault(protocol: &Protocol, n: u64) -> Response<Full<Bytes>> {
             "text/xml",
             "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded (injected)</Message></Error><RequestId>injected</RequestId></ErrorResponse>".to_string(),
         ),
-        Protocol::Rest => (
+        Protocol::Rest { .. } => (
             StatusCode::TOO_MANY_REQUESTS,
             "application/json",
             r#"{"message":"Rate exceeded (injected)"}"#.to_string(),
@@ -439,11 +514,67 @@ fn fault(protocol: &Protocol, n: u64) -> Response<Full<Bytes>> {
         "content-type",
         hyper::header::HeaderValue::from_static(content_type),
     );
-    if matches!(protocol, Protocol::Rest) {
+    if matches!(protocol, Protocol::Rest { .. }) {
         r.headers_mut().insert(
             "x-amzn-errortype",
             hyper::header::HeaderValue::from_static("TooManyRequestsException"),
         );
+    }
+    r
+}
+
+/// A rule's answer in the call's protocol.
+fn answer(protocol: &Protocol, answer: &Answer) -> Response<Full<Bytes>> {
+    let (status, code, message) = match answer {
+        Answer::Bare404 => return plain(StatusCode::NOT_FOUND, ""),
+        Answer::Error {
+            status,
+            code,
+            message,
+        } => (
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+            code.as_str(),
+            message.as_str(),
+        ),
+    };
+    let (content_type, body) = match protocol {
+        Protocol::Json => (
+            "application/x-amz-json-1.0",
+            serde_json::json!({"__type": code, "message": message}).to_string(),
+        ),
+        Protocol::Query { ec2: true } => (
+            "text/xml",
+            format!(
+                "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>injected</RequestID></Response>"
+            ),
+        ),
+        Protocol::Query { ec2: false } => (
+            "text/xml",
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>injected</RequestId></ErrorResponse>"
+            ),
+        ),
+        Protocol::Rest { xml: true } => (
+            "application/xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>injected</RequestId></Error>"
+            ),
+        ),
+        Protocol::Rest { xml: false } => (
+            "application/json",
+            serde_json::json!({"message": message}).to_string(),
+        ),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    if matches!(protocol, Protocol::Rest { xml: false } | Protocol::Json)
+        && let Ok(v) = hyper::header::HeaderValue::from_str(code)
+    {
+        r.headers_mut().insert("x-amzn-errortype", v);
     }
     r
 }
@@ -534,6 +665,20 @@ mod tests {
         assert_eq!(got.load(Ordering::SeqCst), 4, "never forwarded");
         proxy.release_held();
         assert_eq!(call.await.unwrap(), 502);
+    }
+
+    #[test]
+    fn classifies_service_and_operation() {
+        let auth = "AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/rds/aws4_request, SignedHeaders=host, Signature=x";
+        let (parts, _) = Request::builder()
+            .uri("/?Action=DescribeDBInstances")
+            .header("authorization", auth)
+            .body(())
+            .unwrap()
+            .into_parts();
+        let (operation, service, _) = classify(&parts, &Bytes::new());
+        assert_eq!(operation, "rds:DescribeDBInstances");
+        assert_eq!(service, "rds");
     }
 
     #[test]

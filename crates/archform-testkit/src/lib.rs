@@ -24,7 +24,8 @@ pub use archform_emulator::{
     ensure_venv,
 };
 pub use fault_proxy::{
-    Call, FaultConfig, FaultProxy, Held, HeldCall, Hold, HoldPoint, ProxyStats, is_mutation,
+    Answer, Call, FaultConfig, FaultProxy, Held, HeldCall, Hold, HoldPoint, ProxyStats, Rule,
+    is_mutation,
 };
 pub use fixture::{
     TEST_EMULATOR_ENV, TEST_ENDPOINT_ENV, sdk_config, test_endpoint, try_test_endpoint,

@@ -196,7 +196,7 @@ pub fn recover(out: OutputFormat, args: &RecoverArgs) -> anyhow::Result<i32> {
                 .clone()
                 .or_else(|| existing.as_ref().map(|s| s.blueprint.clone()))
                 .unwrap_or_else(|| "unknown".into());
-            let mut r = archform_aws::inventory::recover(&provider, &args.stack, &blueprint).await?;
+            let mut r = archform_aws::inventory::recover(&provider, &args.stack, &blueprint).await;
             let completed = match &graph {
                 Some(g) => {
                     use archform_engine::provider::Provider;
@@ -232,6 +232,7 @@ pub fn recover(out: OutputFormat, args: &RecoverArgs) -> anyhow::Result<i32> {
             "untracked": r.untracked,
             "unread": r.unread.iter().map(|(id, e)| serde_json::json!({"id": id, "error": e})).collect::<Vec<_>>(),
             "through_parents": through_parents,
+            "unknown": r.unknown,
         });
         output::emit(out, &report, || {
             let mut s = format!(
@@ -268,9 +269,20 @@ pub fn recover(out: OutputFormat, args: &RecoverArgs) -> anyhow::Result<i32> {
                     "Only tagged resources were recorded: pass --blueprint (and the --set values of the deploy) to find untagged ones too.\n",
                 );
             }
+            if !r.unknown.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "Could not look at {} places: resources tagged with the stack may be there and are not in this state:",
+                    r.unknown.len()
+                );
+                for u in &r.unknown {
+                    let _ = writeln!(s, "  {u}");
+                }
+            }
             s.push_str("Run `archform plan` and review it before deploying.\n");
             s
         });
-        Ok(0)
+        // Incomplete: the state was saved, but may lack what could not be seen.
+        Ok(if r.unknown.is_empty() { 0 } else { 1 })
     })
 }

@@ -15,6 +15,8 @@ use tokio::sync::{oneshot, watch};
 /// One call as the proxy saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Call {
+    /// The signing service (`s3`, `lambda`, `sqs`, ...).
+    pub service: String,
     /// As counted in [`super::ProxyStats::calls`]: `sqs:CreateQueue`,
     /// `lambda:POST /2015-03-31/functions`.
     pub operation: String,
