@@ -10,14 +10,17 @@
 
 pub mod calls;
 pub mod config;
+pub mod dynamo;
 pub mod fanout;
 pub mod frames;
 pub mod ids;
+pub mod lambda;
 pub mod limits;
 pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod order;
+pub mod secret;
 pub mod service;
 pub mod store;
 pub mod token;
