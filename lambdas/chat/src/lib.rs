@@ -9,10 +9,12 @@
 //! Redis pub/sub between instances). The protocol is in the README.
 
 pub mod calls;
+pub mod cli;
 pub mod config;
 pub mod dynamo;
 pub mod fanout;
 pub mod frames;
+pub mod hub;
 pub mod ids;
 pub mod lambda;
 pub mod limits;
@@ -20,7 +22,9 @@ pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod order;
+pub mod page;
 pub mod secret;
+pub mod serve;
 pub mod service;
 pub mod store;
 pub mod token;
