@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod model;
 pub mod order;
 pub mod page;
+pub mod page_lambda;
 pub mod secret;
 pub mod serve;
 pub mod service;
