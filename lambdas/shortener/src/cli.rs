@@ -4,12 +4,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
-use aws_config::BehaviorVersion;
 use clap::Args;
 
 use crate::config::{Config, RawConfig, TRUST_FORWARDED_FOR};
-use crate::logging::{self, LogTarget};
 use crate::metrics::MetricsSink;
+use service_common::logging::{self, LogTarget};
+use service_common::serving::announce;
+pub use service_common::serving::shutdown_signal;
 
 /// Flags of `shortener serve` (and of `shortener-api` outside Lambda).
 #[derive(Debug, Clone, Args)]
@@ -88,14 +89,13 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     // AWS_ENDPOINT_URL, credentials, region: the standard AWS environment.
-    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    if sdk.region().is_none() {
-        eprintln!(
-            "error: no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION, \
-             or a region in the AWS_PROFILE's config)"
-        );
-        return ExitCode::from(2);
-    }
+    let sdk = match service_common::aws_sdk::load().await {
+        Ok(sdk) => sdk,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
 
     let addr = SocketAddr::new(args.bind, args.port);
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -148,36 +148,4 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The one stdout line: `listening on http://<addr>`.
-fn announce(bound: SocketAddr) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on http://{bound}")?;
-    // Callers read it through a pipe, where stdout is block buffered.
-    stdout.flush()
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received");
 }

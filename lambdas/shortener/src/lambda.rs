@@ -10,21 +10,14 @@ use crate::aggregator::aggregate;
 use crate::aws::DynamoClicks;
 use crate::clicks::ClickBatcher;
 use crate::config::{Config, clicks_table_from_env};
-use crate::logging::{self, LogTarget};
 use crate::metrics::MetricsSink;
 use crate::store::ClickCounter;
+use service_common::logging::{self, LogTarget};
 
-/// The variable the Lambda service (and archform's local runtime) sets for
-/// every function process; its presence is what "running in Lambda" means.
-pub const RUNTIME_API_ENV: &str = "AWS_LAMBDA_RUNTIME_API";
-
-/// True when the process was started by a Lambda runtime.
-pub fn in_lambda() -> bool {
-    std::env::var_os(RUNTIME_API_ENV).is_some()
-}
+pub use service_common::runtime::{RUNTIME_API_ENV, in_lambda};
 
 /// Exit status for a configuration error, as standalone.
-const CONFIG_ERROR_EXIT: i32 = 2;
+const CONFIG_ERROR_EXIT: i32 = service_common::runtime::CONFIG_ERROR_EXIT as i32;
 
 /// `shortener-api` on Lambda: the router through `lambda_http` (ALB and
 /// function URL events), with the click batch flushed on SIGTERM.

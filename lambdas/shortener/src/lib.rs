@@ -36,7 +36,6 @@ pub mod config;
 pub mod handlers;
 pub mod lambda;
 pub mod link;
-pub mod logging;
 pub mod memory;
 pub mod metrics;
 pub mod page;
@@ -49,7 +48,9 @@ pub use app::{AppState, Stores, router};
 pub use clicks::{BatcherConfig, ClickBatcher, ClickEvent, ClickSender};
 pub use config::{Config, ConfigError, RedirectStatus, ServiceOptions};
 pub use link::Link;
-pub use metrics::MetricsSink;
+pub use service_common::MetricsSink;
+/// JSON log lines (shared by every service in lambdas/).
+pub use service_common::logging;
 pub use store::{ClickCounter, ClickQueue, LinkStore, RateCounter, StoreError};
 
 #[cfg(test)]

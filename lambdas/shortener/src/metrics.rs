@@ -9,11 +9,12 @@
 //! [`REPORT_EVERY_LOOKUPS`] lookups or [`REPORT_EVERY`], whichever is first
 //! (checked on lookups: an idle instance reports nothing, which is right).
 
-use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
+pub use service_common::MetricsSink;
+use service_common::emf;
 
 use crate::cache::CacheStats;
 use crate::clicks::ClickStatsSnapshot;
@@ -21,29 +22,6 @@ use crate::clicks::ClickStatsSnapshot;
 pub const NAMESPACE: &str = "archform/shortener";
 pub const REPORT_EVERY_LOOKUPS: u64 = 1000;
 pub const REPORT_EVERY: Duration = Duration::from_secs(60);
-
-/// Where metric lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricsSink {
-    /// Lambda: CloudWatch reads EMF from the function's stdout.
-    Stdout,
-    /// Standalone: stdout is kept for the `listening on` line.
-    Stderr,
-    /// Not written (tests, or library users who do not want them).
-    Off,
-}
-
-impl MetricsSink {
-    pub fn write_line(self, line: &str) {
-        // Written whole under the stream's lock so it never interleaves
-        // with a log line.
-        let _ = match self {
-            Self::Stdout => writeln!(std::io::stdout().lock(), "{line}"),
-            Self::Stderr => writeln!(std::io::stderr().lock(), "{line}"),
-            Self::Off => Ok(()),
-        };
-    }
-}
 
 /// Counters at the previous report.
 struct Last {
@@ -164,32 +142,19 @@ pub fn emf_line(
     metrics: &[(&str, &str, f64)],
     cache_entries: usize,
 ) -> String {
-    let definitions: Vec<Value> = metrics
-        .iter()
-        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
-        .collect();
-    let mut root = Map::new();
-    root.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": epoch_millis,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Service"]],
-                "Metrics": definitions,
-            }],
-        }),
-    );
-    root.insert("Service".into(), json!(service));
-    for (name, _, value) in metrics {
-        root.insert((*name).into(), json!(value));
-    }
-    root.insert("CacheEntries".into(), json!(cache_entries));
-    Value::Object(root).to_string()
+    emf::document(
+        NAMESPACE,
+        epoch_millis,
+        &[("Service", service)],
+        metrics,
+        &[("CacheEntries", json!(cache_entries))],
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     fn stats(hits: u64, misses: u64) -> CacheStats {

@@ -13,31 +13,13 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use http::HeaderMap;
 use http::request::Parts;
 use lambda_http::request::RequestContext;
-use rand::Rng;
 
 use crate::app::AppState;
 use crate::config::base_url_host;
 use crate::rate_limit::client_key;
 
 /// The id of one request, in logs, error bodies and `x-request-id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
-
-impl RequestId {
-    /// Lambda's request id when running on Lambda, else a fresh random one.
-    pub fn for_request(extensions: &http::Extensions) -> Self {
-        match extensions.get::<lambda_http::Context>() {
-            Some(context) if !context.request_id.is_empty() => Self(context.request_id.clone()),
-            _ => Self::random(),
-        }
-    }
-
-    /// 128 random bits as 32 hex digits.
-    pub fn random() -> Self {
-        let bits: u128 = rand::rng().random();
-        Self(format!("{bits:032x}"))
-    }
-}
+pub use service_common::RequestId;
 
 /// How the request reached the function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,13 +257,5 @@ mod tests {
         assert_eq!(host_header(&headers("[::1]:80")), Some("[::1]:80"));
         assert_eq!(host_header(&headers("evil.com/<script>")), None);
         assert_eq!(host_header(&headers("a b")), None);
-    }
-
-    #[test]
-    fn random_request_ids_are_distinct_hex() {
-        let (a, b) = (RequestId::random(), RequestId::random());
-        assert_ne!(a, b);
-        assert_eq!(a.0.len(), 32);
-        assert!(a.0.bytes().all(|c| c.is_ascii_hexdigit()));
     }
 }

@@ -5,7 +5,6 @@
 pub mod http_routes;
 pub mod http_serving;
 pub mod sqs_forwarder;
-pub mod ws_management;
 pub mod ws_routes;
 
 use lambda_runtime::{Error, LambdaEvent};

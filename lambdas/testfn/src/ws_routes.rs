@@ -9,7 +9,7 @@ use aws_sdk_apigatewaymanagement::primitives::Blob;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
 
-use crate::ws_management::{ManagementClients, management_endpoint};
+use service_common::ws_management::{ManagementClients, management_endpoint};
 
 /// The WebSocket handler with its management API clients.
 pub struct WsHandler {

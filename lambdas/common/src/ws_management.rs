@@ -1,6 +1,7 @@
 //! Reaching a WebSocket API's `@connections` management endpoint from a
 //! handler: where it is (on AWS and under `archform dev`), and one SDK client
-//! per endpoint for the life of the process.
+//! per endpoint for the life of the process. Every WebSocket function in
+//! lambdas/ (the chat service, `testfn-ws`) uses this rule.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
