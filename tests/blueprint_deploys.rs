@@ -311,8 +311,13 @@ async fn chat() {
                 keys,
                 [
                     "$connect",
+                    "$default",
                     "$disconnect",
                     "history",
+                    "join",
+                    "leave",
+                    "presence",
+                    "read",
                     "sendmessage",
                     "typing"
                 ]

@@ -545,9 +545,14 @@ fn chat_routes_and_permissions_are_scoped_to_the_api() {
             BTreeSet::from([
                 "$connect",
                 "$disconnect",
+                "$default",
                 "sendmessage",
                 "typing",
-                "history"
+                "history",
+                "join",
+                "leave",
+                "read",
+                "presence"
             ])
         );
         // The deployment waits for every route, and its revision names them.
@@ -562,13 +567,18 @@ fn chat_routes_and_permissions_are_scoped_to_the_api() {
             );
         }
         assert_eq!(res(&g, "api_stage").prop("stage_name"), Some(&json!(stage)));
-        // Invoke permissions: API Gateway, this API only, one route key or all of them.
-        let permissions = of_kind(&g, "lambda.permission");
+        // Invoke permissions: API Gateway, this API only, one route key or all of them
+        // (the page's function URL permissions aside).
+        let permissions: Vec<_> = of_kind(&g, "lambda.permission")
+            .into_iter()
+            .filter(|p| !p.id.starts_with("page_url"))
+            .collect();
         let per_route = set.contains(&"function_layout=per_route");
-        assert_eq!(permissions.len(), if per_route { 5 } else { 1 }, "{set:?}");
+        assert_eq!(permissions.len(), if per_route { 10 } else { 1 }, "{set:?}");
+        // One function per route ($default shares sendmessage's), plus the page.
         assert_eq!(
             of_kind(&g, "lambda.function").len(),
-            if per_route { 5 } else { 1 }
+            if per_route { 10 } else { 2 }
         );
         for p in &permissions {
             assert_eq!(

@@ -81,10 +81,7 @@ pub struct Rule {
 }
 
 impl Rule {
-    pub fn new(
-        matches: impl Fn(&Call) -> bool + Send + Sync + 'static,
-        answer: Answer,
-    ) -> Rule {
+    pub fn new(matches: impl Fn(&Call) -> bool + Send + Sync + 'static, answer: Answer) -> Rule {
         Rule {
             matches: Arc::new(matches),
             answer,

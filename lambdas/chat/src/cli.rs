@@ -114,22 +114,20 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     fn config(&self) -> Result<Config, config::ConfigError> {
-        Config::from_lookup(|name| {
-            match name {
-                "CONNECTIONS_TABLE" => self.connections_table.clone(),
-                "MESSAGES_TABLE" => self.messages_table.clone(),
-                "PRESENCE_TABLE" => self.presence_table.clone(),
-                "SIGNING_SECRET_ARN" => self.secret.signing_secret_arn.clone(),
-                "CONNECTION_TTL_SECONDS" => self.connection_ttl_seconds.clone(),
-                "PRESENCE_TTL_SECONDS" => self.presence_ttl_seconds.clone(),
-                "HISTORY_PAGE_SIZE" => self.history_page_size.clone(),
-                "MESSAGE_RETENTION_DAYS" => self.message_retention_days.clone(),
-                "MAX_MESSAGE_CHARS" => self.max_message_chars.clone(),
-                "MESSAGE_RATE_PER_MINUTE" => self.message_rate_per_minute.clone(),
-                "TYPING_MIN_INTERVAL_MS" => self.typing_min_interval_ms.clone(),
-                "FANOUT_CONCURRENCY" => self.fanout_concurrency.clone(),
-                _ => None,
-            }
+        Config::from_lookup(|name| match name {
+            "CONNECTIONS_TABLE" => self.connections_table.clone(),
+            "MESSAGES_TABLE" => self.messages_table.clone(),
+            "PRESENCE_TABLE" => self.presence_table.clone(),
+            "SIGNING_SECRET_ARN" => self.secret.signing_secret_arn.clone(),
+            "CONNECTION_TTL_SECONDS" => self.connection_ttl_seconds.clone(),
+            "PRESENCE_TTL_SECONDS" => self.presence_ttl_seconds.clone(),
+            "HISTORY_PAGE_SIZE" => self.history_page_size.clone(),
+            "MESSAGE_RETENTION_DAYS" => self.message_retention_days.clone(),
+            "MAX_MESSAGE_CHARS" => self.max_message_chars.clone(),
+            "MESSAGE_RATE_PER_MINUTE" => self.message_rate_per_minute.clone(),
+            "TYPING_MIN_INTERVAL_MS" => self.typing_min_interval_ms.clone(),
+            "FANOUT_CONCURRENCY" => self.fanout_concurrency.clone(),
+            _ => None,
         })
     }
 }
@@ -191,7 +189,9 @@ pub async fn token(args: TokenArgs) -> ExitCode {
     let key = match load_key(&args.secret).await {
         Ok(Some(key)) => key,
         Ok(None) => {
-            return fail("no signing secret: pass --signing-secret-arn ARN or --signing-secret-file PATH");
+            return fail(
+                "no signing secret: pass --signing-secret-arn ARN or --signing-secret-file PATH",
+            );
         }
         Err(err) => return fail(err),
     };
@@ -218,7 +218,9 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     let key = match load_key(&args.secret).await {
         Ok(Some(key)) => key,
         Ok(None) if args.dev_tokens => {
-            tracing::warn!("no signing secret given: using a random key for this run (dev tokens only)");
+            tracing::warn!(
+                "no signing secret given: using a random key for this run (dev tokens only)"
+            );
             SigningKey::random()
         }
         Ok(None) => {
@@ -263,7 +265,12 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         }
         tracing::info!(redis = %url, "exchanging messages with other instances through Redis");
     }
-    let service = ChatService::new(config.limits, stores, Some(key.clone()), MetricsSink::Stderr);
+    let service = ChatService::new(
+        config.limits,
+        stores,
+        Some(key.clone()),
+        MetricsSink::Stderr,
+    );
     let state = crate::serve::state(service, hub, args.dev_tokens.then_some(key));
 
     let addr = SocketAddr::new(args.bind, args.port);
@@ -308,7 +315,11 @@ pub async fn main() -> ExitCode {
 
 /// `router` outside Lambda: `chat serve` with the same flags.
 #[derive(Debug, Parser)]
-#[command(name = "router", version, about = "Chat router function (Lambda), or `chat serve` outside Lambda")]
+#[command(
+    name = "router",
+    version,
+    about = "Chat router function (Lambda), or `chat serve` outside Lambda"
+)]
 pub struct RouterCli {
     #[command(flatten)]
     pub serve: ServeArgs,

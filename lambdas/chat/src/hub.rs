@@ -102,10 +102,14 @@ impl Hub {
                         hub.deliver_local(&envelope.conversation, &envelope.frame, &skip);
                     }
                     Ok(_) => {}
-                    Err(err) => tracing::warn!(error = %err, "unreadable message on a chat channel"),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "unreadable message on a chat channel")
+                    }
                 }
             }
-            tracing::error!("the Redis subscription ended: this instance no longer hears the others");
+            tracing::error!(
+                "the Redis subscription ended: this instance no longer hears the others"
+            );
         });
         let relay = Relay {
             publisher: tokio::sync::Mutex::new(publisher),
@@ -114,7 +118,12 @@ impl Hub {
         // Subscribe to what local connections are already in.
         let conversations: Vec<String> = self.lock().by_conversation.keys().cloned().collect();
         for conversation in conversations {
-            relay.subscriber.lock().await.subscribe(channel(&conversation)).await?;
+            relay
+                .subscriber
+                .lock()
+                .await
+                .subscribe(channel(&conversation))
+                .await?;
         }
         let _ = self.redis.set(relay);
         Ok(())
@@ -320,14 +329,12 @@ impl Transport for HubTransport {
             let Some(outbox) = outbox else {
                 return Err(SendError::Gone);
             };
-            outbox
-                .try_send(Arc::from(frame))
-                .map_err(|err| match err {
-                    mpsc::error::TrySendError::Closed(_) => SendError::Gone,
-                    mpsc::error::TrySendError::Full(_) => {
-                        SendError::Failed("the client's outbox is full".into())
-                    }
-                })
+            outbox.try_send(Arc::from(frame)).map_err(|err| match err {
+                mpsc::error::TrySendError::Closed(_) => SendError::Gone,
+                mpsc::error::TrySendError::Full(_) => {
+                    SendError::Failed("the client's outbox is full".into())
+                }
+            })
         })
     }
 

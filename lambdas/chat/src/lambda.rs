@@ -34,7 +34,7 @@ pub enum Route {
 }
 
 impl Route {
-    fn serves_connect(self) -> bool {
+    pub fn serves_connect(self) -> bool {
         matches!(self, Self::All | Self::Connect)
     }
 
@@ -45,11 +45,10 @@ impl Route {
         )
     }
 
+    /// Every function needs the presence table: any frame a user sends
+    /// is a heartbeat that keeps them online, whichever route it takes.
     fn needs_presence(self) -> bool {
-        matches!(
-            self,
-            Self::All | Self::Connect | Self::Disconnect | Self::Message(Action::Presence)
-        )
+        true
     }
 
     fn name(self) -> &'static str {
@@ -64,8 +63,16 @@ impl Route {
 
 /// Builds the service from the environment: the tables this route needs
 /// must be set (exit status 2 otherwise), the others are optional.
-async fn service_for(route: Route) -> Result<ChatService, String> {
-    let config = Config::from_env().map_err(|e| e.to_string())?;
+/// The stores a `route`'s function has: the tables `config` names, each on
+/// the client `client_for` gives for it (one client for all on Lambda; the
+/// IAM test gives each table its own, to see which calls reach which).
+/// A table the route needs but `config` lacks is an error naming its
+/// variable; one it does not need is [`Unconfigured`].
+pub fn stores_for(
+    route: Route,
+    config: &Config,
+    client_for: impl Fn(&str) -> aws_sdk_dynamodb::Client,
+) -> Result<Stores, String> {
     let require = |value: &Option<String>, setting| {
         Config::require(value, setting).map_err(|e: ConfigError| e.to_string())
     };
@@ -76,9 +83,32 @@ async fn service_for(route: Route) -> Result<ChatService, String> {
     if route.needs_presence() {
         require(&config.presence_table, config::PRESENCE_TABLE)?;
     }
+    let messages: Arc<dyn MessageStore> = match &config.messages_table {
+        Some(table) => Arc::new(DynamoMessages::new(client_for(table), table)),
+        None => Arc::new(Unconfigured("MESSAGES_TABLE")),
+    };
+    let presence: Arc<dyn PresenceStore> = match &config.presence_table {
+        Some(table) => Arc::new(DynamoPresence::new(client_for(table), table)),
+        None => Arc::new(Unconfigured("PRESENCE_TABLE")),
+    };
+    Ok(Stores {
+        connections: Arc::new(DynamoConnections::new(
+            client_for(&connections_table),
+            connections_table,
+        )),
+        messages,
+        presence,
+    })
+}
+
+async fn service_for(route: Route) -> Result<ChatService, String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let stores = stores_for(route, &config, |_| client.clone())?;
     let key = if route.serves_connect() {
-        let arn = require(&config.signing_secret_arn, config::SIGNING_SECRET_ARN)?;
+        let arn = Config::require(&config.signing_secret_arn, config::SIGNING_SECRET_ARN)
+            .map_err(|e| e.to_string())?;
         Some(
             crate::secret::key_from_secrets_manager(&sdk, &arn)
                 .await
@@ -86,20 +116,6 @@ async fn service_for(route: Route) -> Result<ChatService, String> {
         )
     } else {
         None
-    };
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let messages: Arc<dyn MessageStore> = match &config.messages_table {
-        Some(table) => Arc::new(DynamoMessages::new(client.clone(), table)),
-        None => Arc::new(Unconfigured("MESSAGES_TABLE")),
-    };
-    let presence: Arc<dyn PresenceStore> = match &config.presence_table {
-        Some(table) => Arc::new(DynamoPresence::new(client.clone(), table)),
-        None => Arc::new(Unconfigured("PRESENCE_TABLE")),
-    };
-    let stores = Stores {
-        connections: Arc::new(DynamoConnections::new(client, connections_table)),
-        messages,
-        presence,
     };
     Ok(ChatService::new(
         config.limits,
@@ -109,7 +125,6 @@ async fn service_for(route: Route) -> Result<ChatService, String> {
     ))
 }
 
-/// Runs the Lambda runtime loop for `route`.
 pub async fn run(route: Route) -> Result<(), lambda_runtime::Error> {
     logging::init(LogTarget::Stdout);
     let service = match service_for(route).await {

@@ -59,8 +59,21 @@ mod tests {
     #[test]
     fn the_page_has_the_documented_elements() {
         for id in [
-            "ws-url", "token", "signin", "dev-user", "dev-conversations", "dev-signin", "status",
-            "conversations", "messages", "typing", "online", "composer", "text", "send", "error",
+            "ws-url",
+            "token",
+            "signin",
+            "dev-user",
+            "dev-conversations",
+            "dev-signin",
+            "status",
+            "conversations",
+            "messages",
+            "typing",
+            "online",
+            "composer",
+            "text",
+            "send",
+            "error",
         ] {
             assert!(HTML.contains(&format!("id=\"{id}\"")), "{id}");
         }

@@ -9,8 +9,16 @@ use service_common::logging::{self, LogTarget};
 pub fn answer(page: &str, method: &http::Method, path: &str) -> Response<Body> {
     let (status, content_type, body) = match (method.as_str(), path) {
         ("GET" | "HEAD", "/" | "/index.html") => (200, "text/html; charset=utf-8", page.to_owned()),
-        (_, "/" | "/index.html") => (405, "application/json", r#"{"error":"only GET"}"#.to_owned()),
-        _ => (404, "application/json", r#"{"error":"no such page; the chat is at /"}"#.to_owned()),
+        (_, "/" | "/index.html") => (
+            405,
+            "application/json",
+            r#"{"error":"only GET"}"#.to_owned(),
+        ),
+        _ => (
+            404,
+            "application/json",
+            r#"{"error":"no such page; the chat is at /"}"#.to_owned(),
+        ),
     };
     let mut response = Response::builder()
         .status(status)
@@ -22,7 +30,11 @@ pub fn answer(page: &str, method: &http::Method, path: &str) -> Response<Body> {
     if status == 405 {
         response = response.header("allow", "GET, HEAD");
     }
-    let body = if method == http::Method::HEAD { String::new() } else { body };
+    let body = if method == http::Method::HEAD {
+        String::new()
+    } else {
+        body
+    };
     response
         .body(Body::Text(body))
         .unwrap_or_else(|_| Response::new(Body::Empty))

@@ -48,7 +48,10 @@ pub fn router(state: ServeState) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/index.html", get(page))
-        .route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route(
+            "/health",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
         .route("/ws", get(upgrade))
         .route("/dev/token", get(dev_token))
         .with_state(state)
@@ -89,16 +92,29 @@ async fn dev_token(State(state): State<ServeState>, request: Request) -> Respons
         );
     };
     let pairs = query_pairs(&request);
-    let user = pairs.iter().find(|(k, _)| k == "user").map(|(_, v)| v.clone());
-    let name = pairs.iter().find(|(k, _)| k == "name").map(|(_, v)| v.clone());
+    let user = pairs
+        .iter()
+        .find(|(k, _)| k == "user")
+        .map(|(_, v)| v.clone());
+    let name = pairs
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.clone());
     let conversations: Vec<String> = pairs
         .iter()
         .filter(|(k, _)| k == "conversation")
-        .flat_map(|(_, v)| v.split(',').map(|c| c.trim().to_owned()).collect::<Vec<_>>())
+        .flat_map(|(_, v)| {
+            v.split(',')
+                .map(|c| c.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
         .filter(|c| !c.is_empty())
         .collect();
     let Some(user) = user else {
-        return json_error(StatusCode::BAD_REQUEST, "pass ?user=NAME&conversation=ID (conversation may repeat)");
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "pass ?user=NAME&conversation=ID (conversation may repeat)",
+        );
     };
     if let Err(err) = crate::ids::check_user(&user) {
         return json_error(StatusCode::BAD_REQUEST, &err.to_string());
@@ -109,10 +125,19 @@ async fn dev_token(State(state): State<ServeState>, request: Request) -> Respons
         }
     }
     if conversations.is_empty() {
-        return json_error(StatusCode::BAD_REQUEST, "name at least one conversation (?conversation=ID)");
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "name at least one conversation (?conversation=ID)",
+        );
     }
     let now = state.service.now_ms() / 1000;
-    let claims = token::claims_for(&user, &conversations, name.as_deref(), now, DEV_TOKEN_SECONDS);
+    let claims = token::claims_for(
+        &user,
+        &conversations,
+        name.as_deref(),
+        now,
+        DEV_TOKEN_SECONDS,
+    );
     axum::Json(json!({
         "token": token::sign(key, &claims),
         "user": user,
@@ -135,15 +160,26 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
 async fn upgrade(State(state): State<ServeState>, mut request: Request) -> Response {
     let headers = request.headers().clone();
     if !is_websocket_upgrade(&headers) {
-        return json_error(StatusCode::BAD_REQUEST, "this is the WebSocket endpoint: connect with a WebSocket client (ws://HOST/ws?token=...)");
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "this is the WebSocket endpoint: connect with a WebSocket client (ws://HOST/ws?token=...)",
+        );
     }
     let Some(ws_key) = headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
         return json_error(StatusCode::BAD_REQUEST, "no Sec-WebSocket-Key header");
     };
     let pairs = query_pairs(&request);
-    let query_token = pairs.iter().find(|(k, _)| k == "token").map(|(_, v)| v.as_str());
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let claims = match state.service.verify_token(token_from(query_token, authorization).as_deref()) {
+    let query_token = pairs
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.as_str());
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let claims = match state
+        .service
+        .verify_token(token_from(query_token, authorization).as_deref())
+    {
         Ok(claims) => claims,
         Err(err) => {
             tracing::info!(status = err.status(), reason = %err, "connection refused");
@@ -158,12 +194,19 @@ async fn upgrade(State(state): State<ServeState>, mut request: Request) -> Respo
     let transport = HubTransport::new(state.hub.clone());
     // Recorded (and subscribed) before the 101 goes out, so nothing sent
     // to the conversation after the client sees the upgrade is missed.
-    match state.service.connect(&transport, &connection_id, &claims).await {
+    match state
+        .service
+        .connect(&transport, &connection_id, &claims)
+        .await
+    {
         Ok(record) => state.hub.set_record(record),
         Err(err) => {
             tracing::error!(%connection_id, error = %err, "connection not recorded");
             state.hub.unregister(&connection_id);
-            return json_error(StatusCode::SERVICE_UNAVAILABLE, "the chat service cannot reach its storage; try again");
+            return json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the chat service cannot reach its storage; try again",
+            );
         }
     }
     tracing::info!(%connection_id, user = %claims.sub, conversations = claims.convs.len(), "connected");
@@ -191,8 +234,12 @@ async fn upgrade(State(state): State<ServeState>, mut request: Request) -> Respo
 }
 
 /// Serves one upgraded connection until it closes.
-async fn session<S>(state: ServeState, connection_id: String, io: S, mut inbox: mpsc::Receiver<Arc<str>>)
-where
+async fn session<S>(
+    state: ServeState,
+    connection_id: String,
+    io: S,
+    mut inbox: mpsc::Receiver<Arc<str>>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let config = WebSocketConfig::default()
@@ -216,8 +263,13 @@ where
                 Ok(text) => text,
                 Err(_) => {
                     let id = RequestId::random();
-                    let frame = frames::error(ErrorCode::BadJson, "binary frames must hold UTF-8 JSON text", id.as_str());
-                    let _ = crate::transport::Transport::send(&transport, &connection_id, &frame).await;
+                    let frame = frames::error(
+                        ErrorCode::BadJson,
+                        "binary frames must hold UTF-8 JSON text",
+                        id.as_str(),
+                    );
+                    let _ =
+                        crate::transport::Transport::send(&transport, &connection_id, &frame).await;
                     continue;
                 }
             },
