@@ -32,7 +32,7 @@ pub struct Cli {
 pub enum Command {
     /// Serve the chat over WebSocket (ws://HOST:PORT/ws?token=...) and the
     /// web page (/); prints `listening on http://ADDR` once bound
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print a signed token for a user (development and tests)
     Token(TokenArgs),
 }
@@ -308,7 +308,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
 /// `chat`'s main.
 pub async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Token(args) => token(args).await,
     }
 }

@@ -566,7 +566,10 @@ mod tests {
             json!({"type":"ack","client_id":"c1","message":{"id":ID,"conversation":"g","sender":"alice","text":"hi","ts":5}})
         );
         assert_eq!(v(message(&m))["type"], "message");
-        assert_eq!(v(history("g", &[m.clone()], Some(ID)))["next_cursor"], ID);
+        assert_eq!(
+            v(history("g", std::slice::from_ref(&m), Some(ID)))["next_cursor"],
+            ID
+        );
         assert!(v(history("g", &[], None)).get("next_cursor").is_none());
         assert_eq!(
             v(typing("g", "bob")),

@@ -13,10 +13,12 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
+/// Conversation -> (sequence of its last ticket, that ticket's "done").
+type Tails = Arc<Mutex<HashMap<String, (u64, oneshot::Receiver<()>)>>>;
+
 #[derive(Default)]
 pub struct ConversationOrder {
-    /// Conversation -> (sequence of its last ticket, that ticket's "done").
-    tails: Arc<Mutex<HashMap<String, (u64, oneshot::Receiver<()>)>>>,
+    tails: Tails,
     sequence: std::sync::atomic::AtomicU64,
 }
 
@@ -26,7 +28,7 @@ pub struct Ticket {
     done: Option<oneshot::Sender<()>>,
     conversation: String,
     sequence: u64,
-    tails: Arc<Mutex<HashMap<String, (u64, oneshot::Receiver<()>)>>>,
+    tails: Tails,
 }
 
 impl ConversationOrder {

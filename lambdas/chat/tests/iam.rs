@@ -11,6 +11,8 @@
 //! pages, leave and join, read markers, presence, and in every fan-out a
 //! member whose connection is gone (410), so the clean-up path runs too.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -18,10 +20,6 @@ use archform_blueprint::{Graph, StackRequest, compile};
 use archform_testkit::{FaultConfig, FaultProxy, sdk_config, test_endpoint};
 use aws_lambda_events::event::apigw::{
     ApiGatewayWebsocketProxyRequest, ApiGatewayWebsocketProxyRequestContext,
-};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
 };
 use chat::config::Config;
 use chat::frames::Action;
@@ -33,7 +31,7 @@ use serde_json::Value;
 use service_common::MetricsSink;
 use service_common::ws_management::ManagementClients;
 
-const TABLES: [&str; 3] = ["connections", "messages", "presence"];
+use support::tables::TABLES;
 
 /// Actions per logical table (`connections`, `messages`, `presence`).
 type Grants = BTreeMap<String, BTreeSet<String>>;
@@ -138,71 +136,6 @@ async fn connections_endpoint() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
     (format!("http://{addr}/prod"), posted)
 }
 
-async fn create_tables(client: &aws_sdk_dynamodb::Client, names: &HashMap<&str, String>) {
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let index = |name: &str, pk: &str| {
-        GlobalSecondaryIndex::builder()
-            .index_name(name)
-            .key_schema(key(pk, KeyType::Hash))
-            .key_schema(key("connection_id", KeyType::Range))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::KeysOnly)
-                    .build(),
-            )
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(&names["connections"])
-        .key_schema(key("connection_id", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attr("connection_id"))
-        .attribute_definitions(attr("sk"))
-        .attribute_definitions(attr("conversation_id"))
-        .attribute_definitions(attr("user_id"))
-        .global_secondary_indexes(index("by_conversation", "conversation_id"))
-        .global_secondary_indexes(index("by_user", "user_id"))
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    client
-        .create_table()
-        .table_name(&names["messages"])
-        .key_schema(key("conversation_id", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attr("conversation_id"))
-        .attribute_definitions(attr("sk"))
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    client
-        .create_table()
-        .table_name(&names["presence"])
-        .key_schema(key("user_id", KeyType::Hash))
-        .attribute_definitions(attr("user_id"))
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-}
-
 /// One proxy per table in front of the emulator.
 struct Tables {
     names: HashMap<&'static str, String>,
@@ -216,7 +149,7 @@ impl Tables {
             .iter()
             .map(|t| (*t, format!("{prefix}-{t}")))
             .collect();
-        create_tables(
+        support::tables::create(
             &aws_sdk_dynamodb::Client::new(&sdk_config(endpoint).await),
             &names,
         )

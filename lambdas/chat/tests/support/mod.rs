@@ -1,0 +1,7 @@
+//! Shared by the chat package's integration tests (and tests/chat_e2e.rs,
+//! which includes `scenario.rs` by path).
+
+#![allow(dead_code)]
+
+pub mod scenario;
+pub mod tables;
