@@ -26,14 +26,30 @@ pub const SECURITY_HEADERS: [(&str, &str); 4] = [
 pub fn with_websocket_url(websocket_url: Option<&str>) -> String {
     match websocket_url.map(str::trim).filter(|u| !u.is_empty()) {
         None => HTML.to_owned(),
-        Some(url) => HTML.replacen(
-            "<meta charset=\"utf-8\">",
-            &format!(
-                "<meta charset=\"utf-8\">\n<meta name=\"chat-ws\" content=\"{}\">",
-                escape_attribute(url)
-            ),
-            1,
-        ),
+        Some(url) => {
+            let url = websocket_scheme(url);
+            HTML.replacen(
+                "<meta charset=\"utf-8\">",
+                &format!(
+                    "<meta charset=\"utf-8\">\n<meta name=\"chat-ws\" content=\"{}\">",
+                    escape_attribute(&url)
+                ),
+                1,
+            )
+        }
+    }
+}
+
+/// `url` with the WebSocket scheme of its HTTP one: an API's endpoint
+/// given as `https://` (as some emulators report a WebSocket API's, or as a
+/// user may write it) is the same endpoint over `wss://`.
+fn websocket_scheme(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        url.to_owned()
     }
 }
 
@@ -88,6 +104,14 @@ mod tests {
         let hostile = with_websocket_url(Some("wss://x/\"><script>alert(1)</script>"));
         assert!(!hostile.contains("<script>alert(1)"), "{hostile}");
         assert_eq!(with_websocket_url(Some("  ")), HTML);
+        assert!(
+            with_websocket_url(Some("https://abc.example/prod"))
+                .contains("content=\"wss://abc.example/prod\"")
+        );
+        assert!(
+            with_websocket_url(Some("http://127.0.0.1:9/local"))
+                .contains("content=\"ws://127.0.0.1:9/local\"")
+        );
         assert_eq!(with_websocket_url(None), HTML);
     }
 }
