@@ -4,15 +4,18 @@
 //! API stand-in, with tokens minted by `chat token` from the signing key
 //! the blueprint generated into Secrets Manager. Real WebSocket clients run
 //! the same protocol scenario as `chat serve`'s tests; a connection that
-//! vanished without `$disconnect` is dropped on its first 410; the page
-//! (served by the `page` function's URL) is used in headless Chromium
-//! alongside a WebSocket client; then the stack is destroyed with nothing
-//! left behind.
+//! vanished without `$disconnect` is dropped on its first 410, and one
+//! killed without a close frame is forgotten; two users use the page
+//! (served by the `page` function's URL) in two headless Chromiums; then
+//! the stack is destroyed with nothing left behind.
 
 mod support;
 
 #[path = "../lambdas/chat/tests/support/scenario.rs"]
 mod scenario;
+
+#[path = "../lambdas/chat/tests/support/pages.rs"]
+mod pages;
 
 use archform_aws::{Clients, assert_no_leftovers};
 use archform_testkit::browser::Browser;
@@ -151,25 +154,45 @@ async fn gone_connection_is_dropped(
     carol.close().await;
 }
 
-/// The page, in Chromium, with a WebSocket client on the other side.
-async fn page_in_chromium(page_url: &str, ws: &str, alice: &str, bob: &str) {
+/// A connection killed without a close frame is forgotten ($disconnect
+/// runs when the socket drops, as on AWS): no item of its user is left.
+async fn killed_connection_is_forgotten(
+    url: &str,
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    token: &str,
+    user: &str,
+) {
+    let dave = Client::open(url, token, "dave").await;
+    let items = |ddb: aws_sdk_dynamodb::Client| async move {
+        ddb.query()
+            .table_name(table)
+            .index_name("by_user")
+            .key_condition_expression("user_id = :u")
+            .expression_attribute_values(":u", AttributeValue::S(user.to_string()))
+            .send()
+            .await
+            .unwrap()
+            .count()
+    };
+    assert_eq!(items(ddb.clone()).await, 1, "dave's connection is recorded");
+    dave.kill();
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while items(ddb.clone()).await != 0 {
+        assert!(
+            std::time::Instant::now() < until,
+            "a killed connection's record stays"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The page the `page` function serves names the deployed API; two users
+/// use it in two browsers, pointed at dev's stand-in with `?ws=`.
+async fn page_from_the_page_function(page: &str, ws: &str, mint: &dyn Fn(&str, &[&str]) -> String) {
+    let page = page.trim_end_matches('/');
     let mut browser = Browser::launch().await.expect("headless chromium");
-    let url = format!(
-        "{}/?ws={}&token={}",
-        page_url.trim_end_matches('/'),
-        ws,
-        alice
-    );
-    browser.navigate(&url).await.unwrap();
-    browser
-        .wait_for(
-            "document.getElementById('status').textContent === 'connected'",
-            Duration::from_secs(15),
-        )
-        .await
-        .expect("the page connects with the token");
-    // Served by the `page` function, the page names the deployed API; the
-    // test points it at dev's stand-in with `?ws=`.
+    browser.navigate(&format!("{page}/")).await.unwrap();
     let deployed = browser
         .eval("document.querySelector('meta[name=\"chat-ws\"]').content")
         .await
@@ -179,59 +202,15 @@ async fn page_in_chromium(page_url: &str, ws: &str, alice: &str, bob: &str) {
         deployed.starts_with("wss://") && deployed.ends_with("/prod"),
         "the page's WebSocket URL: {deployed}"
     );
-    let mut bob = Client::open(ws, bob, "bob").await;
-    bob.send(
-        json!({"action": "sendmessage", "conversation": "e2e-page", "text": "hello <b>page</b>"}),
+    drop(browser);
+    let url = |user: &str| format!("{page}/?ws={ws}&token={}", mint(user, &["e2e-page"]));
+    let (alice, bob) = (url("e2e-alice"), url("e2e-bob"));
+    pages::two_users_in_two_pages(
+        pages::SignIn::Url(&alice),
+        pages::SignIn::Url(&bob),
+        ("e2e-alice", "e2e-bob"),
     )
     .await;
-    bob.next_of("ack").await;
-    browser
-        .wait_for(
-            "[...document.querySelectorAll('#messages .text')].some(e => e.textContent === 'hello <b>page</b>')",
-            Duration::from_secs(10),
-        )
-        .await
-        .expect("bob's message shows on the page, as text");
-    assert_eq!(
-        browser
-            .eval("document.querySelectorAll('#messages b').length")
-            .await
-            .unwrap(),
-        json!(0),
-        "message text is never HTML"
-    );
-    // The page marks what it showed as read; bob sees the receipt.
-    let read = bob.next_of("read").await;
-    assert_eq!(read["user"], "e2e-alice");
-    // Alice writes from the page; bob gets it.
-    browser
-        .eval(
-            "document.getElementById('text').value = 'from the browser'; \
-             document.getElementById('composer').requestSubmit(); true",
-        )
-        .await
-        .unwrap();
-    let m = bob.next_of("message").await;
-    assert_eq!(m["message"]["text"], "from the browser");
-    assert_eq!(m["message"]["sender"], "e2e-alice");
-    // Bob typing shows on the page; bob shows as online.
-    bob.send(json!({"action": "typing", "conversation": "e2e-page"}))
-        .await;
-    browser
-        .wait_for(
-            "document.getElementById('typing').textContent.includes('e2e-bob')",
-            Duration::from_secs(10),
-        )
-        .await
-        .expect("the typing indicator");
-    browser
-        .wait_for(
-            "!!document.querySelector('#online li[data-user=\"e2e-bob\"]')",
-            Duration::from_secs(10),
-        )
-        .await
-        .expect("bob listed online");
-    bob.close().await;
 }
 
 #[test]
@@ -259,14 +238,16 @@ fn chat_end_to_end_in_both_layouts() {
                     &mint_here("e2e-carol", &["e2e-410"]),
                 )
                 .await;
+                killed_connection_is_forgotten(
+                    &ws,
+                    &ddb,
+                    &table,
+                    &mint_here("e2e-dave", &["e2e-410"]),
+                    "e2e-dave",
+                )
+                .await;
                 if layout == "router" {
-                    page_in_chromium(
-                        &dev.url("function_url"),
-                        &ws,
-                        &mint_here("e2e-alice", &["e2e-page"]),
-                        &mint_here("e2e-bob", &["e2e-page"]),
-                    )
-                    .await;
+                    page_from_the_page_function(&dev.url("function_url"), &ws, &mint_here).await;
                 }
             });
         }

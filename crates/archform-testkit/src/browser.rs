@@ -43,10 +43,13 @@ pub fn chromium_path() -> String {
 
 impl Browser {
     pub async fn launch() -> Result<Browser, BrowserError> {
+        // One profile per browser: two browsers of one test (two users)
+        // must not share one.
+        static LAUNCHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let profile = std::env::temp_dir().join(format!(
             "archform-chromium-{}-{}",
             std::process::id(),
-            Instant::now().elapsed().as_nanos()
+            LAUNCHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let mut child = Command::new(chromium_path())
             .args([

@@ -280,6 +280,26 @@ async fn the_page_and_dev_tokens() {
     assert_eq!(status, 400, "{body}");
 }
 
+#[tokio::test]
+async fn two_users_use_the_page_in_chromium() {
+    let server = Server::start(&["--store", "memory", "--dev-tokens"], &[]);
+    let url = format!("{}/", server.base);
+    support::pages::two_users_in_two_pages(
+        support::pages::SignIn::DevPanel {
+            url: &url,
+            user: "alice",
+            conversations: "lobby, random",
+        },
+        support::pages::SignIn::DevPanel {
+            url: &url,
+            user: "bob",
+            conversations: "lobby",
+        },
+        ("alice", "bob"),
+    )
+    .await;
+}
+
 /// Bad flags and settings: a clear error and exit 2, before listening.
 #[test]
 fn bad_settings_are_refused_with_what_to_fix() {

@@ -3,5 +3,6 @@
 
 #![allow(dead_code)]
 
+pub mod pages;
 pub mod scenario;
 pub mod tables;

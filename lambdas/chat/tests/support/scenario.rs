@@ -101,6 +101,12 @@ impl Client {
         }
     }
 
+    /// Drops the connection without a close frame, as a phone losing its
+    /// network does.
+    pub fn kill(self) {
+        drop(self.ws);
+    }
+
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
         // Read until the server's close answer, so it has run $disconnect.
