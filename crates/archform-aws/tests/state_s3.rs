@@ -222,7 +222,7 @@ fn queue(n: usize, status: ResourceStatus) -> ResourceState {
 fn put(n: usize, status: ResourceStatus) -> Change {
     Change::Put {
         id: format!("q{n}"),
-        resource: queue(n, status),
+        resource: Box::new(queue(n, status)),
     }
 }
 

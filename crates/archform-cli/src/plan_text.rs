@@ -396,7 +396,7 @@ fn render_nested(s: &mut String, nested: &Nested, indent: usize) {
                 push_label(&mut start, label);
                 let (path, inner) = collapse(start, inner);
                 let _ = writeln!(s, "{pad}~ {path}:");
-                render_nested(s, &inner, indent + 4);
+                render_nested(s, inner, indent + 4);
             }
         }
     }

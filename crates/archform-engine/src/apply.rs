@@ -259,7 +259,7 @@ where
             if !matches!(step.action, Action::NoOp) {
                 events(Event::Started {
                     id: step.id.clone(),
-                    kind: step.kind.clone(),
+                    kind: step.kind,
                     action,
                 });
             }
@@ -455,7 +455,7 @@ async fn run_step<B: StateBackend>(
                         .get(&step.id)
                         .cloned()
                         .unwrap_or_else(|| ResourceState {
-                            kind: step.kind.clone(),
+                            kind: step.kind,
                             physical_id: None,
                             physical_name: resolved.physical_name.clone(),
                             properties: Value::Null,
@@ -467,7 +467,7 @@ async fn run_step<B: StateBackend>(
                 marked.status = status;
                 s.record(Change::Put {
                     id: step.id.clone(),
-                    resource: marked,
+                    resource: Box::new(marked),
                 })
                 .await
                 .map_err(|e| err(&e))?;
@@ -490,8 +490,8 @@ async fn run_step<B: StateBackend>(
             let mut s = shared.lock().await;
             s.record(Change::Put {
                 id: step.id.clone(),
-                resource: ResourceState {
-                    kind: step.kind.clone(),
+                resource: Box::new(ResourceState {
+                    kind: step.kind,
                     physical_id: Some(applied.physical_id),
                     physical_name: resolved.physical_name,
                     properties: resolved.properties,
@@ -499,7 +499,7 @@ async fn run_step<B: StateBackend>(
                     dependencies: step.waits_for.clone(),
                     tags: resolved.tags,
                     status: ResourceStatus::Created,
-                },
+                }),
             })
             .await
             .map_err(|e| err(&e))
@@ -522,7 +522,7 @@ async fn mark<B: StateBackend>(
     marked.status = status;
     s.record(Change::Put {
         id: id.into(),
-        resource: marked,
+        resource: Box::new(marked),
     })
     .await
     .map_err(|e| format!("{id}: {e}"))?;
@@ -545,7 +545,7 @@ pub fn destroy_plan(state: &State) -> Plan {
         .iter()
         .map(|(id, r)| crate::plan::Step {
             id: id.clone(),
-            kind: r.kind.clone(),
+            kind: r.kind,
             action: Action::Delete,
             waits_for: r
                 .dependencies

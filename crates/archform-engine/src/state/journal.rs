@@ -33,7 +33,10 @@ pub enum Change {
     /// deleting before its AWS call, or created/updated with what AWS
     /// answered after it. Whole rather than a status alone, so that
     /// replaying a record twice or out of a longer history is harmless.
-    Put { id: String, resource: ResourceState },
+    Put {
+        id: String,
+        resource: Box<ResourceState>,
+    },
     /// The resource is gone (deleted, or a create the endpoint refused).
     Remove { id: String },
 }
@@ -52,7 +55,7 @@ impl Change {
             // `insert` keeps an existing id in its place, so the order of
             // resources after a replay is the order the run had in memory.
             Change::Put { id, resource } => {
-                state.resources.insert(id, resource);
+                state.resources.insert(id, *resource);
             }
             Change::Remove { id } => {
                 state.resources.shift_remove(&id);
@@ -67,7 +70,7 @@ impl Change {
 pub enum Entry {
     Put {
         id: String,
-        resource: ResourceState,
+        resource: Box<ResourceState>,
     },
     Remove {
         id: String,
@@ -249,7 +252,7 @@ mod tests {
             serial,
             entry: Entry::Put {
                 id: id.into(),
-                resource: queue(status),
+                resource: Box::new(queue(status)),
             },
         }
     }
@@ -361,13 +364,13 @@ mod tests {
         for id in ["a", "b", "c"] {
             Change::Put {
                 id: id.into(),
-                resource: queue(ResourceStatus::Creating),
+                resource: Box::new(queue(ResourceStatus::Creating)),
             }
             .apply_to(&mut s);
         }
         Change::Put {
             id: "a".into(),
-            resource: queue(ResourceStatus::Created),
+            resource: Box::new(queue(ResourceStatus::Created)),
         }
         .apply_to(&mut s);
         Change::Remove { id: "b".into() }.apply_to(&mut s);

@@ -833,7 +833,7 @@ mod tests {
             } else {
                 let change = Change::Put {
                     id: format!("r{i}"),
-                    resource: resource(i % 40),
+                    resource: Box::new(resource(i % 40)),
                 };
                 b.record_sync(&lock, &mut s, change).unwrap();
             }
@@ -903,7 +903,7 @@ mod tests {
         let mut next = s.clone();
         let change = Change::Put {
             id: "after".into(),
-            resource: resource(1),
+            resource: Box::new(resource(1)),
         };
         b.record_sync(&lock, &mut next, change).unwrap();
         b.unlock_sync(lock).unwrap();
@@ -917,7 +917,7 @@ mod tests {
         for i in from..from + n {
             let change = Change::Put {
                 id: format!("r{i}"),
-                resource: resource(i),
+                resource: Box::new(resource(i)),
             };
             b.record_sync(lock, s, change).unwrap();
         }
@@ -1063,7 +1063,7 @@ mod tests {
         creating.status = ResourceStatus::Creating;
         let change = Change::Put {
             id: "q".into(),
-            resource: creating,
+            resource: Box::new(creating),
         };
         b.record_sync(&lock, &mut s, change).unwrap();
         // Killed here, while the create is in flight: the OS lock goes, the
@@ -1084,7 +1084,7 @@ mod tests {
         let mut next = loaded;
         let change = Change::Put {
             id: "q".into(),
-            resource: resource(5),
+            resource: Box::new(resource(5)),
         };
         b.record_sync(&lock, &mut next, change).unwrap();
         b.save_sync(&lock, &mut next).unwrap();
@@ -1172,7 +1172,7 @@ mod tests {
             };
             let change = Change::Put {
                 id: format!("r{}", s.serial),
-                resource: resource(1),
+                resource: Box::new(resource(1)),
             };
             b.record(&lock, &mut s, change).await?;
             b.save(&lock, &mut s).await?;
