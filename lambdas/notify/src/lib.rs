@@ -1,0 +1,11 @@
+//! The notification service: one ingestion API in front of per-channel
+//! delivery (email, SMS, push, webhook), with templates per channel and
+//! locale, user preferences (contact points, opt-outs, quiet hours,
+//! unsubscribe), idempotent requests and a delivery status per channel.
+
+pub mod model;
+pub mod validate;
+
+pub use model::{
+    Channel, ChannelDelivery, ChannelStatus, Notification, Priority, SuppressionReason,
+};
