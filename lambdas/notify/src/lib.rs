@@ -7,6 +7,7 @@ pub mod model;
 pub mod sms_segments;
 pub mod templates;
 pub mod validate;
+pub mod webhook_signature;
 
 pub use model::{
     Channel, ChannelDelivery, ChannelStatus, Notification, Priority, SuppressionReason,
