@@ -4,6 +4,8 @@
 //! unsubscribe), idempotent requests and a delivery status per channel.
 
 pub mod model;
+pub mod preferences;
+pub mod rules;
 pub mod sms_segments;
 pub mod templates;
 pub mod validate;
