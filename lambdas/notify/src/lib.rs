@@ -3,10 +3,14 @@
 //! locale, user preferences (contact points, opt-outs, quiet hours,
 //! unsubscribe), idempotent requests and a delivery status per channel.
 
+pub mod idempotency;
+pub mod ids;
+pub mod memory;
 pub mod model;
 pub mod preferences;
 pub mod rules;
 pub mod sms_segments;
+pub mod store;
 pub mod templates;
 pub mod validate;
 pub mod webhook_signature;

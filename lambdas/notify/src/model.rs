@@ -225,11 +225,16 @@ impl ChannelStatus {
     }
 }
 
-/// One channel of a notification: its status and when it last changed.
+/// One channel of a notification: its status, the locale its message was
+/// rendered in, and when the status last changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelDelivery {
     #[serde(flatten)]
     pub status: ChannelStatus,
+    /// After fallback (`pt` for a `pt-BR` user when only `pt` has this
+    /// channel); absent when the channel was suppressed before rendering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
     pub updated_at: i64,
 }
 
@@ -245,7 +250,8 @@ pub struct Notification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     pub priority: Priority,
-    /// The locale the template was rendered in, after fallback.
+    /// The locale asked for: the user's, else the template's default.
+    /// Each channel says which locale it was rendered in.
     pub locale: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
@@ -351,6 +357,7 @@ mod tests {
             status: ChannelStatus::Suppressed {
                 reason: SuppressionReason::OptedOut,
             },
+            locale: None,
             updated_at: 5,
         };
         let value = serde_json::to_value(&delivery).unwrap();
