@@ -3,6 +3,9 @@
 //! locale, user preferences (contact points, opt-outs, quiet hours,
 //! unsubscribe), idempotent requests and a delivery status per channel.
 
+pub mod api;
+pub mod api_error;
+pub mod config;
 pub mod idempotency;
 pub mod ids;
 pub mod memory;
@@ -15,6 +18,13 @@ pub mod templates;
 pub mod validate;
 pub mod webhook_signature;
 
+pub use api::{AppState, router};
+pub use config::{ConfigError, ServiceOptions};
+pub use memory::MemoryStores;
 pub use model::{
     Channel, ChannelDelivery, ChannelStatus, Notification, Priority, SuppressionReason,
 };
+pub use store::{StoreError, Stores};
+
+#[cfg(test)]
+mod router_tests;

@@ -41,6 +41,13 @@ impl MemoryNotifications {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Every stored notification, oldest id first.
+    pub fn all(&self) -> Vec<Notification> {
+        let mut all: Vec<Notification> = lock(&self.0).values().cloned().collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
 }
 
 impl NotificationStore for MemoryNotifications {

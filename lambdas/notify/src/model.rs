@@ -232,7 +232,8 @@ pub struct ChannelDelivery {
     #[serde(flatten)]
     pub status: ChannelStatus,
     /// After fallback (`pt` for a `pt-BR` user when only `pt` has this
-    /// channel); absent when the channel was suppressed before rendering.
+    /// channel). The API renders every channel it is asked for, suppressed
+    /// or not, so it always sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
     pub updated_at: i64,
