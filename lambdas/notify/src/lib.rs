@@ -11,11 +11,13 @@ pub mod ids;
 pub mod memory;
 pub mod model;
 pub mod preferences;
+pub mod provider;
 pub mod rules;
 pub mod sms_segments;
 pub mod store;
 pub mod templates;
 pub mod validate;
+pub mod webhook_provider;
 pub mod webhook_signature;
 
 pub use api::{AppState, router};
