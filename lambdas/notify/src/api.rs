@@ -1,0 +1,721 @@
+//! The HTTP API as an axum router: state, routes and handlers.
+//!
+//! `POST /v1/notifications` is the ingestion side of the service: it checks
+//! the request, renders every asked-for channel for every recipient (so a
+//! missing variable or an over-long SMS is a 400 before anything is
+//! stored), decides per channel from the user's preferences, stores the
+//! notifications and queues one job per channel that is to be sent. It
+//! never talks to a provider; the per-channel workers do (see the README
+//! for what exists of them).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::api_error::{ApiError, request_id_layer};
+use crate::config::ServiceOptions;
+use crate::idempotency::{IdempotencyRecord, Replay, body_hash, replay};
+use crate::ids::{is_notification_id, new_notification_id};
+use crate::model::{Channel, ChannelDelivery, ChannelStatus, Notification, Priority, now_ms};
+use crate::preferences::{Preferences, PreferencesSpec};
+use crate::rules::{Decision, decide};
+use crate::store::{Claim, DeliveryJob, StoreError, Stores};
+use crate::templates::{RenderLimits, Renderer, Template, TemplateSpec};
+use crate::validate;
+
+/// Largest request body: 256 KiB, the largest SQS message, since one
+/// request's content ends up in queue messages.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Largest delivery job (one rendered message and its envelope), for the
+/// same reason.
+pub const MAX_JOB_BYTES: usize = 256 * 1024;
+/// The optional request header that may carry the idempotency key instead
+/// of the body's `idempotency_key`.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// Set on a 202 that replays the answer to an earlier request.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+struct Shared {
+    options: ServiceOptions,
+    stores: Stores,
+    renderer: Renderer,
+    clock: Clock,
+}
+
+/// Shared state of the router; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(options: ServiceOptions, stores: Stores) -> Self {
+        Self::with_clock(options, stores, Arc::new(now_ms))
+    }
+
+    /// With `clock` (Unix ms) instead of the system clock: quiet hours and
+    /// timestamps in tests.
+    pub fn with_clock(options: ServiceOptions, stores: Stores, clock: Clock) -> Self {
+        let renderer = Renderer::new(RenderLimits {
+            max_sms_segments: options.max_sms_segments,
+        });
+        Self(Arc::new(Shared {
+            options,
+            stores,
+            renderer,
+            clock,
+        }))
+    }
+
+    pub fn options(&self) -> &ServiceOptions {
+        &self.0.options
+    }
+
+    fn now(&self) -> i64 {
+        (self.0.clock)()
+    }
+}
+
+/// The whole API. Serve it with `axum::serve` or `lambda_http::run`, or
+/// merge it into another router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route(
+            "/v1/notifications",
+            post(send_notification).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/notifications/{id}",
+            get(get_notification).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/templates/{name}",
+            put(put_template)
+                .get(get_template)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/users/{id}/preferences",
+            put(put_preferences)
+                .get(get_preferences)
+                .fallback(method_not_allowed),
+        )
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(request_id_layer))
+        .with_state(state)
+}
+
+async fn health() -> Response {
+    axum::Json(json!({"status": "ok"})).into_response()
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no API route {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let path = uri.path();
+    let allow = if path == "/v1/notifications" {
+        "POST"
+    } else if path.starts_with("/v1/notifications/") {
+        "GET"
+    } else {
+        "GET, PUT"
+    };
+    let mut response = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {path}; use {allow}"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// Logs a storage failure where it happened and answers 503.
+fn storage(err: StoreError) -> ApiError {
+    tracing::error!(error = %err, "storage call failed");
+    ApiError::unavailable()
+}
+
+/// The body as JSON, and as `T`. Errors say what is wrong in the words of
+/// the JSON parser (`missing field`, `unknown field`, line and column).
+fn read_json<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Value, T), ApiError> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request body is larger than {MAX_BODY_BYTES} bytes (256 KiB, the largest queue message)"
+                ),
+            )
+        } else {
+            ApiError::bad_request(format!("the body could not be read: {}", rejection.body_text()))
+        }
+    })?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|err| ApiError::bad_request(format!("the body is not JSON: {err}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    }
+    let parsed = T::deserialize(&value)
+        .map_err(|err| ApiError::bad_request(format!("the body is not a valid request: {err}")))?;
+    Ok((value, parsed))
+}
+
+fn unknown_category(category: &str, options: &ServiceOptions) -> ApiError {
+    let known: Vec<&str> = options.categories.iter().map(String::as_str).collect();
+    ApiError::bad_request(format!(
+        "unknown category {category:?}; the categories are {}",
+        known.join(", ")
+    ))
+}
+
+// ---- POST /v1/notifications ----
+
+/// The body of `POST /v1/notifications`, as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendRequest {
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    user_ids: Option<Vec<String>>,
+    template: String,
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    channels: Option<Vec<String>>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    priority: Option<String>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+/// A send request whose fields are each valid on their own.
+#[derive(Debug)]
+struct CheckedSend {
+    users: Vec<String>,
+    /// `user_id` rather than `user_ids`: the answer is one id.
+    single: bool,
+    template: String,
+    data: Value,
+    channels: Option<Vec<Channel>>,
+    category: Option<String>,
+    priority: Priority,
+    idempotency_key: Option<String>,
+}
+
+fn check_send(
+    request: SendRequest,
+    header_key: Option<&str>,
+    options: &ServiceOptions,
+) -> Result<CheckedSend, ApiError> {
+    let bad = |err: validate::InvalidInput| ApiError::bad_request(err.to_string());
+    let (users, single) = match (request.user_id, request.user_ids) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("give user_id or user_ids, not both"));
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "user_id (or user_ids, a list) is required",
+            ));
+        }
+        (Some(user), None) => (vec![user], true),
+        (None, Some(users)) => {
+            if users.is_empty() {
+                return Err(ApiError::bad_request("user_ids is empty"));
+            }
+            if users.len() > options.max_recipients {
+                return Err(ApiError::bad_request(format!(
+                    "user_ids has {} users; one request may address at most {}",
+                    users.len(),
+                    options.max_recipients
+                )));
+            }
+            (users, false)
+        }
+    };
+    let mut seen = BTreeSet::new();
+    for user in &users {
+        validate::user_id(user).map_err(bad)?;
+        if !seen.insert(user.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "the user {user:?} is listed twice in user_ids"
+            )));
+        }
+    }
+    validate::template_name(&request.template).map_err(bad)?;
+    let data = match request.data {
+        None => json!({}),
+        Some(data @ Value::Object(_)) => data,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "data must be a JSON object of template variables",
+            ));
+        }
+    };
+    let channels = match request.channels {
+        None => None,
+        Some(names) => {
+            if names.is_empty() {
+                return Err(ApiError::bad_request(
+                    "channels is empty; leave it out to use every channel the template has",
+                ));
+            }
+            let mut channels = Vec::new();
+            for name in names {
+                let channel: Channel =
+                    name.parse().map_err(|err: crate::model::UnknownChannel| {
+                        ApiError::bad_request(err.to_string())
+                    })?;
+                if channels.contains(&channel) {
+                    return Err(ApiError::bad_request(format!(
+                        "the channel {channel} is listed twice"
+                    )));
+                }
+                channels.push(channel);
+            }
+            Some(channels)
+        }
+    };
+    if let Some(category) = &request.category {
+        validate::category_name(category).map_err(bad)?;
+        if !options.categories.contains(category) {
+            return Err(unknown_category(category, options));
+        }
+    }
+    let priority = match request.priority {
+        None => Priority::default(),
+        Some(name) => name
+            .parse()
+            .map_err(|err: crate::model::UnknownPriority| ApiError::bad_request(err.to_string()))?,
+    };
+    let idempotency_key = match (request.idempotency_key, header_key) {
+        (Some(body), Some(header)) if body != header => {
+            return Err(ApiError::bad_request(format!(
+                "the idempotency key differs between the body ({body:?}) and the {IDEMPOTENCY_KEY_HEADER} header ({header:?})"
+            )));
+        }
+        (Some(key), _) => Some(key),
+        (None, header) => header.map(str::to_owned),
+    };
+    if let Some(key) = &idempotency_key {
+        validate::idempotency_key(key).map_err(bad)?;
+    }
+    Ok(CheckedSend {
+        users,
+        single,
+        template: request.template,
+        data,
+        channels,
+        category: request.category,
+        priority,
+        idempotency_key,
+    })
+}
+
+fn accepted(body: Value, replayed: bool) -> Response {
+    let location = body
+        .get("id")
+        .and_then(Value::as_str)
+        .map(|id| format!("/v1/notifications/{id}"));
+    let mut response = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
+    if let Some(value) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    if replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// `POST /v1/notifications`
+async fn send_notification(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (value, request) = read_json::<SendRequest>(body)?;
+    let header_key = match headers.get(IDEMPOTENCY_KEY_HEADER) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            ApiError::bad_request(format!(
+                "the {IDEMPOTENCY_KEY_HEADER} header is not visible ASCII"
+            ))
+        })?),
+    };
+    let send = check_send(request, header_key, state.options())?;
+    let now = state.now();
+    // Ids are drawn before anything is stored, so the answer can be
+    // recorded with the idempotency key before the work is done.
+    let targets: Vec<(String, String)> = send
+        .users
+        .iter()
+        .map(|user| (user.clone(), new_notification_id(now)))
+        .collect();
+    let answer = if send.single {
+        json!({"id": targets[0].1, "user_id": targets[0].0})
+    } else {
+        json!({"notifications": targets.iter().map(|(user, id)| json!({"id": id, "user_id": user})).collect::<Vec<_>>()})
+    };
+
+    let mut claimed = None;
+    if let Some(key) = &send.idempotency_key {
+        // The key is not part of what must match: a client may move it
+        // from the body to the header between retries.
+        let mut hashed = value;
+        if let Some(map) = hashed.as_object_mut() {
+            map.remove("idempotency_key");
+        }
+        let record = IdempotencyRecord {
+            key: key.clone(),
+            body_hash: body_hash(&hashed),
+            response: answer.clone(),
+            created_at: now,
+            expires_at: now.saturating_add(state.options().idempotency_ttl_ms),
+        };
+        match state
+            .0
+            .stores
+            .idempotency
+            .claim(&record, now)
+            .await
+            .map_err(storage)?
+        {
+            Claim::Claimed => claimed = Some(key.clone()),
+            Claim::Held(existing) => {
+                return match replay(&existing, &record.body_hash) {
+                    Replay::Same(previous) => Ok(accepted(previous, true)),
+                    Replay::Conflict => Err(ApiError::conflict(format!(
+                        "the idempotency key {key:?} was already used with a different request body; use a new key for a new notification"
+                    ))),
+                };
+            }
+        }
+    }
+
+    match ingest(&state, &send, &targets, now).await {
+        Ok(()) => Ok(accepted(answer, false)),
+        Err(err) => {
+            // Nothing of this request was kept: let a retry run afresh.
+            if let Some(key) = claimed
+                && let Err(release_err) = state.0.stores.idempotency.release(&key).await
+            {
+                tracing::error!(error = %release_err, key, "could not release an idempotency key");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Renders, decides, stores and queues; an `Err` means nothing was
+/// queued (and nothing stored, unless the queue itself failed).
+async fn ingest(
+    state: &AppState,
+    send: &CheckedSend,
+    targets: &[(String, String)],
+    now: i64,
+) -> Result<(), ApiError> {
+    let stores = &state.0.stores;
+    let options = state.options();
+    let template = stores
+        .templates
+        .get_template(&send.template)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown template {:?}; create it with PUT /v1/templates/{}",
+                send.template, send.template
+            ))
+        })?;
+    let category = send.category.clone().or_else(|| template.category.clone());
+    if let Some(category) = &category
+        && !options.categories.contains(category)
+    {
+        return Err(unknown_category(category, options));
+    }
+    let available = template.channels();
+    let channels: Vec<Channel> = match &send.channels {
+        Some(asked) => {
+            if let Some(missing) = asked.iter().find(|c| !available.contains(c)) {
+                let has: Vec<&str> = available.iter().map(|c| c.as_str()).collect();
+                return Err(ApiError::bad_request(format!(
+                    "the template {:?} has no {missing} body (it has {})",
+                    template.name,
+                    has.join(", ")
+                )));
+            }
+            asked.clone()
+        }
+        None => available.into_iter().collect(),
+    };
+
+    let mut notifications = Vec::with_capacity(targets.len());
+    let mut jobs = Vec::new();
+    for (user_id, id) in targets {
+        let preferences = stores
+            .preferences
+            .get_preferences(user_id)
+            .await
+            .map_err(storage)?;
+        let locale = preferences
+            .as_ref()
+            .and_then(|p| p.locale.clone())
+            .unwrap_or_else(|| template.default_locale.clone());
+        let mut deliveries = BTreeMap::new();
+        for &channel in &channels {
+            // Rendered even when the channel will be suppressed, so a bad
+            // request is refused whoever it is addressed to.
+            let rendered = state
+                .0
+                .renderer
+                .render(&template, channel, Some(&locale), &send.data)
+                .map_err(|err| ApiError::bad_request(err.to_string()))?;
+            let decision = decide(
+                preferences.as_ref(),
+                channel,
+                category.as_deref(),
+                send.priority,
+                now,
+            );
+            let not_before = match decision {
+                Decision::Send => None,
+                Decision::Delay { until_ms } => Some(until_ms),
+                Decision::Suppress(reason) => {
+                    deliveries.insert(
+                        channel,
+                        ChannelDelivery {
+                            status: ChannelStatus::Suppressed { reason },
+                            locale: Some(rendered.locale),
+                            updated_at: now,
+                        },
+                    );
+                    continue;
+                }
+            };
+            let locale = rendered.locale.clone();
+            let job = DeliveryJob {
+                notification_id: id.clone(),
+                user_id: user_id.clone(),
+                channel,
+                priority: send.priority,
+                category: category.clone(),
+                not_before,
+                rendered,
+                attempt: 0,
+                enqueued_at: now,
+            };
+            let size = serde_json::to_vec(&job).map_or(usize::MAX, |b| b.len());
+            if size > MAX_JOB_BYTES {
+                return Err(ApiError::bad_request(format!(
+                    "the {channel} message for {user_id:?} is {size} bytes once rendered; a queue message holds at most {MAX_JOB_BYTES}"
+                )));
+            }
+            jobs.push(job);
+            deliveries.insert(
+                channel,
+                ChannelDelivery {
+                    status: ChannelStatus::Queued { not_before },
+                    locale: Some(locale),
+                    updated_at: now,
+                },
+            );
+        }
+        notifications.push(Notification {
+            id: id.clone(),
+            user_id: user_id.clone(),
+            template: template.name.clone(),
+            data: send.data.clone(),
+            category: category.clone(),
+            priority: send.priority,
+            locale,
+            idempotency_key: send.idempotency_key.clone(),
+            created_at: now,
+            channels: deliveries,
+        });
+    }
+
+    stores
+        .notifications
+        .put_notifications(&notifications)
+        .await
+        .map_err(storage)?;
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    if let Err(err) = stores.queue.enqueue(&jobs).await {
+        // The stored notifications must not claim to be queued.
+        for job in &jobs {
+            let failed = ChannelDelivery {
+                status: ChannelStatus::Failed {
+                    reason: "the delivery queue was unavailable; nothing was sent".into(),
+                },
+                locale: Some(job.rendered.locale.clone()),
+                updated_at: now,
+            };
+            if let Err(update_err) = stores
+                .notifications
+                .set_channel_status(&job.notification_id, job.channel, failed)
+                .await
+            {
+                tracing::error!(error = %update_err, id = job.notification_id, "could not mark a channel failed");
+            }
+        }
+        return Err(storage(err));
+    }
+    Ok(())
+}
+
+// ---- GET /v1/notifications/{id} ----
+
+async fn get_notification(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::not_found(format!("no notification {id:?}"));
+    if !is_notification_id(&id) {
+        return Err(missing());
+    }
+    let notification = state
+        .0
+        .stores
+        .notifications
+        .get_notification(&id)
+        .await
+        .map_err(storage)?
+        .ok_or_else(missing)?;
+    Ok(axum::Json(notification).into_response())
+}
+
+// ---- templates ----
+
+async fn put_template(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    validate::template_name(&name).map_err(|err| ApiError::bad_request(err.to_string()))?;
+    let (_, spec) = read_json::<TemplateSpec>(body)?;
+    let template = Template::from_spec(&name, spec, state.now())
+        .map_err(|err| ApiError::bad_request(err.to_string()))?;
+    if let Some(category) = &template.category
+        && !state.options().categories.contains(category)
+    {
+        return Err(unknown_category(category, state.options()));
+    }
+    let stores = &state.0.stores;
+    let existed = stores
+        .templates
+        .get_template(&name)
+        .await
+        .map_err(storage)?
+        .is_some();
+    stores
+        .templates
+        .put_template(&template)
+        .await
+        .map_err(storage)?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, axum::Json(template)).into_response())
+}
+
+async fn get_template(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::not_found(format!("no template {name:?}"));
+    if validate::template_name(&name).is_err() {
+        return Err(missing());
+    }
+    let template = state
+        .0
+        .stores
+        .templates
+        .get_template(&name)
+        .await
+        .map_err(storage)?
+        .ok_or_else(missing)?;
+    Ok(axum::Json(template).into_response())
+}
+
+// ---- preferences ----
+
+async fn put_preferences(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    validate::user_id(&user_id).map_err(|err| ApiError::bad_request(err.to_string()))?;
+    let (_, spec) = read_json::<PreferencesSpec>(body)?;
+    let stores = &state.0.stores;
+    let previous = stores
+        .preferences
+        .get_preferences(&user_id)
+        .await
+        .map_err(storage)?;
+    let options = state.options();
+    let preferences = Preferences::from_spec(
+        &user_id,
+        spec,
+        previous.as_ref(),
+        &options.categories,
+        options.url_policy,
+        state.now(),
+    )
+    .map_err(|err| ApiError::bad_request(err.to_string()))?;
+    stores
+        .preferences
+        .put_preferences(&preferences)
+        .await
+        .map_err(storage)?;
+    let status = if previous.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, axum::Json(preferences)).into_response())
+}
+
+async fn get_preferences(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::not_found(format!("no preferences for the user {user_id:?}"));
+    if validate::user_id(&user_id).is_err() {
+        return Err(missing());
+    }
+    let preferences = state
+        .0
+        .stores
+        .preferences
+        .get_preferences(&user_id)
+        .await
+        .map_err(storage)?
+        .ok_or_else(missing)?;
+    Ok(axum::Json(preferences).into_response())
+}

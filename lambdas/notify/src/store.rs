@@ -1,0 +1,152 @@
+//! The narrow storage interfaces the API uses (and the workers will):
+//! notifications, templates, preferences, idempotency records, and the
+//! delivery queue between ingestion and the per-channel workers.
+//!
+//! Methods return boxed futures so the traits stay object safe: the router
+//! state holds `Arc<dyn NotificationStore>` and friends, and another
+//! backend (DynamoDB and SQS, not written yet) plugs in without a generic
+//! parameter on everything. [`crate::memory`] implements them in process.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::idempotency::IdempotencyRecord;
+use crate::model::{Channel, ChannelDelivery, Notification, Priority};
+use crate::preferences::Preferences;
+use crate::templates::{Rendered, Template};
+
+/// A `Send` future borrowed for `'a`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A storage call that failed; the details go to the log, the client only
+/// learns that the service is unavailable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{operation} failed: {message}")]
+    Backend {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("item {key:?} is malformed: {reason}")]
+    Malformed { key: String, reason: String },
+}
+
+impl StoreError {
+    pub fn backend(operation: &'static str, message: impl Into<String>) -> Self {
+        Self::Backend {
+            operation,
+            message: message.into(),
+        }
+    }
+}
+
+pub trait NotificationStore: Send + Sync {
+    /// Stores new notifications (their ids are fresh, so this never
+    /// overwrites another request's).
+    fn put_notifications<'a>(
+        &'a self,
+        notifications: &'a [Notification],
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    fn get_notification<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Notification>, StoreError>>;
+
+    /// Replaces the status of one channel of a notification (a worker's
+    /// report). `false` if the notification or the channel is unknown.
+    fn set_channel_status<'a>(
+        &'a self,
+        id: &'a str,
+        channel: Channel,
+        delivery: ChannelDelivery,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+}
+
+pub trait TemplateStore: Send + Sync {
+    /// Creates or replaces the template of its name.
+    fn put_template<'a>(&'a self, template: &'a Template) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    fn get_template<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Template>, StoreError>>;
+}
+
+pub trait PreferenceStore: Send + Sync {
+    /// Creates or replaces the user's preferences.
+    fn put_preferences<'a>(
+        &'a self,
+        preferences: &'a Preferences,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    fn get_preferences<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Preferences>, StoreError>>;
+}
+
+/// What claiming an idempotency key did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key was free (or its record had expired); the record is stored.
+    Claimed,
+    /// A live record holds the key; nothing was written.
+    Held(IdempotencyRecord),
+}
+
+pub trait IdempotencyStore: Send + Sync {
+    /// Stores `record` unless a live record (at `now_ms`) holds its key: a
+    /// conditional write, so two concurrent requests with one key cannot
+    /// both proceed.
+    fn claim<'a>(
+        &'a self,
+        record: &'a IdempotencyRecord,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>>;
+
+    /// Frees a key whose request failed after claiming it, so a retry can
+    /// run instead of replaying an answer about notifications that were
+    /// never stored.
+    fn release<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// One channel of one notification, for that channel's workers. It
+/// carries the rendered message but not the address: workers read the
+/// user's preferences when they send, so an unsubscribe or a new address
+/// that arrives while a message waits (in quiet hours, say) is honoured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    pub notification_id: String,
+    pub user_id: String,
+    pub channel: Channel,
+    pub priority: Priority,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Not to be sent before this instant (Unix ms): the end of quiet hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
+    pub rendered: Rendered,
+    /// Attempts made so far (0 for a new job).
+    pub attempt: u32,
+    pub enqueued_at: i64,
+}
+
+pub trait DeliveryQueue: Send + Sync {
+    /// Queues jobs for their channels' workers. An `Err` means none of
+    /// them may be assumed queued.
+    fn enqueue<'a>(&'a self, jobs: &'a [DeliveryJob]) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// The storage the API works against.
+#[derive(Clone)]
+pub struct Stores {
+    pub notifications: Arc<dyn NotificationStore>,
+    pub templates: Arc<dyn TemplateStore>,
+    pub preferences: Arc<dyn PreferenceStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub queue: Arc<dyn DeliveryQueue>,
+}
