@@ -20,6 +20,10 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
     pub s3: aws_sdk_s3::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub ses: aws_sdk_sesv2::Client,
+    /// SES's first API: ListIdentities, which emulators have where they
+    /// lack SES v2's ListEmailIdentities (the identities are the same).
+    pub ses_v1: aws_sdk_ses::Client,
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub sts: aws_sdk_sts::Client,
@@ -45,6 +49,8 @@ impl Clients {
             rds: aws_sdk_rds::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3),
             secrets: aws_sdk_secretsmanager::Client::new(config),
+            ses: aws_sdk_sesv2::Client::new(config),
+            ses_v1: aws_sdk_ses::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),

@@ -133,6 +133,36 @@ pub(crate) async fn sns(c: &Clients, arn: &str, old: &Tags, new: &Tags) -> Provi
     Ok(())
 }
 
+/// SES (v2) email identities, by ARN.
+pub(crate) async fn ses(c: &Clients, arn: &str, old: &Tags, new: &Tags) -> ProviderResult<()> {
+    use aws_sdk_sesv2::types::Tag;
+    let gone = removed(old, new);
+    if !gone.is_empty() {
+        c.ses
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(gone))
+            .send()
+            .await
+            .map_err(|e| aws("ses:UntagResource", e))?;
+    }
+    if !new.is_empty() {
+        let tags = new
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| archform_engine::provider::ProviderError::Invalid(e.to_string()))?;
+        c.ses
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws("ses:TagResource", e))?;
+    }
+    Ok(())
+}
+
 /// DynamoDB tables, by ARN.
 pub(crate) async fn dynamodb(c: &Clients, arn: &str, old: &Tags, new: &Tags) -> ProviderResult<()> {
     use aws_sdk_dynamodb::types::Tag;

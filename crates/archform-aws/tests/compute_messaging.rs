@@ -1091,3 +1091,75 @@ async fn named_kinds_are_found_without_a_physical_id() {
         p.delete(&r.id, &lost).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn ses_email_identity_lifecycle() {
+    let (p, config) = provider().await;
+    let ses = aws_sdk_sesv2::Client::new(&config);
+    let s = stack("ses");
+    let address = format!("noreply@{s}.example.com");
+    let mut r = resolved(
+        "ses.email_identity",
+        &s,
+        "sender",
+        None,
+        json!({"email_identity": address}),
+    );
+    let (a, mut st) = create_twice(&p, &r).await;
+    assert_eq!(a.physical_id, address);
+    assert_eq!(a.attributes["name"], address.as_str());
+    let arn = a.attributes["arn"].as_str().unwrap().to_string();
+    assert!(
+        arn.starts_with("arn:aws:ses:") && arn.ends_with(&format!(":identity/{address}")),
+        "{arn}"
+    );
+    // The identity exists in SES, tagged with the stack.
+    ses.get_email_identity()
+        .email_identity(&address)
+        .send()
+        .await
+        .expect("the identity exists");
+    let tags = ses
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == "archform:id" && t.value() == "sender"),
+        "{tags:?}"
+    );
+    let seen = p.read("sender", &st).await.unwrap().unwrap();
+    assert_reads_back(r.kind, &r.properties, &seen.properties);
+    assert_eq!(seen.applied, a);
+    assert_recovers(&p, "sender", &st).await;
+
+    // Tags change in place.
+    r.tags.insert("team".into(), "mail".into());
+    let a2 = p.update(&r, &st, &["tags".to_string()]).await.unwrap();
+    assert_eq!(a2, a);
+    st = state(&r, &a2);
+    let tags = ses
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == "team" && t.value() == "mail"),
+        "{tags:?}"
+    );
+    delete_twice(&p, "sender", &st).await;
+    assert!(
+        ses.get_email_identity()
+            .email_identity(&address)
+            .send()
+            .await
+            .is_err(),
+        "the identity is gone"
+    );
+}

@@ -240,6 +240,9 @@ async fn create_every_kind(p: &AwsProvider, s: &str, m: &mut Made) -> Option<Str
     let props = json!({"topic_arn": topic, "protocol": "sqs", "endpoint": qarn});
     m.create(p, unnamed("sns.subscription", s, "subscription", props))
         .await;
+    let props = json!({"email_identity": format!("{s}.example.com")});
+    m.create(p, unnamed("ses.email_identity", s, "sender", props))
+        .await;
     let props = json!({"partition_key": {"name": "pk", "type": "S"}});
     m.create(p, named("dynamodb.table", s, "table", props))
         .await;

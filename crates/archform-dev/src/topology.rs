@@ -162,6 +162,7 @@ pub fn dev_role(kind: Kind) -> DevRole {
         | Kind::Queue
         | Kind::QueuePolicy
         | Kind::Topic
+        | Kind::EmailIdentity
         | Kind::Subscription
         | Kind::Table
         | Kind::Bucket

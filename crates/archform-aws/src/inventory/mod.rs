@@ -186,11 +186,12 @@ pub async fn inventory(clients: &Clients, stack: &str) -> Inventory {
         Box::pin(edge::apis(c, stack)),
         Box::pin(data::rds(c, stack)),
         Box::pin(compute::secrets(c, stack)),
+        Box::pin(messaging::email_identities(c, stack)),
     );
-    let (ec2, iam, logs, lambda, sqs, sns, ddb, s3, elb, apigw, rds, secrets) = listings;
+    let (ec2, iam, logs, lambda, sqs, sns, ddb, s3, elb, apigw, rds, secrets, ses) = listings;
     let mut inv = Inventory::default();
     for l in [
-        ec2, iam, logs, lambda, sqs, sns, ddb, s3, elb, apigw, rds, secrets,
+        ec2, iam, logs, lambda, sqs, sns, ddb, s3, elb, apigw, rds, secrets, ses,
     ] {
         inv.found.extend(l.found);
         inv.unknown.extend(l.unknown);

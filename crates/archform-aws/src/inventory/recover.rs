@@ -16,6 +16,7 @@ pub fn layer(kind: Kind) -> u8 {
         | Kind::LogGroup
         | Kind::Queue
         | Kind::Topic
+        | Kind::EmailIdentity
         | Kind::Table
         | Kind::Bucket
         | Kind::Api => 0,

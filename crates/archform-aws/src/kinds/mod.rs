@@ -166,6 +166,7 @@ pub(crate) fn handler(kind: Kind) -> &'static Handler {
         Kind::Queue => &messaging::QUEUE,
         Kind::QueuePolicy => &messaging::QUEUE_POLICY,
         Kind::Topic => &messaging::TOPIC,
+        Kind::EmailIdentity => &messaging::EMAIL_IDENTITY,
         Kind::Subscription => &messaging::SUBSCRIPTION,
         Kind::Table => &data::TABLE,
         Kind::Bucket => &data::BUCKET,

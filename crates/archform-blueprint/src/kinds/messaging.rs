@@ -57,6 +57,29 @@ pub static TOPIC: KindSpec = KindSpec {
     role: Role::Messaging,
 };
 
+pub static EMAIL_IDENTITY: KindSpec = KindSpec {
+    name: "ses.email_identity",
+    summary: "An SES sender identity (an email address or a domain) that mail is sent from",
+    cfn_type: "AWS::SES::EmailIdentity",
+    // The identity is its own name: an address (`noreply@example.com`) or a
+    // domain (`example.com`). SES then verifies it: an address by a link
+    // mailed to it, a domain by the DKIM records it asks for.
+    props: &[req("email_identity", STR).replace()],
+    attrs: &[
+        attr("name", CfnAttr::Ref),
+        // What `ses:SendEmail` is granted on.
+        attr(
+            "arn",
+            CfnAttr::Sub(
+                "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${Self}",
+            ),
+        ),
+    ],
+    naming: None,
+    tags: Tags::List,
+    role: Role::Messaging,
+};
+
 pub static SUBSCRIPTION: KindSpec = KindSpec {
     name: "sns.subscription",
     summary: "An SNS subscription of a queue, with a filter policy and raw delivery",

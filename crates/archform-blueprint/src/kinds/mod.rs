@@ -341,6 +341,7 @@ kinds! {
     Queue => messaging::QUEUE,
     QueuePolicy => messaging::QUEUE_POLICY,
     Topic => messaging::TOPIC,
+    EmailIdentity => messaging::EMAIL_IDENTITY,
     Subscription => messaging::SUBSCRIPTION,
     Table => data::TABLE,
     Bucket => data::BUCKET,

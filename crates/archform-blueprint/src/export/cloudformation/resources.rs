@@ -33,6 +33,7 @@ pub(super) fn translate(ctx: &Ctx, res: &Resource) -> (Vec<Emitted>, Vec<String>
         Kind::Queue => queue(ctx, &s),
         Kind::QueuePolicy => queue_policy(ctx, &s),
         Kind::Topic => topic(ctx, &s),
+        Kind::EmailIdentity => email_identity(ctx, &s),
         Kind::Subscription => subscription(ctx, &s),
         Kind::Table => table(ctx, &s),
         Kind::Bucket => bucket(ctx, &s),
@@ -51,6 +52,9 @@ pub(super) fn translate(ctx: &Ctx, res: &Resource) -> (Vec<Emitted>, Vec<String>
     };
     if let Some(primary) = out.first_mut() {
         match res.kind.tags {
+            // AWS::SES::EmailIdentity has no Tags property (the SES API
+            // tags identities; CloudFormation cannot).
+            Tags::List if res.kind == Kind::EmailIdentity => {}
             Tags::List => {
                 let tags: Vec<J> = res
                     .tags
@@ -588,6 +592,12 @@ fn topic(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
     let mut e = ctx.primary(s.res);
     e.put(ctx, "DisplayName", s, "/display_name");
     e.put(ctx, "KmsMasterKeyId", s, "/kms_master_key_id");
+    vec![e]
+}
+
+fn email_identity(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
+    let mut e = ctx.primary(s.res);
+    e.put(ctx, "EmailIdentity", s, "/email_identity");
     vec![e]
 }
 

@@ -172,6 +172,8 @@ fn part(r: &Resource) -> Part {
         Kind::Function => Part::Node(Shape::Function, Tone::Compute),
         Kind::Queue => Part::Node(Shape::Queue, Tone::Messaging),
         Kind::Topic => Part::Node(Shape::Topic, Tone::Messaging),
+        // Where mail leaves: drawn like the other ways out of the system.
+        Kind::EmailIdentity => Part::Node(Shape::Client, Tone::Messaging),
         Kind::LoadBalancer | Kind::Api | Kind::FunctionUrl => Part::Node(Shape::Entry, Tone::Edge),
         Kind::Table | Kind::Bucket | Kind::DbInstance => Part::Node(Shape::Store, Tone::Data),
         // Drawn as arrows between the boxes above, or not at all.
@@ -699,6 +701,7 @@ impl<'g> Builder<'g> {
                 "SQS queue".into()
             }),
             Kind::Topic => what.push("SNS topic".into()),
+            Kind::EmailIdentity => what.push("SES sender identity".into()),
             Kind::Secret => what.push("Secrets Manager secret".into()),
             Kind::InternetGateway => what.push("Internet gateway".into()),
             Kind::NatGateway => what.push("NAT gateway".into()),
