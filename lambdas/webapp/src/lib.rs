@@ -4,10 +4,17 @@
 //! versions (ETag / If-Match).
 //!
 //! - [`model`], [`ids`], [`validate`]: the records and the checks of
-//!   everything a client sends.
+//!   everything a client sends;
+//! - [`store`]: the [`DataStore`] trait of the data tier (written so that
+//!   PostgreSQL and DynamoDB can keep its promises), and [`memory`], its
+//!   in-process implementation.
 
 pub mod ids;
+pub mod memory;
 pub mod model;
+pub mod store;
 pub mod validate;
 
+pub use memory::MemoryStore;
 pub use model::{Order, OrderStatus, Product};
+pub use store::{DataStore, StoreError};
