@@ -6,9 +6,17 @@
 //! after id X" is a plain range condition in every store (a primary key
 //! range in PostgreSQL, a sort key range in DynamoDB). The 80 random bits
 //! (OS-seeded CSPRNG) make a collision within one millisecond negligible
-//! without coordination between instances.
+//! without coordination between instances. Within one process ids are
+//! also strictly increasing (a ULID "monotonic" generator: an id of the same
+//! millisecond as the previous one is the previous one plus one), so pages
+//! list records in the order this instance created them.
+
+use std::sync::Mutex;
 
 use rand::Rng as _;
+
+/// The bits of the last id made in this process.
+static LAST: Mutex<u128> = Mutex::new(0);
 
 const ULID_CHARS: usize = 26;
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -32,12 +40,19 @@ impl IdKind {
     pub fn new_id(self, now_ms: i64) -> String {
         let millis = u128::from(u64::try_from(now_ms).unwrap_or(0) & ((1 << 48) - 1));
         let random: u128 = rand::rng().random::<u128>() & ((1 << 80) - 1);
-        let mut bits = (millis << 80) | random;
-        let mut out = [0u8; ULID_CHARS];
-        for slot in out.iter_mut().rev() {
-            *slot = CROCKFORD[(bits & 31) as usize];
-            bits >>= 5;
-        }
+        let candidate = (millis << 80) | random;
+        let bits = {
+            let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            // 2^80 ids in one millisecond would be needed to overflow into
+            // the time bits; the clock going back keeps the last time.
+            *last = if candidate > *last {
+                candidate
+            } else {
+                *last + 1
+            };
+            *last
+        };
+        let out = encode(bits);
         let mut id = String::with_capacity(4 + ULID_CHARS);
         id.push_str(self.prefix());
         id.push_str(std::str::from_utf8(&out).expect("Crockford characters are ASCII"));
@@ -54,6 +69,16 @@ impl IdKind {
                 && ulid.as_bytes()[0] <= b'7'
         })
     }
+}
+
+/// 128 bits as 26 Crockford base32 characters, most significant first.
+fn encode(mut bits: u128) -> [u8; ULID_CHARS] {
+    let mut out = [0u8; ULID_CHARS];
+    for slot in out.iter_mut().rev() {
+        *slot = CROCKFORD[(bits & 31) as usize];
+        bits >>= 5;
+    }
+    out
 }
 
 pub fn new_product_id(now_ms: i64) -> String {
@@ -86,8 +111,13 @@ mod tests {
         assert!(a < b);
         assert_ne!(new_order_id(5), new_order_id(5));
         assert!(is_order_id(&new_order_id(5)));
+        // Strictly increasing within a millisecond, and if the clock steps back.
+        let same: Vec<String> = (0..100)
+            .map(|_| new_product_id(1_700_000_000_000))
+            .collect();
+        assert!(same.windows(2).all(|w| w[0] < w[1]));
         // The time part of a known instant (the ULID spec's example time).
-        assert!(new_order_id(1_469_918_176_385).starts_with("ord_01ARYZ6S41"));
+        assert!(encode(1_469_918_176_385 << 80).starts_with(b"01ARYZ6S41"));
     }
 
     #[test]

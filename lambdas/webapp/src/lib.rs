@@ -7,14 +7,25 @@
 //!   everything a client sends;
 //! - [`store`]: the [`DataStore`] trait of the data tier (written so that
 //!   PostgreSQL and DynamoDB can keep its promises), and [`memory`], its
-//!   in-process implementation.
+//!   in-process implementation;
+//! - [`app_api`]: the app tier, the JSON API over the store (errors from
+//!   [`api_error`], versions as ETags from [`etag`], page cursors from
+//!   [`cursor`]).
 
+pub mod api_error;
+pub mod app_api;
+pub mod cursor;
+pub mod etag;
 pub mod ids;
 pub mod memory;
 pub mod model;
 pub mod store;
 pub mod validate;
 
+pub use app_api::AppState;
 pub use memory::MemoryStore;
 pub use model::{Order, OrderStatus, Product};
 pub use store::{DataStore, StoreError};
+
+#[cfg(test)]
+mod app_api_tests;
