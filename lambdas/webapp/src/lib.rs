@@ -10,22 +10,33 @@
 //!   in-process implementation;
 //! - [`app_api`]: the app tier, the JSON API over the store (errors from
 //!   [`api_error`], versions as ETags from [`etag`], page cursors from
-//!   [`cursor`]).
+//!   [`cursor`]);
+//! - [`web`]: the web tier, HTML pages and forms ([`pages`], [`html`]) with
+//!   CSRF protection ([`csrf`]), calling the app tier over HTTP through
+//!   [`app_client`].
 
 pub mod api_error;
 pub mod app_api;
+pub mod app_client;
+pub mod csrf;
 pub mod cursor;
 pub mod etag;
+pub mod html;
 pub mod ids;
 pub mod memory;
 pub mod model;
+pub mod pages;
 pub mod store;
 pub mod validate;
+pub mod web;
 
 pub use app_api::AppState;
 pub use memory::MemoryStore;
 pub use model::{Order, OrderStatus, Product};
 pub use store::{DataStore, StoreError};
+pub use web::WebState;
 
 #[cfg(test)]
 mod app_api_tests;
+#[cfg(test)]
+mod web_tests;
