@@ -13,11 +13,13 @@
 //!   [`cursor`]);
 //! - [`web`]: the web tier, HTML pages and forms ([`pages`], [`html`]) with
 //!   CSRF protection ([`csrf`]), calling the app tier over HTTP through
-//!   [`app_client`].
+//!   [`app_client`];
+//! - [`cli`]: the `webapp` command (`serve-app`, `serve-web`, `serve`).
 
 pub mod api_error;
 pub mod app_api;
 pub mod app_client;
+pub mod cli;
 pub mod csrf;
 pub mod cursor;
 pub mod etag;
