@@ -558,6 +558,48 @@ async fn form_errors_are_shown_next_to_their_fields_and_nothing_is_stored() {
     };
     assert!(store.list_products(&query).await.unwrap().items.is_empty());
 
+    // The longest name and description, in characters that take 4 bytes
+    // (12 once percent-encoded), fit.
+    let (name, description) = ("😀".repeat(200), "😀".repeat(2000));
+    let page = browser
+        .submit(
+            "/products/new",
+            "/products",
+            &[
+                ("sku", "EMOJI"),
+                ("name", &name),
+                ("description", &description),
+                ("price", "1"),
+                ("stock", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.text);
+    let shown = browser.get(page.location()).await;
+    assert!(shown.text.contains(&description));
+    let mut too_long = description.clone();
+    too_long.push('😀');
+    let page = browser
+        .submit(
+            "/products/new",
+            "/products",
+            &[
+                ("sku", "EMOJI-2"),
+                ("name", "x"),
+                ("description", &too_long),
+                ("price", "1"),
+                ("stock", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.field_error("description")
+            .unwrap()
+            .contains("longer than 2000")
+    );
+    assert_eq!(store.list_products(&query).await.unwrap().items.len(), 1);
+
     // A taken SKU is the app tier's refusal, shown at the SKU.
     create(&mut browser, "DUP", "One", "1", "1").await;
     let page = browser
@@ -574,7 +616,7 @@ async fn form_errors_are_shown_next_to_their_fields_and_nothing_is_stored() {
         .await;
     assert_eq!(page.status, StatusCode::CONFLICT);
     assert!(page.field_error("sku").unwrap().contains("already used"));
-    assert_eq!(store.list_products(&query).await.unwrap().items.len(), 1);
+    assert_eq!(store.list_products(&query).await.unwrap().items.len(), 2);
 }
 
 #[tokio::test]
