@@ -6,6 +6,7 @@
 pub mod api;
 pub mod api_error;
 pub mod config;
+pub mod dynamo;
 pub mod idempotency;
 pub mod ids;
 pub mod memory;

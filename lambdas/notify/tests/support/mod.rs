@@ -1,0 +1,5 @@
+//! Shared by the notify package's integration tests.
+
+#![allow(dead_code)]
+
+pub mod tables;
