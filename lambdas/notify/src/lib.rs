@@ -20,9 +20,10 @@ pub mod templates;
 pub mod validate;
 pub mod webhook_provider;
 pub mod webhook_signature;
+pub mod worker;
 
 pub use api::{AppState, router};
-pub use config::{ConfigError, ServiceOptions};
+pub use config::{ConfigError, ServiceOptions, WorkerOptions};
 pub use memory::MemoryStores;
 pub use model::{
     Channel, ChannelDelivery, ChannelStatus, Notification, Priority, SuppressionReason,
