@@ -15,6 +15,7 @@ pub mod preferences;
 pub mod provider;
 pub mod rules;
 pub mod sms_segments;
+pub mod sns_provider;
 pub mod store;
 pub mod templates;
 pub mod validate;

@@ -2,4 +2,6 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+pub mod moto;
 pub mod tables;
