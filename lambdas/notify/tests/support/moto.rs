@@ -33,7 +33,7 @@ pub async fn recording_endpoint() -> String {
         return shared;
     }
     static PRIVATE: OnceLock<OwnedEmulator> = OnceLock::new();
-    let emulator = tokio::task::spawn_blocking(|| {
+    tokio::task::spawn_blocking(|| {
         PRIVATE
             .get_or_init(|| {
                 eprintln!(
@@ -46,8 +46,7 @@ pub async fn recording_endpoint() -> String {
             .to_owned()
     })
     .await
-    .unwrap();
-    emulator
+    .unwrap()
 }
 
 /// moto's models of `service` named `model`.
