@@ -14,6 +14,10 @@ pub const SMS_MAX_SEGMENTS: &str = "NOTIFY_SMS_MAX_SEGMENTS";
 pub const IDEMPOTENCY_TTL_SECONDS: &str = "NOTIFY_IDEMPOTENCY_TTL_SECONDS";
 pub const MAX_RECIPIENTS: &str = "NOTIFY_MAX_RECIPIENTS";
 pub const ALLOW_HTTP_WEBHOOKS: &str = "NOTIFY_ALLOW_HTTP_WEBHOOKS";
+pub const MAX_FANOUT_RECIPIENTS: &str = "NOTIFY_MAX_FANOUT_RECIPIENTS";
+/// Users one fanned-out request may address.
+pub const DEFAULT_MAX_FANOUT_RECIPIENTS: usize = 10_000;
+const MAX_FANOUT_RECIPIENTS_LIMIT: u64 = 100_000;
 
 /// The categories a deployment starts with: the usual split between what
 /// a user must get (account, security, billing, orders) and what they may
@@ -51,6 +55,9 @@ pub struct ServiceOptions {
     pub max_sms_segments: usize,
     pub idempotency_ttl_ms: i64,
     pub max_recipients: usize,
+    /// Users one request may address when the expander's queue is
+    /// configured (requests above `max_recipients` are fanned out).
+    pub max_fanout_recipients: usize,
     /// `AllowHttpLoopback` only for tests with a receiver on this machine.
     pub url_policy: UrlPolicy,
 }
@@ -62,6 +69,7 @@ impl Default for ServiceOptions {
             max_sms_segments: DEFAULT_MAX_SMS_SEGMENTS,
             idempotency_ttl_ms: DEFAULT_IDEMPOTENCY_TTL_MS,
             max_recipients: DEFAULT_MAX_RECIPIENTS,
+            max_fanout_recipients: DEFAULT_MAX_FANOUT_RECIPIENTS,
             url_policy: UrlPolicy::HttpsOnly,
         }
     }
@@ -93,6 +101,10 @@ impl ServiceOptions {
         if let Some(value) = get(MAX_RECIPIENTS) {
             options.max_recipients =
                 parse_number(MAX_RECIPIENTS, &value, MAX_RECIPIENTS_LIMIT as u64)? as usize;
+        }
+        if let Some(value) = get(MAX_FANOUT_RECIPIENTS) {
+            options.max_fanout_recipients =
+                parse_number(MAX_FANOUT_RECIPIENTS, &value, MAX_FANOUT_RECIPIENTS_LIMIT)? as usize;
         }
         if let Some(value) = get(ALLOW_HTTP_WEBHOOKS) {
             options.url_policy = match value.trim() {

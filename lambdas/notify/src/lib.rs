@@ -5,17 +5,23 @@
 
 pub mod api;
 pub mod api_error;
+pub mod aws;
+pub mod cli;
 pub mod config;
 pub mod dynamo;
+pub mod expander;
 pub mod idempotency;
 pub mod ids;
+pub mod lambda;
 pub mod memory;
 pub mod model;
+pub mod planning;
 pub mod preferences;
 pub mod provider;
 pub mod rules;
 pub mod sms_segments;
 pub mod sns_provider;
+pub mod sqs;
 pub mod store;
 pub mod templates;
 pub mod validate;

@@ -13,8 +13,9 @@ use crate::idempotency::IdempotencyRecord;
 use crate::model::{Channel, ChannelDelivery, ChannelStatus, Notification};
 use crate::preferences::Preferences;
 use crate::store::{
-    BoxFuture, Claim, DeliveryClaim, DeliveryJob, DeliveryQueue, IdempotencyStore,
-    NotificationStore, PreferenceStore, RateLimiter, StoreError, Stores, TemplateStore,
+    BoxFuture, Claim, DeliveryClaim, DeliveryJob, DeliveryQueue, ExpansionJob, ExpansionQueue,
+    IdempotencyStore, NotificationStore, PreferenceStore, RateLimiter, StoreError, Stores,
+    TemplateStore,
 };
 use crate::templates::Template;
 
@@ -376,6 +377,37 @@ impl DeliveryQueue for MemoryQueue {
     }
 }
 
+/// The expander's queue, in order.
+#[derive(Debug, Default)]
+pub struct MemoryExpansionQueue(Mutex<std::collections::VecDeque<ExpansionJob>>);
+
+impl MemoryExpansionQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn take(&self) -> Option<ExpansionJob> {
+        lock(&self.0).pop_front()
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.0).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl ExpansionQueue for MemoryExpansionQueue {
+    fn enqueue<'a>(&'a self, jobs: &'a [ExpansionJob]) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            lock(&self.0).extend(jobs.iter().cloned());
+            Ok(())
+        })
+    }
+}
+
 /// One of each memory store, kept by type for inspection in tests.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStores {
@@ -384,6 +416,7 @@ pub struct MemoryStores {
     pub preferences: Arc<MemoryPreferences>,
     pub idempotency: Arc<MemoryIdempotency>,
     pub queue: Arc<MemoryQueue>,
+    pub expansions: Arc<MemoryExpansionQueue>,
 }
 
 impl MemoryStores {
@@ -398,6 +431,7 @@ impl MemoryStores {
             preferences: self.preferences.clone(),
             idempotency: self.idempotency.clone(),
             queue: self.queue.clone(),
+            expansions: Some(self.expansions.clone()),
         }
     }
 }

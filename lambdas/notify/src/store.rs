@@ -220,6 +220,31 @@ pub trait DeliveryQueue: Send + Sync {
     fn enqueue<'a>(&'a self, jobs: &'a [DeliveryJob]) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
+/// One chunk of a request fanned out to many users: everything the
+/// expander needs to plan, store and queue the notifications of `users`
+/// as the API would have.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpansionJob {
+    pub batch_id: String,
+    pub template: String,
+    pub data: serde_json::Value,
+    pub channels: Vec<Channel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub priority: Priority,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// When the request was accepted (the notifications' `created_at`).
+    pub accepted_at: i64,
+    pub users: Vec<String>,
+}
+
+pub trait ExpansionQueue: Send + Sync {
+    /// Queues chunks for the expander. An `Err` means none of them may be
+    /// assumed queued.
+    fn enqueue<'a>(&'a self, jobs: &'a [ExpansionJob]) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
 /// The storage the API works against.
 #[derive(Clone)]
 pub struct Stores {
@@ -228,4 +253,7 @@ pub struct Stores {
     pub preferences: Arc<dyn PreferenceStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub queue: Arc<dyn DeliveryQueue>,
+    /// The expander's queue; without it a request may address at most
+    /// `NOTIFY_MAX_RECIPIENTS` users.
+    pub expansions: Option<Arc<dyn ExpansionQueue>>,
 }
