@@ -13,6 +13,7 @@ use crate::dynamo::{
 use crate::expander::Expander;
 use crate::memory::MemoryRateLimiter;
 use crate::model::Channel;
+use crate::ses_provider::{SesClient, SesEmailProvider};
 use crate::sns_provider::{PushPlatformKey, PushProvider, SmsProvider};
 use crate::sqs::{SqsDeliveryQueue, SqsExpansionQueue};
 use crate::store::{ExpansionQueue, RateLimiter, Stores};
@@ -27,6 +28,8 @@ pub const IDEMPOTENCY_TABLE: &str = "NOTIFY_IDEMPOTENCY_TABLE";
 pub const RATE_LIMIT_TABLE: &str = "NOTIFY_RATE_LIMIT_TABLE";
 pub const EXPANSION_QUEUE_URL: &str = "NOTIFY_EXPANSION_QUEUE_URL";
 pub const SMS_SENDER_ID: &str = "NOTIFY_SMS_SENDER_ID";
+pub const EMAIL_FROM: &str = "NOTIFY_EMAIL_FROM";
+pub const SES_CONFIGURATION_SET: &str = "NOTIFY_SES_CONFIGURATION_SET";
 
 /// The setting that holds a channel's delivery queue URL.
 pub fn queue_variable(channel: Channel) -> &'static str {
@@ -49,6 +52,10 @@ pub struct AwsSettings {
     pub queue_urls: BTreeMap<Channel, String>,
     pub expansion_queue_url: Option<String>,
     pub sms_sender_id: Option<String>,
+    /// The SES identity email is sent from; without it there is no email
+    /// provider.
+    pub email_from: Option<String>,
+    pub ses_configuration_set: Option<String>,
     pub push_applications: BTreeMap<PushPlatformKey, String>,
 }
 
@@ -81,6 +88,8 @@ impl AwsSettings {
                 .collect(),
             expansion_queue_url: get(EXPANSION_QUEUE_URL),
             sms_sender_id: get(SMS_SENDER_ID),
+            email_from: get(EMAIL_FROM),
+            ses_configuration_set: get(SES_CONFIGURATION_SET),
             push_applications: PushPlatformKey::ALL
                 .into_iter()
                 .filter_map(|p| get(p.variable()).map(|arn| (p, arn)))
@@ -136,8 +145,9 @@ impl AwsSettings {
         })
     }
 
-    /// The providers: webhook always; SMS and push through SNS when `sns`.
-    /// Email has none yet (see the README).
+    /// The providers: webhook always; with an SDK configuration, SMS and
+    /// push through SNS, and email through SES v2 when `NOTIFY_EMAIL_FROM`
+    /// is set.
     pub fn providers(&self, sdk: Option<&SdkConfig>, options: &ServiceOptions) -> Providers {
         let mut providers = Providers::new().with(Arc::new(WebhookProvider::new(
             DEFAULT_WEBHOOK_TIMEOUT,
@@ -154,6 +164,18 @@ impl AwsSettings {
                     sns,
                     self.push_applications.clone(),
                 )));
+            if let Some(from) = &self.email_from {
+                match SesClient::from_sdk(sdk) {
+                    Ok(client) => {
+                        providers = providers.with(Arc::new(SesEmailProvider::new(
+                            client,
+                            from.clone(),
+                            self.ses_configuration_set.clone(),
+                        )));
+                    }
+                    Err(err) => tracing::error!(error = %err, "no email provider"),
+                }
+            }
         }
         providers
     }

@@ -56,8 +56,9 @@ pub struct ServeArgs {
     /// Storage and queues: memory, or dynamodb (with SQS)
     #[arg(long, value_enum, default_value = "memory")]
     pub store: StoreKind,
-    /// Send SMS and push through SNS with --store memory too (always on
-    /// with --store dynamodb)
+    /// Send SMS and push through SNS, and email through SES v2 when
+    /// NOTIFY_EMAIL_FROM is set, with --store memory too (always so with
+    /// --store dynamodb)
     #[arg(long)]
     pub sns: bool,
     /// Address to listen on (0.0.0.0 for every interface)

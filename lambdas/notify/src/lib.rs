@@ -19,6 +19,7 @@ pub mod planning;
 pub mod preferences;
 pub mod provider;
 pub mod rules;
+pub mod ses_provider;
 pub mod sms_segments;
 pub mod sns_provider;
 pub mod sqs;

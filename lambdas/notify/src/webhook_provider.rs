@@ -85,7 +85,7 @@ fn parse_target(url: &str) -> Option<Target> {
 }
 
 /// The TLS client settings: the host's CA certificates, plus `extra`.
-fn tls_config(extra: &[CertificateDer<'static>]) -> Arc<rustls::ClientConfig> {
+pub(crate) fn tls_config(extra: &[CertificateDer<'static>]) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     for error in &native.errors {

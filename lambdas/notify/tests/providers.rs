@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use notify::model::{Channel, Priority};
 use notify::preferences::{OptOuts, Preferences, PushContact, PushPlatform};
 use notify::provider::{NotificationProvider, ProviderError};
+use notify::ses_provider::{SesClient, SesEmailProvider};
 use notify::sns_provider::{PushPlatformKey, PushProvider, SmsProvider};
 use notify::store::DeliveryJob;
 use notify::templates::{Content, Rendered};
@@ -242,5 +243,88 @@ async fn an_unreachable_sns_is_a_transient_failure() {
         },
     );
     let err = provider.send(&sms, &user).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+}
+
+fn email_job(subject: &str) -> DeliveryJob {
+    job(
+        Channel::Email,
+        Priority::Transactional,
+        Content::Email {
+            subject: subject.into(),
+            html: Some("<p>Hi Ana, order <b>A-17</b> is on its way.</p>".into()),
+            text: Some("Hi Ana, order A-17 is on its way.".into()),
+        },
+    )
+}
+
+#[tokio::test]
+async fn an_email_is_sent_with_ses_v2_from_a_verified_identity_only() {
+    let endpoint = moto::recording_endpoint().await;
+    let sdk = archform_testkit::sdk_config(&endpoint).await;
+    let client = SesClient::from_sdk(&sdk).unwrap();
+    assert_eq!(client.endpoint(), endpoint);
+    let suffix = unique();
+    let from = format!("orders-{suffix}@example.com");
+    let created = client
+        .post(
+            "/v2/email/identities",
+            &serde_json::json!({"EmailIdentity": from}),
+        )
+        .await
+        .unwrap();
+    assert!(created.status.is_success(), "{created:?}");
+
+    let provider = SesEmailProvider::new(client.clone(), from.clone(), None);
+    let mut user = prefs();
+    user.email = Some(format!("ana-{suffix}@example.com"));
+    let subject = format!("Order A-17 has shipped ({suffix})");
+    let accepted = provider.send(&email_job(&subject), &user).await.unwrap();
+    let id = accepted.provider_id.expect("an SES message id");
+    let messages = moto::models(&endpoint, "ses", "Message").await;
+    let mail = messages
+        .iter()
+        .find(|m| m["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("moto recorded no message {id}: {messages:?}"));
+    assert_eq!(mail["source"], from.as_str());
+    assert_eq!(mail["subject"], subject.as_str());
+    assert!(
+        mail["destinations"]
+            .to_string()
+            .contains(&format!("ana-{suffix}@example.com")),
+        "{mail}"
+    );
+    assert!(
+        mail["body"].as_str().unwrap().contains("<b>A-17</b>"),
+        "{mail}"
+    );
+
+    // From an identity SES does not know: refused, for good.
+    let stranger = SesEmailProvider::new(client, format!("nobody-{suffix}@example.com"), None);
+    let err = stranger.send(&email_job("x"), &user).await.unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+    assert!(err.to_string().contains("MessageRejected"), "{err}");
+    // No address, or one SES would not take.
+    let err = provider.send(&email_job("x"), &prefs()).await.unwrap_err();
+    assert_eq!(
+        err,
+        ProviderError::Permanent("the user has no email address".into())
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_ses_is_a_transient_failure() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let sdk = archform_testkit::sdk_config(&endpoint).await;
+    let provider = SesEmailProvider::new(
+        SesClient::from_sdk(&sdk).unwrap(),
+        "orders@example.com".into(),
+        None,
+    );
+    let mut user = prefs();
+    user.email = Some("ana@example.com".into());
+    let err = provider.send(&email_job("x"), &user).await.unwrap_err();
     assert!(err.is_transient(), "{err}");
 }
