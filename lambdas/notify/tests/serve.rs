@@ -112,7 +112,8 @@ impl Server {
                     "category": "orders",
                     "locales": {"en": {
                         "webhook": {"body": {"event": "order.shipped", "order": "{{order}}", "name": "{{name}}"}},
-                        "email": {"subject": "Order {{order}}", "text": "Hi {{name}}"}
+                        "email": {"subject": "Order {{order}}", "text": "Hi {{name}}"},
+                        "sms": {"text": "Hi {{name}}, order {{order}} shipped."}
                     }}
                 }),
             )
@@ -525,7 +526,7 @@ async fn on_the_emulators_tables_and_queues_it_delivers_too() {
         .trim_end_matches("-notifications")
         .to_owned();
     let mut queues = Vec::new();
-    for name in ["webhook", "expand"] {
+    for name in ["webhook", "expand", "sms", "email"] {
         queues.push(
             sqs.create_queue()
                 .queue_name(format!("{unique}-{name}"))
@@ -558,7 +559,20 @@ async fn on_the_emulators_tables_and_queues_it_delivers_too() {
         ("NOTIFY_WEBHOOK_QUEUE_URL", queues[0].clone()),
         ("NOTIFY_EXPANSION_QUEUE_URL", queues[1].clone()),
         ("NOTIFY_MAX_RECIPIENTS", "1".into()),
+        ("NOTIFY_SMS_QUEUE_URL", queues[2].clone()),
+        ("NOTIFY_EMAIL_QUEUE_URL", queues[3].clone()),
+        ("NOTIFY_EMAIL_FROM", format!("orders-{unique}@example.com")),
     ];
+    // The sender identity, as SES needs it.
+    let ses = notify::ses_provider::SesClient::from_sdk(&sdk).unwrap();
+    let created = ses
+        .post(
+            "/v2/email/identities",
+            &json!({"EmailIdentity": format!("orders-{unique}@example.com")}),
+        )
+        .await
+        .unwrap();
+    assert!(created.status.is_success(), "{created:?}");
     let server = Server::start(&["--store", "dynamodb"], &env);
     server.setup(&hook).await;
     let answer = server
@@ -574,6 +588,26 @@ async fn on_the_emulators_tables_and_queues_it_delivers_too() {
         .post(json!({"user_id": "ana", "template": "order-shipped", "data": {"name": "Ana", "order": "A-26"}, "channels": ["webhook"], "idempotency_key": "dyn-1"}))
         .await;
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
+
+    // SMS through SNS and email through SES, from their queues.
+    server
+        .user(
+            "ana",
+            json!({"webhook": {"url": hook, "secret": SECRET}, "email": "ana@example.com", "phone": "+14155550123"}),
+        )
+        .await;
+    let answer = server
+        .post(json!({"user_id": "ana", "template": "order-shipped", "data": {"name": "Ana", "order": "A-28"}, "channels": ["sms", "email"]}))
+        .await;
+    let id = answer.json()["id"].as_str().unwrap().to_owned();
+    for channel in ["sms", "email"] {
+        let shown = server.settled(&id, channel).await;
+        assert_eq!(shown["channels"][channel]["status"], "sent", "{shown}");
+        assert!(
+            shown["channels"][channel]["provider_id"].is_string(),
+            "{shown}"
+        );
+    }
 
     // Through the expander's queue.
     let answer = server
