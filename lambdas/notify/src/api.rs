@@ -8,7 +8,7 @@
 //! never talks to a provider; the per-channel workers do (see the README
 //! for what exists of them).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::Router;
@@ -25,20 +25,20 @@ use serde_json::{Value, json};
 use crate::api_error::{ApiError, request_id_layer};
 use crate::config::ServiceOptions;
 use crate::idempotency::{IdempotencyRecord, Replay, body_hash, replay};
-use crate::ids::{is_notification_id, new_notification_id};
-use crate::model::{Channel, ChannelDelivery, ChannelStatus, Notification, Priority, now_ms};
+use crate::ids::{
+    batch_notification_id, is_batch_id, is_notification_id, new_batch_id, new_notification_id,
+};
+use crate::model::{Channel, ChannelDelivery, ChannelStatus, Priority, now_ms};
+use crate::planning::{Request as PlanRequest, check_every_locale, plan};
 use crate::preferences::{Preferences, PreferencesSpec};
-use crate::rules::{Decision, decide};
-use crate::store::{Claim, DeliveryJob, StoreError, Stores};
+use crate::store::{Claim, ExpansionJob, StoreError, Stores};
 use crate::templates::{RenderLimits, Renderer, Template, TemplateSpec};
 use crate::validate;
 
 /// Largest request body: 256 KiB, the largest SQS message, since one
 /// request's content ends up in queue messages.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// Largest delivery job (one rendered message and its envelope), for the
-/// same reason.
-pub const MAX_JOB_BYTES: usize = 256 * 1024;
+pub use crate::planning::MAX_JOB_BYTES;
 /// The optional request header that may carry the idempotency key instead
 /// of the body's `idempotency_key`.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
@@ -52,6 +52,17 @@ struct Shared {
     stores: Stores,
     renderer: Renderer,
     clock: Clock,
+}
+
+impl AppState {
+    /// The renderer of the API's limits (the expander renders alike).
+    pub fn renderer(&self) -> &Renderer {
+        &self.0.renderer
+    }
+
+    pub fn stores(&self) -> &Stores {
+        &self.0.stores
+    }
 }
 
 /// Shared state of the router; cheap to clone.
@@ -100,6 +111,10 @@ pub fn router(state: AppState) -> Router {
             get(get_notification).fallback(method_not_allowed),
         )
         .route(
+            "/v1/batches/{batch_id}/users/{user_id}",
+            get(get_batch_notification).fallback(method_not_allowed),
+        )
+        .route(
             "/v1/templates/{name}",
             put(put_template)
                 .get(get_template)
@@ -129,7 +144,7 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     let path = uri.path();
     let allow = if path == "/v1/notifications" {
         "POST"
-    } else if path.starts_with("/v1/notifications/") {
+    } else if path.starts_with("/v1/notifications/") || path.starts_with("/v1/batches/") {
         "GET"
     } else {
         "GET, PUT"
@@ -227,6 +242,7 @@ fn check_send(
     request: SendRequest,
     header_key: Option<&str>,
     options: &ServiceOptions,
+    max_users: usize,
 ) -> Result<CheckedSend, ApiError> {
     let bad = |err: validate::InvalidInput| ApiError::bad_request(err.to_string());
     let (users, single) = match (request.user_id, request.user_ids) {
@@ -243,11 +259,10 @@ fn check_send(
             if users.is_empty() {
                 return Err(ApiError::bad_request("user_ids is empty"));
             }
-            if users.len() > options.max_recipients {
+            if users.len() > max_users {
                 return Err(ApiError::bad_request(format!(
-                    "user_ids has {} users; one request may address at most {}",
+                    "user_ids has {} users; one request may address at most {max_users}",
                     users.len(),
-                    options.max_recipients
                 )));
             }
             (users, false)
@@ -364,19 +379,39 @@ async fn send_notification(
             ))
         })?),
     };
-    let send = check_send(request, header_key, state.options())?;
+    let options = state.options();
+    let max_users = if state.0.stores.expansions.is_some() {
+        options.max_fanout_recipients.max(options.max_recipients)
+    } else {
+        options.max_recipients
+    };
+    let send = check_send(request, header_key, options, max_users)?;
     let now = state.now();
+    // More users than one request renders inline: the expander plans them
+    // in chunks, and the answer names the batch.
+    let fan_out = send.users.len() > options.max_recipients;
     // Ids are drawn before anything is stored, so the answer can be
     // recorded with the idempotency key before the work is done.
-    let targets: Vec<(String, String)> = send
-        .users
-        .iter()
-        .map(|user| (user.clone(), new_notification_id(now)))
-        .collect();
-    let answer = if send.single {
-        json!({"id": targets[0].1, "user_id": targets[0].0})
+    let (targets, answer) = if fan_out {
+        let batch_id = new_batch_id(now);
+        let answer = json!({
+            "batch_id": batch_id,
+            "user_count": send.users.len(),
+            "users_url": format!("/v1/batches/{batch_id}/users/{{user_id}}"),
+        });
+        (Vec::new(), answer)
     } else {
-        json!({"notifications": targets.iter().map(|(user, id)| json!({"id": id, "user_id": user})).collect::<Vec<_>>()})
+        let targets: Vec<(String, String)> = send
+            .users
+            .iter()
+            .map(|user| (user.clone(), new_notification_id(now)))
+            .collect();
+        let answer = if send.single {
+            json!({"id": targets[0].1, "user_id": targets[0].0})
+        } else {
+            json!({"notifications": targets.iter().map(|(user, id)| json!({"id": id, "user_id": user})).collect::<Vec<_>>()})
+        };
+        (targets, answer)
     };
 
     let mut claimed = None;
@@ -414,7 +449,13 @@ async fn send_notification(
         }
     }
 
-    match ingest(&state, &send, &targets, now).await {
+    let outcome = if fan_out {
+        let batch_id = answer["batch_id"].as_str().unwrap_or_default().to_owned();
+        expand(&state, &send, &batch_id, now).await
+    } else {
+        ingest(&state, &send, &targets, now).await
+    };
+    match outcome {
         Ok(()) => Ok(accepted(answer, false)),
         Err(err) => {
             // Nothing of this request was kept: let a retry run afresh.
@@ -428,17 +469,16 @@ async fn send_notification(
     }
 }
 
-/// Renders, decides, stores and queues; an `Err` means nothing was
-/// queued (and nothing stored, unless the queue itself failed).
-async fn ingest(
+/// The template of a send request, its category and the channels to
+/// render.
+async fn resolve_request(
     state: &AppState,
     send: &CheckedSend,
-    targets: &[(String, String)],
-    now: i64,
-) -> Result<(), ApiError> {
-    let stores = &state.0.stores;
+) -> Result<(Template, Option<String>, Vec<Channel>), ApiError> {
     let options = state.options();
-    let template = stores
+    let template = state
+        .0
+        .stores
         .templates
         .get_template(&send.template)
         .await
@@ -470,7 +510,28 @@ async fn ingest(
         }
         None => available.into_iter().collect(),
     };
+    Ok((template, category, channels))
+}
 
+/// Renders, decides, stores and queues; an `Err` means nothing was
+/// queued (and nothing stored, unless the queue itself failed).
+async fn ingest(
+    state: &AppState,
+    send: &CheckedSend,
+    targets: &[(String, String)],
+    now: i64,
+) -> Result<(), ApiError> {
+    let stores = &state.0.stores;
+    let (template, category, channels) = resolve_request(state, send).await?;
+    let request = PlanRequest {
+        template: &template,
+        data: &send.data,
+        channels: &channels,
+        category: category.as_deref(),
+        priority: send.priority,
+        idempotency_key: send.idempotency_key.as_deref(),
+        now,
+    };
     let mut notifications = Vec::with_capacity(targets.len());
     let mut jobs = Vec::new();
     for (user_id, id) in targets {
@@ -479,81 +540,16 @@ async fn ingest(
             .get_preferences(user_id)
             .await
             .map_err(storage)?;
-        let locale = preferences
-            .as_ref()
-            .and_then(|p| p.locale.clone())
-            .unwrap_or_else(|| template.default_locale.clone());
-        let mut deliveries = BTreeMap::new();
-        for &channel in &channels {
-            // Rendered even when the channel will be suppressed, so a bad
-            // request is refused whoever it is addressed to.
-            let rendered = state
-                .0
-                .renderer
-                .render(&template, channel, Some(&locale), &send.data)
-                .map_err(|err| ApiError::bad_request(err.to_string()))?;
-            let decision = decide(
-                preferences.as_ref(),
-                channel,
-                category.as_deref(),
-                send.priority,
-                now,
-            );
-            let not_before = match decision {
-                Decision::Send => None,
-                Decision::Delay { until_ms } => Some(until_ms),
-                Decision::Suppress(reason) => {
-                    deliveries.insert(
-                        channel,
-                        ChannelDelivery {
-                            status: ChannelStatus::Suppressed { reason },
-                            locale: Some(rendered.locale),
-                            updated_at: now,
-                        },
-                    );
-                    continue;
-                }
-            };
-            let locale = rendered.locale.clone();
-            let job = DeliveryJob {
-                notification_id: id.clone(),
-                user_id: user_id.clone(),
-                channel,
-                priority: send.priority,
-                category: category.clone(),
-                not_before,
-                rendered,
-                attempt: 0,
-                enqueued_at: now,
-            };
-            let size = serde_json::to_vec(&job).map_or(usize::MAX, |b| b.len());
-            if size > MAX_JOB_BYTES {
-                return Err(ApiError::bad_request(format!(
-                    "the {channel} message for {user_id:?} is {size} bytes once rendered; a queue message holds at most {MAX_JOB_BYTES}"
-                )));
-            }
-            jobs.push(job);
-            deliveries.insert(
-                channel,
-                ChannelDelivery {
-                    status: ChannelStatus::Queued { not_before },
-                    locale: Some(locale),
-                    updated_at: now,
-                },
-            );
-        }
-        notifications.push(Notification {
-            id: id.clone(),
-            user_id: user_id.clone(),
-            template: template.name.clone(),
-            data: send.data.clone(),
-            category: category.clone(),
-            priority: send.priority,
-            locale,
-            idempotency_key: send.idempotency_key.clone(),
-            created_at: now,
-            channels: deliveries,
-        });
+        let planned = plan(
+            &state.0.renderer,
+            &request,
+            user_id,
+            id,
+            preferences.as_ref(),
+        )
+        .map_err(|err| ApiError::bad_request(err.to_string()))?;
+        notifications.push(planned.notification);
+        jobs.extend(planned.jobs);
     }
 
     stores
@@ -585,6 +581,86 @@ async fn ingest(
         return Err(storage(err));
     }
     Ok(())
+}
+
+/// Users per expander chunk: one chunk is planned like one inline
+/// request.
+pub const EXPANSION_CHUNK_USERS: usize = 100;
+
+/// Checks a fanned-out request as far as it can be without the users'
+/// preferences (every locale of every asked-for channel renders) and
+/// queues it for the expander in chunks.
+async fn expand(
+    state: &AppState,
+    send: &CheckedSend,
+    batch_id: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let Some(expansions) = &state.0.stores.expansions else {
+        return Err(ApiError::bad_request(format!(
+            "one request may address at most {} users",
+            state.options().max_recipients
+        )));
+    };
+    let (template, category, channels) = resolve_request(state, send).await?;
+    check_every_locale(&state.0.renderer, &template, &channels, &send.data)
+        .map_err(|err| ApiError::bad_request(err.to_string()))?;
+    let mut chunks = Vec::new();
+    for users in send.users.chunks(EXPANSION_CHUNK_USERS) {
+        let chunk = ExpansionJob {
+            batch_id: batch_id.to_owned(),
+            template: template.name.clone(),
+            data: send.data.clone(),
+            channels: channels.clone(),
+            category: category.clone(),
+            priority: send.priority,
+            idempotency_key: send.idempotency_key.clone(),
+            accepted_at: now,
+            users: users.to_vec(),
+        };
+        let size = serde_json::to_vec(&chunk).map_or(usize::MAX, |b| b.len());
+        if size > MAX_JOB_BYTES {
+            return Err(ApiError::bad_request(format!(
+                "a chunk of {} users with this data is {size} bytes; a queue message holds at most {MAX_JOB_BYTES} (make data smaller)",
+                users.len()
+            )));
+        }
+        chunks.push(chunk);
+    }
+    expansions.enqueue(&chunks).await.map_err(storage)?;
+    tracing::info!(
+        batch_id,
+        users = send.users.len(),
+        chunks = chunks.len(),
+        "request queued for the expander"
+    );
+    Ok(())
+}
+
+// ---- GET /v1/batches/{batch}/users/{user} ----
+
+async fn get_batch_notification(
+    State(state): State<AppState>,
+    Path((batch_id, user_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let missing = || {
+        ApiError::not_found(format!(
+            "no notification for the user {user_id:?} in the batch {batch_id:?} (yet: the expander may still be working on it)"
+        ))
+    };
+    if !is_batch_id(&batch_id) || validate::user_id(&user_id).is_err() {
+        return Err(missing());
+    }
+    let id = batch_notification_id(&batch_id, &user_id);
+    let notification = state
+        .0
+        .stores
+        .notifications
+        .get_notification(&id)
+        .await
+        .map_err(storage)?
+        .ok_or_else(missing)?;
+    Ok(axum::Json(notification).into_response())
 }
 
 // ---- GET /v1/notifications/{id} ----

@@ -10,11 +10,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::idempotency::IdempotencyRecord;
-use crate::model::{Channel, ChannelDelivery, Notification};
+use crate::model::{Channel, ChannelDelivery, ChannelStatus, Notification};
 use crate::preferences::Preferences;
 use crate::store::{
-    BoxFuture, Claim, DeliveryJob, DeliveryQueue, IdempotencyStore, NotificationStore,
-    PreferenceStore, StoreError, Stores, TemplateStore,
+    BoxFuture, Claim, DeliveryClaim, DeliveryJob, DeliveryQueue, ExpansionJob, ExpansionQueue,
+    IdempotencyStore, NotificationStore, PreferenceStore, RateLimiter, StoreError, Stores,
+    TemplateStore,
 };
 use crate::templates::Template;
 
@@ -26,8 +27,22 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A channel's worker bookkeeping: attempts so far and the lease of a
+/// `sending` claim.
+#[derive(Debug, Default, Clone, Copy)]
+struct Attempts {
+    count: u32,
+    claimed_until: Option<i64>,
+}
+
 #[derive(Debug, Default)]
-pub struct MemoryNotifications(Mutex<HashMap<String, Notification>>);
+struct NotificationMaps {
+    notifications: HashMap<String, Notification>,
+    attempts: HashMap<(String, Channel), Attempts>,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryNotifications(Mutex<NotificationMaps>);
 
 impl MemoryNotifications {
     pub fn new() -> Self {
@@ -35,7 +50,7 @@ impl MemoryNotifications {
     }
 
     pub fn len(&self) -> usize {
-        lock(&self.0).len()
+        lock(&self.0).notifications.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -44,7 +59,7 @@ impl MemoryNotifications {
 
     /// Every stored notification, oldest id first.
     pub fn all(&self) -> Vec<Notification> {
-        let mut all: Vec<Notification> = lock(&self.0).values().cloned().collect();
+        let mut all: Vec<Notification> = lock(&self.0).notifications.values().cloned().collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all
     }
@@ -56,9 +71,9 @@ impl NotificationStore for MemoryNotifications {
         notifications: &'a [Notification],
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut map = lock(&self.0);
+            let mut maps = lock(&self.0);
             for n in notifications {
-                map.insert(n.id.clone(), n.clone());
+                maps.notifications.insert(n.id.clone(), n.clone());
             }
             Ok(())
         })
@@ -68,7 +83,7 @@ impl NotificationStore for MemoryNotifications {
         &'a self,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Notification>, StoreError>> {
-        Box::pin(async move { Ok(lock(&self.0).get(id).cloned()) })
+        Box::pin(async move { Ok(lock(&self.0).notifications.get(id).cloned()) })
     }
 
     fn set_channel_status<'a>(
@@ -78,11 +93,135 @@ impl NotificationStore for MemoryNotifications {
         delivery: ChannelDelivery,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let mut map = lock(&self.0);
-            let Some(slot) = map.get_mut(id).and_then(|n| n.channels.get_mut(&channel)) else {
+            let mut maps = lock(&self.0);
+            let Some(slot) = maps
+                .notifications
+                .get_mut(id)
+                .and_then(|n| n.channels.get_mut(&channel))
+            else {
                 return Ok(false);
             };
             *slot = delivery;
+            Ok(true)
+        })
+    }
+
+    fn create_notification<'a>(
+        &'a self,
+        notification: &'a Notification,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut maps = lock(&self.0);
+            if maps.notifications.contains_key(&notification.id) {
+                return Ok(false);
+            }
+            maps.notifications
+                .insert(notification.id.clone(), notification.clone());
+            Ok(true)
+        })
+    }
+
+    fn claim_delivery<'a>(
+        &'a self,
+        id: &'a str,
+        channel: Channel,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> BoxFuture<'a, Result<DeliveryClaim, StoreError>> {
+        Box::pin(async move {
+            let mut guard = lock(&self.0);
+            let maps = &mut *guard;
+            let Some(slot) = maps
+                .notifications
+                .get_mut(id)
+                .and_then(|n| n.channels.get_mut(&channel))
+            else {
+                return Ok(DeliveryClaim::Unknown);
+            };
+            let attempts = maps.attempts.entry((id.to_owned(), channel)).or_default();
+            if let Some(refused) =
+                DeliveryClaim::decide(&slot.status, attempts.claimed_until, now_ms)
+            {
+                return Ok(refused);
+            }
+            attempts.count += 1;
+            attempts.claimed_until = Some(now_ms.saturating_add(lease_ms));
+            slot.status = ChannelStatus::Sending {
+                attempts: attempts.count,
+            };
+            slot.updated_at = now_ms;
+            Ok(DeliveryClaim::Claimed {
+                attempt: attempts.count,
+            })
+        })
+    }
+
+    fn finish_delivery<'a>(
+        &'a self,
+        id: &'a str,
+        channel: Channel,
+        claim: Option<u32>,
+        delivery: ChannelDelivery,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut guard = lock(&self.0);
+            let maps = &mut *guard;
+            let Some(slot) = maps
+                .notifications
+                .get_mut(id)
+                .and_then(|n| n.channels.get_mut(&channel))
+            else {
+                return Ok(false);
+            };
+            let attempts = maps.attempts.entry((id.to_owned(), channel)).or_default();
+            let holds = match claim {
+                Some(attempt) => {
+                    matches!(slot.status, ChannelStatus::Sending { .. })
+                        && attempts.count == attempt
+                }
+                None => matches!(
+                    slot.status,
+                    ChannelStatus::Queued { .. } | ChannelStatus::Retrying { .. }
+                ),
+            };
+            if !holds {
+                return Ok(false);
+            }
+            attempts.claimed_until = None;
+            *slot = delivery;
+            Ok(true)
+        })
+    }
+}
+
+/// Sends per channel and second, for one process.
+#[derive(Debug, Default)]
+pub struct MemoryRateLimiter(Mutex<HashMap<Channel, (i64, u32)>>);
+
+impl MemoryRateLimiter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl RateLimiter for MemoryRateLimiter {
+    fn try_acquire<'a>(
+        &'a self,
+        channel: Channel,
+        per_second: u32,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let second = now_ms.div_euclid(1000);
+            let mut windows = lock(&self.0);
+            let window = windows.entry(channel).or_insert((second, 0));
+            if window.0 != second {
+                *window = (second, 0);
+            }
+            if window.1 >= per_second {
+                return Ok(false);
+            }
+            window.1 += 1;
             Ok(true)
         })
     }
@@ -238,6 +377,37 @@ impl DeliveryQueue for MemoryQueue {
     }
 }
 
+/// The expander's queue, in order.
+#[derive(Debug, Default)]
+pub struct MemoryExpansionQueue(Mutex<std::collections::VecDeque<ExpansionJob>>);
+
+impl MemoryExpansionQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn take(&self) -> Option<ExpansionJob> {
+        lock(&self.0).pop_front()
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.0).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl ExpansionQueue for MemoryExpansionQueue {
+    fn enqueue<'a>(&'a self, jobs: &'a [ExpansionJob]) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            lock(&self.0).extend(jobs.iter().cloned());
+            Ok(())
+        })
+    }
+}
+
 /// One of each memory store, kept by type for inspection in tests.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStores {
@@ -246,6 +416,7 @@ pub struct MemoryStores {
     pub preferences: Arc<MemoryPreferences>,
     pub idempotency: Arc<MemoryIdempotency>,
     pub queue: Arc<MemoryQueue>,
+    pub expansions: Arc<MemoryExpansionQueue>,
 }
 
 impl MemoryStores {
@@ -260,6 +431,7 @@ impl MemoryStores {
             preferences: self.preferences.clone(),
             idempotency: self.idempotency.clone(),
             queue: self.queue.clone(),
+            expansions: Some(self.expansions.clone()),
         }
     }
 }
@@ -267,7 +439,7 @@ impl MemoryStores {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ChannelStatus, Priority};
+    use crate::model::Priority;
     use crate::templates::{Content, Rendered};
     use serde_json::json;
 

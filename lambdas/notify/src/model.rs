@@ -174,6 +174,11 @@ pub enum ChannelStatus {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         not_before: Option<i64>,
     },
+    /// A worker holds the send claim and is handing it to the provider
+    /// (attempt `attempts`). A redelivered job finds it so and does not
+    /// send again; a worker that died mid-send leaves it until its claim
+    /// expires.
+    Sending { attempts: u32 },
     /// The provider accepted it (`provider_id`: SES message id, SNS
     /// message id, the webhook's `webhook-id`).
     Sent {
@@ -203,6 +208,7 @@ impl ChannelStatus {
     pub fn name(&self) -> &'static str {
         match self {
             ChannelStatus::Queued { .. } => "queued",
+            ChannelStatus::Sending { .. } => "sending",
             ChannelStatus::Sent { .. } => "sent",
             ChannelStatus::Delivered => "delivered",
             ChannelStatus::Failed { .. } => "failed",
@@ -316,6 +322,10 @@ mod tests {
                 json!({"status": "sent", "provider_id": "msg-1"}),
             ),
             (ChannelStatus::Delivered, json!({"status": "delivered"})),
+            (
+                ChannelStatus::Sending { attempts: 1 },
+                json!({"status": "sending", "attempts": 1}),
+            ),
             (
                 ChannelStatus::Failed {
                     reason: "HTTP 410".into(),

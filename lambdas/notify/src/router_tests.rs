@@ -14,7 +14,7 @@ use crate::api::{AppState, MAX_BODY_BYTES, router};
 use crate::config::ServiceOptions;
 use crate::memory::MemoryStores;
 use crate::model::Channel;
-use crate::store::{BoxFuture, DeliveryJob, DeliveryQueue, StoreError};
+use crate::store::{BoxFuture, DeliveryJob, DeliveryQueue, NotificationStore, StoreError};
 use crate::webhook_signature::WebhookSecret;
 
 /// 2024-06-12 12:00 in New York (EDT).
@@ -698,11 +698,11 @@ async fn bad_requests_are_refused_and_nothing_is_stored_or_queued() {
         let (response, answer) = h.post(body.clone()).await;
         assert_error(&response, &answer, StatusCode::BAD_REQUEST, fragment);
     }
-    let too_many: Vec<String> = (0..101).map(|i| format!("u{i}")).collect();
+    let too_many: Vec<String> = (0..10_001).map(|i| format!("u{i}")).collect();
     let (response, body) = h
         .post(json!({"user_ids": too_many, "template": "order-shipped"}))
         .await;
-    assert_error(&response, &body, StatusCode::BAD_REQUEST, "at most 100");
+    assert_error(&response, &body, StatusCode::BAD_REQUEST, "at most 10000");
 
     // A channel the template lacks.
     h.put(
@@ -814,4 +814,135 @@ async fn a_failing_queue_is_a_503_that_marks_the_channels_failed_and_frees_the_k
             reason: "the delivery queue was unavailable; nothing was sent".into()
         }
     );
+}
+
+#[tokio::test]
+async fn a_request_for_many_users_is_accepted_at_once_and_expanded_in_chunks() {
+    use crate::expander::Expander;
+    use crate::templates::{RenderLimits, Renderer};
+
+    let h = Harness::new();
+    h.with_template().await;
+    h.with_user("u7", ana()).await;
+    let users: Vec<String> = (0..250).map(|i| format!("u{i}")).collect();
+    let (response, body) = h
+        .post(json!({"user_ids": users, "template": "order-shipped", "data": {"name": "x", "order": "A-1"}, "channels": ["sms", "email"], "idempotency_key": "big-1"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED, "{body}");
+    let batch_id = body["batch_id"].as_str().unwrap().to_owned();
+    assert!(crate::ids::is_batch_id(&batch_id), "{body}");
+    assert_eq!(body["user_count"], 250);
+    assert_eq!(
+        body["users_url"],
+        format!("/v1/batches/{batch_id}/users/{{user_id}}")
+    );
+    // Nothing is planned yet: three chunks wait for the expander.
+    assert_eq!(h.memory.expansions.len(), 3);
+    assert!(h.memory.notifications.is_empty());
+    assert_eq!(h.queued_total(), 0);
+    let (response, _) = h.get(&format!("/v1/batches/{batch_id}/users/u7")).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // A replay answers with the batch.
+    let (response, replay) = h
+        .post(json!({"user_ids": (0..250).map(|i| format!("u{i}")).collect::<Vec<_>>(), "template": "order-shipped", "data": {"name": "x", "order": "A-1"}, "channels": ["sms", "email"], "idempotency_key": "big-1"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(replay, body);
+    assert_eq!(h.memory.expansions.len(), 3);
+
+    let expander = Expander::new(
+        h.memory.stores(),
+        Renderer::new(RenderLimits {
+            max_sms_segments: 3,
+        }),
+    );
+    let mut chunks = Vec::new();
+    while let Some(chunk) = h.memory.expansions.take() {
+        chunks.push(chunk);
+    }
+    assert_eq!(
+        chunks.iter().map(|c| c.users.len()).collect::<Vec<_>>(),
+        [100, 100, 50]
+    );
+    let mut created = 0;
+    for chunk in &chunks {
+        created += expander.expand(chunk).await.unwrap().created;
+    }
+    assert_eq!(created, 250);
+    // u7 has preferences: both channels queued; the others have none.
+    assert_eq!(h.queued_total(), 2);
+    let (response, shown) = h.get(&format!("/v1/batches/{batch_id}/users/u7")).await;
+    assert_eq!(response.status(), StatusCode::OK, "{shown}");
+    assert_eq!(shown["user_id"], "u7");
+    assert_eq!(shown["locale"], "pt-BR");
+    assert_eq!(shown["channels"]["sms"]["status"], "queued");
+    assert_eq!(shown["channels"]["sms"]["locale"], "pt");
+    let (_, other) = h.get(&format!("/v1/batches/{batch_id}/users/u8")).await;
+    assert_eq!(other["channels"]["email"]["reason"], "no_contact");
+    let (response, _) = h
+        .get(&format!(
+            "/v1/notifications/{}",
+            shown["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // A chunk delivered twice stores nothing new and resets nothing.
+    let sms = h.queued(Channel::Sms);
+    h.memory
+        .notifications
+        .set_channel_status(
+            &sms[0].notification_id,
+            Channel::Sms,
+            crate::model::ChannelDelivery {
+                status: crate::model::ChannelStatus::Sent { provider_id: None },
+                locale: Some("pt".into()),
+                updated_at: 1,
+            },
+        )
+        .await
+        .unwrap();
+    let again = expander.expand(&chunks[0]).await.unwrap();
+    assert_eq!((again.created, again.existing), (0, 100));
+    let (_, shown) = h.get(&format!("/v1/batches/{batch_id}/users/u7")).await;
+    assert_eq!(shown["channels"]["sms"]["status"], "sent");
+}
+
+#[tokio::test]
+async fn a_fanned_out_request_is_checked_in_every_locale_before_it_is_accepted() {
+    let h = Harness::new();
+    h.with_template().await;
+    let users: Vec<String> = (0..101).map(|i| format!("u{i}")).collect();
+    // `name` is missing: every locale's SMS uses it.
+    let (response, body) = h
+        .post(json!({"user_ids": users, "template": "order-shipped", "data": {"order": "A-1"}}))
+        .await;
+    assert_error(&response, &body, StatusCode::BAD_REQUEST, "\"name\"");
+    assert!(h.memory.expansions.is_empty());
+    let (response, body) = h
+        .get("/v1/batches/bat_01ARYZ6S41TSV4RRFFQ69G5FAV/users/nobody")
+        .await;
+    assert_error(&response, &body, StatusCode::NOT_FOUND, "expander");
+    let (response, body) = h.get("/v1/batches/nope/users/nobody").await;
+    assert_error(&response, &body, StatusCode::NOT_FOUND, "no notification");
+}
+
+#[tokio::test]
+async fn without_the_expanders_queue_a_request_addresses_at_most_max_recipients() {
+    let memory = MemoryStores::new();
+    let clock = Arc::new(AtomicI64::new(NOON_NY_MS));
+    let mut stores = memory.stores();
+    stores.expansions = None;
+    let time = clock.clone();
+    let app = router(AppState::with_clock(
+        ServiceOptions::default(),
+        stores,
+        Arc::new(move || time.load(Ordering::SeqCst)),
+    ));
+    let h = Harness { app, memory, clock };
+    let users: Vec<String> = (0..101).map(|i| format!("u{i}")).collect();
+    let (response, body) = h
+        .post(json!({"user_ids": users, "template": "order-shipped"}))
+        .await;
+    assert_error(&response, &body, StatusCode::BAD_REQUEST, "at most 100");
 }

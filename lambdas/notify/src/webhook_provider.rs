@@ -9,17 +9,21 @@
 //! could answer differently). Redirects are not followed: a 3xx is a
 //! permanent failure, as following it would bypass the check.
 //!
-//! This build speaks plain HTTP/1.1 only, and only when the policy allows
-//! `http://` to loopback receivers (tests, local development); `https://`
-//! URLs fail with a permanent error until the TLS client is added.
+//! `https://` URLs are spoken to over TLS (rustls) with the host's CA
+//! certificates (`SSL_CERT_FILE` overrides them); the certificate must be
+//! valid for the URL's host. A refused certificate is a permanent failure.
+//! Plain `http://` is used only when the policy allows it to loopback
+//! receivers (tests, local development).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, StatusCode, header};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::model::{Channel, now_ms};
 use crate::preferences::Preferences;
@@ -80,16 +84,59 @@ fn parse_target(url: &str) -> Option<Target> {
     })
 }
 
+/// The TLS client settings: the host's CA certificates, plus `extra`.
+pub(crate) fn tls_config(extra: &[CertificateDer<'static>]) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::warn!(%error, "a CA certificate of the host could not be loaded");
+    }
+    let (added, ignored) = roots.add_parsable_certificates(native.certs);
+    if ignored > 0 {
+        tracing::warn!(ignored, "CA certificates of the host were not usable");
+    }
+    if added == 0 && extra.is_empty() {
+        tracing::warn!("no CA certificates: https webhooks will fail");
+    }
+    for cert in extra {
+        if let Err(error) = roots.add(cert.clone()) {
+            tracing::warn!(%error, "an extra CA certificate was refused");
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("the default protocol versions are supported")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
 /// Sends webhook jobs.
 #[derive(Debug, Clone)]
 pub struct WebhookProvider {
     timeout: Duration,
     policy: UrlPolicy,
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl WebhookProvider {
     pub fn new(timeout: Duration, policy: UrlPolicy) -> Self {
-        Self { timeout, policy }
+        Self::with_extra_roots(timeout, policy, &[])
+    }
+
+    /// Also trusting the CA certificates `extra` (a private CA, a test's
+    /// own).
+    pub fn with_extra_roots(
+        timeout: Duration,
+        policy: UrlPolicy,
+        extra: &[CertificateDer<'static>],
+    ) -> Self {
+        Self {
+            timeout,
+            policy,
+            tls: tls_config(extra),
+        }
     }
 
     /// Whether the service may connect to `ip`.
@@ -132,31 +179,68 @@ impl WebhookProvider {
             .map_err(|err| {
                 ProviderError::Transient(format!("could not connect to {address}: {err}"))
             })?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        if !target.https {
+            return exchange(target, stream, request).await;
+        }
+        let name = ServerName::try_from(target.host.clone()).map_err(|err| {
+            ProviderError::Permanent(format!("{:?} is not a TLS server name: {err}", target.host))
+        })?;
+        let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(name, stream)
             .await
             .map_err(|err| {
-                ProviderError::Transient(format!(
-                    "HTTP handshake with {} failed: {err}",
-                    target.authority
-                ))
+                let refused = err
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    .is_some_and(|tls| {
+                        matches!(
+                            tls,
+                            rustls::Error::InvalidCertificate(_)
+                                | rustls::Error::NoCertificatesPresented
+                                | rustls::Error::UnsupportedNameType
+                        )
+                    });
+                let message = format!("TLS with {} failed: {err}", target.authority);
+                if refused {
+                    ProviderError::Permanent(message)
+                } else {
+                    ProviderError::Transient(message)
+                }
             })?;
-        let driver = tokio::spawn(async move {
-            // Errors surface through `send_request` below.
-            let _ = connection.await;
-        });
-        let result = sender
-            .send_request(request)
-            .await
-            .map(|response| response.status())
-            .map_err(|err| {
-                ProviderError::Transient(format!(
-                    "the request to {} failed: {err}",
-                    target.authority
-                ))
-            });
-        driver.abort();
-        result
+        exchange(target, tls, request).await
     }
+}
+
+/// One HTTP/1.1 request over `io` (a TCP or TLS stream).
+async fn exchange<S>(
+    target: &Target,
+    io: S,
+    request: Request<Full<Bytes>>,
+) -> Result<StatusCode, ProviderError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|err| {
+            ProviderError::Transient(format!(
+                "HTTP handshake with {} failed: {err}",
+                target.authority
+            ))
+        })?;
+    let driver = tokio::spawn(async move {
+        // Errors surface through `send_request` below.
+        let _ = connection.await;
+    });
+    let result = sender
+        .send_request(request)
+        .await
+        .map(|response| response.status())
+        .map_err(|err| {
+            ProviderError::Transient(format!("the request to {} failed: {err}", target.authority))
+        });
+    driver.abort();
+    result
 }
 
 impl Default for WebhookProvider {
@@ -213,11 +297,6 @@ impl NotificationProvider for WebhookProvider {
             let target = parse_target(&contact.url).ok_or_else(|| {
                 ProviderError::Permanent(format!("cannot read the URL {:?}", contact.url))
             })?;
-            if target.https {
-                return Err(ProviderError::Permanent(
-                    "https webhooks need the TLS client, which this build does not have yet".into(),
-                ));
-            }
             let secret = WebhookSecret::parse(&contact.secret)
                 .map_err(|err| ProviderError::Permanent(format!("the webhook secret: {err}")))?;
             let payload = serde_json::to_vec(body)
@@ -484,12 +563,89 @@ mod tests {
         assert!(!err.is_transient());
         assert!(err.to_string().contains("private"), "{err}");
         assert!(seen.lock().unwrap().is_empty());
-        // HTTPS is not built yet, and says so.
-        let err = deployed
-            .send(&job(json!({})), &prefs("https://hooks.example.com/x"))
+    }
+
+    /// A TLS receiver on 127.0.0.1 with the test CA's certificate for that
+    /// address (src/testdata); answers 200 and records the signed bodies.
+    async fn tls_receiver() -> (String, Arc<Mutex<Vec<Vec<u8>>>>) {
+        use http_body_util::BodyExt;
+        use rustls::pki_types::PrivateKeyDer;
+        use rustls::pki_types::pem::PemObject;
+
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(include_bytes!("testdata/receiver.pem"))
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(include_bytes!("testdata/receiver.key")).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let bodies = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (acceptor, bodies) = (acceptor.clone(), bodies.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(
+                        move |request: Request<hyper::body::Incoming>| {
+                            let bodies = bodies.clone();
+                            async move {
+                                let body = request.into_body().collect().await?.to_bytes();
+                                bodies.lock().unwrap().push(body.to_vec());
+                                Ok::<_, hyper::Error>(http::Response::new(Full::new(Bytes::new())))
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        (format!("https://127.0.0.1:{port}/hook"), seen)
+    }
+
+    #[tokio::test]
+    async fn https_webhooks_go_over_tls_to_a_trusted_certificate_only() {
+        use rustls::pki_types::pem::PemObject;
+        let (url, seen) = tls_receiver().await;
+        let ca = CertificateDer::from_pem_slice(include_bytes!("testdata/ca.pem")).unwrap();
+        let trusting = WebhookProvider::with_extra_roots(
+            Duration::from_secs(5),
+            UrlPolicy::AllowHttpLoopback,
+            &[ca],
+        );
+        let accepted = trusting
+            .send(&job(json!({"event": "tls"})), &prefs(&url))
+            .await
+            .unwrap();
+        assert_eq!(
+            accepted.provider_id.as_deref(),
+            Some("ntf_01ARYZ6S41TSV4RRFFQ69G5FAV")
+        );
+        assert_eq!(
+            seen.lock().unwrap().as_slice(),
+            [b"{\"event\":\"tls\"}".to_vec()]
+        );
+        // Without the test CA the certificate is refused, for good.
+        let err = local(Duration::from_secs(5))
+            .send(&job(json!({"event": "tls"})), &prefs(&url))
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("TLS client"), "{err}");
+        assert!(!err.is_transient(), "{err}");
+        assert!(err.to_string().contains("TLS"), "{err}");
+        assert_eq!(seen.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

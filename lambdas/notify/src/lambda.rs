@@ -1,0 +1,159 @@
+//! The Lambda functions:
+//!
+//! - `ingest`: the HTTP API ([`crate::router`]) through `lambda_http`
+//!   (an ALB target, or a function URL);
+//! - `worker`: SQS batches of delivery jobs, answered with
+//!   `batchItemFailures` (the event source mapping needs
+//!   `ReportBatchItemFailures`);
+//! - `expander`: SQS batches of fan-out chunks, likewise.
+//!
+//! Each reads its settings from the environment and exits with status 2
+//! on a bad or missing one, before taking any event.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::{LambdaEvent, service_fn};
+use service_common::MetricsSink;
+use service_common::logging::{self, LogTarget};
+
+use crate::api::AppState;
+use crate::aws::AwsSettings;
+use crate::config::{ServiceOptions, WorkerOptions};
+use crate::expander::Expander;
+use crate::worker::{Received, Worker};
+
+const CONFIG_ERROR_EXIT: i32 = service_common::runtime::CONFIG_ERROR_EXIT as i32;
+
+fn config_error(function: &str, message: impl std::fmt::Display) -> ! {
+    tracing::error!(error = %message, function, "bad configuration");
+    std::process::exit(CONFIG_ERROR_EXIT);
+}
+
+async fn sdk(function: &str) -> aws_config::SdkConfig {
+    service_common::aws_sdk::load()
+        .await
+        .unwrap_or_else(|err| config_error(function, err))
+}
+
+fn options(function: &str) -> ServiceOptions {
+    ServiceOptions::from_env().unwrap_or_else(|err| config_error(function, err))
+}
+
+/// `ingest` on Lambda.
+pub async fn run_ingest() -> Result<(), lambda_runtime::Error> {
+    logging::init(LogTarget::Stdout);
+    let options = options("ingest");
+    let sdk = sdk("ingest").await;
+    let stores = AwsSettings::from_env()
+        .api_stores(&sdk)
+        .unwrap_or_else(|err| config_error("ingest", err));
+    lambda_http::run(crate::router(AppState::new(options, stores))).await
+}
+
+/// An SQS record as the worker sees it; `None` without a message id
+/// (which could not be reported as failed).
+pub fn received(record: SqsMessage) -> Option<Received> {
+    let message_id = record.message_id.filter(|id| !id.is_empty())?;
+    Some(Received {
+        message_id,
+        receive_count: record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1),
+        body: record.body.unwrap_or_default(),
+    })
+}
+
+/// One SQS event through the worker.
+pub async fn handle_deliveries(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
+    let batch: Vec<Received> = event.records.into_iter().filter_map(received).collect();
+    let report = worker.process_batch(batch).await;
+    let mut response = SqsBatchResponse::default();
+    for id in report.failures {
+        response.add_failure(id);
+    }
+    response
+}
+
+/// `worker` on Lambda.
+pub async fn run_worker() -> Result<(), lambda_runtime::Error> {
+    logging::init(LogTarget::Stdout);
+    let options = options("worker");
+    let worker_options =
+        WorkerOptions::from_env().unwrap_or_else(|err| config_error("worker", err));
+    let sdk = sdk("worker").await;
+    let worker = AwsSettings::from_env()
+        .worker(&sdk, &options, worker_options)
+        .unwrap_or_else(|err| config_error("worker", err))
+        .with_metrics(MetricsSink::Stdout);
+    let worker = &worker;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, lambda_runtime::Error>(handle_deliveries(worker, event.payload).await)
+    }))
+    .await
+}
+
+/// One SQS event through the expander: chunks that failed (storage, or
+/// not usable at all, which the redrive policy then dead-letters) are
+/// reported.
+pub async fn handle_expansions(expander: &Expander, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let Some(message) = received(record) else {
+            tracing::error!("SQS record without a message id; skipped");
+            continue;
+        };
+        let outcome = match Expander::parse(&message.body) {
+            Ok(chunk) => expander.expand(&chunk).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = outcome {
+            tracing::error!(message_id = message.message_id, error = %err, "chunk not expanded");
+            response.add_failure(message.message_id);
+        }
+    }
+    response
+}
+
+/// `expander` on Lambda.
+pub async fn run_expander() -> Result<(), lambda_runtime::Error> {
+    logging::init(LogTarget::Stdout);
+    let options = options("expander");
+    let sdk = sdk("expander").await;
+    let expander = AwsSettings::from_env()
+        .expander(&sdk, &options)
+        .unwrap_or_else(|err| config_error("expander", err));
+    let expander = &expander;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, lambda_runtime::Error>(handle_expansions(expander, event.payload).await)
+    }))
+    .await
+}
+
+/// A function binary started outside Lambda: there is nothing to serve.
+pub fn not_in_lambda(binary: &str) -> std::process::ExitCode {
+    eprintln!(
+        "error: `{binary}` is a Lambda function (it needs AWS_LAMBDA_RUNTIME_API); \
+         to run the notification service standalone use `notify serve` \
+         (the API and the workers in one process)"
+    );
+    std::process::ExitCode::from(service_common::runtime::CONFIG_ERROR_EXIT)
+}
+
+/// Runs `run` on Lambda, or says to use `notify serve`.
+pub async fn main_for<F, Fut>(binary: &str, run: F) -> std::process::ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), lambda_runtime::Error>>,
+{
+    if !service_common::in_lambda() {
+        return not_in_lambda(binary);
+    }
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "Lambda runtime failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
