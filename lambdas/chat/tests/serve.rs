@@ -300,6 +300,58 @@ async fn two_users_use_the_page_in_chromium() {
     .await;
 }
 
+/// The per-connection message rate and the 32 KB frame limit, over the
+/// wire: refused to the sender alone, nothing stored or delivered.
+#[tokio::test]
+async fn rate_and_frame_limits_refuse_to_the_sender_alone() {
+    let dir = workdir("limits");
+    let key = key_file(&dir);
+    let server = Server::start(
+        &[
+            "--store",
+            "memory",
+            "--signing-secret-file",
+            key.to_str().unwrap(),
+            "--message-rate-per-minute",
+            "3",
+        ],
+        &[],
+    );
+    let mut eve = Client::open(&server.ws(), &mint("eve", &["limits"]), "eve").await;
+    let mut finn = Client::open(&server.ws(), &mint("finn", &["limits"]), "finn").await;
+    for i in 0..3 {
+        eve.send(serde_json::json!({"action": "sendmessage", "conversation": "limits", "text": format!("m{i}")}))
+            .await;
+        eve.next_of("ack").await;
+        finn.next_of("message").await;
+    }
+    eve.send(serde_json::json!({"action": "sendmessage", "conversation": "limits", "text": "one too many"}))
+        .await;
+    let e = eve.next_of("error").await;
+    assert_eq!(e["code"], "rate_limited", "{e}");
+    assert!(e["message"].as_str().unwrap().contains('3'), "{e}");
+    finn.nothing_more().await;
+    // A frame over API Gateway's 32 KB: refused whatever the action.
+    eve.send_text(&format!(
+        r#"{{"action":"typing","conversation":"limits","pad":"{}"}}"#,
+        "x".repeat(33 * 1024)
+    ))
+    .await;
+    assert_eq!(eve.next_of("error").await["code"], "too_large");
+    finn.nothing_more().await;
+    // Nothing of the refused ones was stored.
+    finn.send(serde_json::json!({"action": "history", "conversation": "limits"}))
+        .await;
+    let h = finn.next_of("history").await;
+    let texts: Vec<&str> = h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["m2", "m1", "m0"], "{h}");
+}
+
 /// Bad flags and settings: a clear error and exit 2, before listening.
 #[test]
 fn bad_settings_are_refused_with_what_to_fix() {
