@@ -13,7 +13,7 @@ use crate::dynamo::{
 use crate::expander::Expander;
 use crate::memory::MemoryRateLimiter;
 use crate::model::Channel;
-use crate::ses_provider::{SesClient, SesEmailProvider};
+use crate::ses_provider::SesEmailProvider;
 use crate::sns_provider::{PushPlatformKey, PushProvider, SmsProvider};
 use crate::sqs::{SqsDeliveryQueue, SqsExpansionQueue};
 use crate::store::{ExpansionQueue, RateLimiter, Stores};
@@ -165,16 +165,11 @@ impl AwsSettings {
                     self.push_applications.clone(),
                 )));
             if let Some(from) = &self.email_from {
-                match SesClient::from_sdk(sdk) {
-                    Ok(client) => {
-                        providers = providers.with(Arc::new(SesEmailProvider::new(
-                            client,
-                            from.clone(),
-                            self.ses_configuration_set.clone(),
-                        )));
-                    }
-                    Err(err) => tracing::error!(error = %err, "no email provider"),
-                }
+                providers = providers.with(Arc::new(SesEmailProvider::new(
+                    aws_sdk_sesv2::Client::new(sdk),
+                    from.clone(),
+                    self.ses_configuration_set.clone(),
+                )));
             }
         }
         providers

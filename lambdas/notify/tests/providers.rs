@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use notify::model::{Channel, Priority};
 use notify::preferences::{OptOuts, Preferences, PushContact, PushPlatform};
 use notify::provider::{NotificationProvider, ProviderError};
-use notify::ses_provider::{SesClient, SesEmailProvider};
+use notify::ses_provider::SesEmailProvider;
 use notify::sns_provider::{PushPlatformKey, PushProvider, SmsProvider};
 use notify::store::DeliveryJob;
 use notify::templates::{Content, Rendered};
@@ -262,18 +262,15 @@ fn email_job(subject: &str) -> DeliveryJob {
 async fn an_email_is_sent_with_ses_v2_from_a_verified_identity_only() {
     let endpoint = moto::recording_endpoint().await;
     let sdk = archform_testkit::sdk_config(&endpoint).await;
-    let client = SesClient::from_sdk(&sdk).unwrap();
-    assert_eq!(client.endpoint(), endpoint);
+    let client = aws_sdk_sesv2::Client::new(&sdk);
     let suffix = unique();
     let from = format!("orders-{suffix}@example.com");
-    let created = client
-        .post(
-            "/v2/email/identities",
-            &serde_json::json!({"EmailIdentity": from}),
-        )
+    client
+        .create_email_identity()
+        .email_identity(&from)
+        .send()
         .await
-        .unwrap();
-    assert!(created.status.is_success(), "{created:?}");
+        .expect("the sender identity");
 
     let provider = SesEmailProvider::new(client.clone(), from.clone(), None);
     let mut user = prefs();
@@ -319,7 +316,7 @@ async fn an_unreachable_ses_is_a_transient_failure() {
     drop(listener);
     let sdk = archform_testkit::sdk_config(&endpoint).await;
     let provider = SesEmailProvider::new(
-        SesClient::from_sdk(&sdk).unwrap(),
+        aws_sdk_sesv2::Client::new(&sdk),
         "orders@example.com".into(),
         None,
     );

@@ -564,15 +564,12 @@ async fn on_the_emulators_tables_and_queues_it_delivers_too() {
         ("NOTIFY_EMAIL_FROM", format!("orders-{unique}@example.com")),
     ];
     // The sender identity, as SES needs it.
-    let ses = notify::ses_provider::SesClient::from_sdk(&sdk).unwrap();
-    let created = ses
-        .post(
-            "/v2/email/identities",
-            &json!({"EmailIdentity": format!("orders-{unique}@example.com")}),
-        )
+    aws_sdk_sesv2::Client::new(&sdk)
+        .create_email_identity()
+        .email_identity(format!("orders-{unique}@example.com"))
+        .send()
         .await
-        .unwrap();
-    assert!(created.status.is_success(), "{created:?}");
+        .expect("the sender identity");
     let server = Server::start(&["--store", "dynamodb"], &env);
     server.setup(&hook).await;
     let answer = server
