@@ -273,20 +273,115 @@ async fn notifications() {
             "sms_worker_events:update",
         ],
         async |st, c| {
-            for channel in ["email", "sms", "push"] {
-                let sub = s(&st.resource(&format!("{channel}_subscription"))["physical_id"]);
+            // Each channel and the expander: a queue whose redrive policy sends to its
+            // DLQ after 5 receives, read by its function through a mapping that
+            // reports batch item failures.
+            for (queue, function, bin) in [
+                ("email_queue", "email_worker", "worker"),
+                ("sms_queue", "sms_worker", "worker"),
+                ("push_queue", "push_worker", "worker"),
+                ("expansion_queue", "expander", "expander"),
+            ] {
+                let url = s(&st.resource(queue)["physical_id"]);
                 let attrs = c
-                    .sns
-                    .get_subscription_attributes()
-                    .subscription_arn(&sub)
+                    .sqs
+                    .get_queue_attributes()
+                    .queue_url(&url)
+                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
                     .send()
                     .await
                     .unwrap();
-                let attrs = attrs.attributes().unwrap();
-                let filter: Value = serde_json::from_str(&attrs["FilterPolicy"]).unwrap();
-                assert_eq!(filter["channel"][0], channel, "{channel}: {filter}");
-                assert_eq!(attrs["RawMessageDelivery"], "true");
+                let redrive: Value = serde_json::from_str(
+                    attrs.attributes().unwrap()
+                        [&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy]
+                        .as_str(),
+                )
+                .unwrap();
+                assert_eq!(
+                    redrive["deadLetterTargetArn"],
+                    st.resource(&format!("{queue}_dlq"))["attributes"]["arn"],
+                    "{queue}"
+                );
+                assert_eq!(
+                    redrive["maxReceiveCount"].to_string().trim_matches('"'),
+                    "5"
+                );
+                let esm = c
+                    .lambda
+                    .get_event_source_mapping()
+                    .uuid(s(
+                        &st.resource(&format!("{function}_events"))["physical_id"],
+                    ))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    esm.event_source_arn(),
+                    st.resource(queue)["attributes"]["arn"].as_str()
+                );
+                assert!(
+                    esm.function_response_types()
+                        .iter()
+                        .any(|t| t.as_str() == "ReportBatchItemFailures"),
+                    "{function}"
+                );
+                let f = c
+                    .lambda
+                    .get_function_configuration()
+                    .function_name(s(&st.resource(function)["physical_id"]))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(f.description(), Some(&*format!("notify/{bin}")));
+                let env = f.environment().unwrap().variables().unwrap();
+                assert_eq!(
+                    env["NOTIFY_NOTIFICATIONS_TABLE"],
+                    s(&st.resource("notifications")["physical_id"])
+                );
+                if bin == "worker" {
+                    let channel = function.trim_end_matches("_worker").to_uppercase();
+                    assert_eq!(env[&format!("NOTIFY_{channel}_QUEUE_URL")], url);
+                    assert_eq!(env["NOTIFY_MAX_RECEIVE_COUNT"], "5");
+                }
             }
+            // The ingest queues straight to every channel's queue and the expander's.
+            let f = c
+                .lambda
+                .get_function_configuration()
+                .function_name(s(&st.resource("ingest")["physical_id"]))
+                .send()
+                .await
+                .unwrap();
+            let env = f.environment().unwrap().variables().unwrap();
+            for (var, queue) in [
+                ("NOTIFY_EMAIL_QUEUE_URL", "email_queue"),
+                ("NOTIFY_SMS_QUEUE_URL", "sms_queue"),
+                ("NOTIFY_PUSH_QUEUE_URL", "push_queue"),
+                ("NOTIFY_EXPANSION_QUEUE_URL", "expansion_queue"),
+            ] {
+                assert_eq!(env[var], s(&st.resource(queue)["physical_id"]), "{var}");
+            }
+            assert!(!env.contains_key("NOTIFY_WEBHOOK_QUEUE_URL"));
+            // The sender identity, in SES, is the email worker's NOTIFY_EMAIL_FROM.
+            let identity = s(&st.resource("email_sender")["physical_id"]);
+            assert_eq!(identity, "notifications@example.com");
+            c.ses
+                .get_email_identity()
+                .email_identity(&identity)
+                .send()
+                .await
+                .unwrap();
+            let f = c
+                .lambda
+                .get_function_configuration()
+                .function_name(s(&st.resource("email_worker")["physical_id"]))
+                .send()
+                .await
+                .unwrap();
+            let env = f.environment().unwrap().variables().unwrap();
+            assert_eq!(env["NOTIFY_EMAIL_FROM"], identity);
+            // The old design's topic is gone.
+            assert!(st.resource("topic").is_null());
         },
     )
     .await;

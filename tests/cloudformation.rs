@@ -51,6 +51,12 @@ const SETS: &[(&str, &[&[&str]])] = &[
         &[
             &["channels=webhook"],
             &["channels=email,sms,push,webhook", "worker_batch_size=1"],
+            &[
+                "channels=push,sms",
+                "email_rate_per_second=0",
+                "apns_platform_application_arn=arn:aws:sns:us-east-1:123456789012:app/APNS/shop",
+                "fcm_platform_application_arn=arn:aws:sns:us-east-1:123456789012:app/GCM/shop",
+            ],
         ],
     ),
 ];

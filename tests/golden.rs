@@ -655,39 +655,201 @@ fn chat_routes_and_permissions_are_scoped_to_the_api() {
 }
 
 #[test]
-fn notifications_have_one_filtered_queue_and_worker_per_channel() {
+fn notifications_have_one_queue_and_worker_per_channel_and_least_privilege() {
+    // The grants of one role, as (actions, resources) per statement after the logs one.
+    fn grants(g: &Graph, role: &str) -> Vec<(Vec<String>, Vec<String>)> {
+        statements(g)
+            .into_iter()
+            .filter(|(r, _)| r == role)
+            .map(|(_, s)| {
+                let resources = if s.get("NotResource").is_some() {
+                    vec![format!("not {}", s["NotResource"].as_str().unwrap())]
+                } else {
+                    list(&s["Resource"])
+                };
+                (list(&s["Action"]), resources)
+            })
+            .skip(1)
+            .collect()
+    }
+    fn g_(actions: &[&str], resources: &[&str]) -> (Vec<String>, Vec<String>) {
+        (
+            actions.iter().map(|a| a.to_string()).collect(),
+            resources.iter().map(|r| r.to_string()).collect(),
+        )
+    }
     for (set, channels, timeout) in [
         (&[][..], &["email", "sms", "push"][..], 30),
         (&["channels=email"][..], &["email"][..], 30),
+        (&["channels=webhook"][..], &["webhook"][..], 30),
         (
-            &["channels=email,sms,push,webhook", "worker_timeout=120"][..],
+            &[
+                "channels=email,sms,push,webhook",
+                "worker_timeout=120",
+                "max_receive_count=7",
+                "email_rate_per_second=0",
+                "webhook_rate_per_second=50",
+                "apns_platform_application_arn=arn:aws:sns:us-east-1:123456789012:app/APNS/shop",
+            ][..],
             &["email", "sms", "push", "webhook"][..],
             120,
         ),
     ] {
         let g = graph("notifications", set);
         let n = channels.len();
+        let receives = if set.iter().any(|s| s.starts_with("max_receive_count=")) {
+            7
+        } else {
+            5
+        };
         assert_eq!(
             of_kind(&g, "sqs.queue").len(),
-            2 * n,
-            "{set:?}: queue + DLQ per channel"
+            2 * (n + 1),
+            "{set:?}: queue + DLQ per channel and for the expander"
         );
-        assert_eq!(of_kind(&g, "sns.subscription").len(), n, "{set:?}");
-        assert_eq!(of_kind(&g, "sqs.queue_policy").len(), n, "{set:?}");
+        assert!(of_kind(&g, "sns.topic").is_empty(), "{set:?}");
+        assert!(of_kind(&g, "sns.subscription").is_empty(), "{set:?}");
+        assert!(of_kind(&g, "sqs.queue_policy").is_empty(), "{set:?}");
         assert_eq!(
             of_kind(&g, "lambda.event_source_mapping").len(),
-            n,
+            n + 1,
             "{set:?}"
         );
         assert_eq!(
             of_kind(&g, "lambda.function").len(),
-            n + 1,
-            "{set:?}: workers + ingest"
+            n + 2,
+            "{set:?}: workers + ingest + expander"
         );
-        let topic = res(&g, "topic");
+        // The SES identity exists exactly when email is a channel.
+        let identities = ids(&of_kind(&g, "ses.email_identity"));
+        if channels.contains(&"email") {
+            assert_eq!(identities, ["email_sender"], "{set:?}");
+            assert_eq!(
+                res(&g, "email_sender").prop("email_identity"),
+                Some(&json!("notifications@example.com"))
+            );
+        } else {
+            assert!(identities.is_empty(), "{set:?}");
+        }
+        // Tables as lambdas/notify/README.md describes them.
+        let key = |t: &str| res(&g, t).properties["partition_key"]["name"].clone();
+        assert_eq!(key("notifications"), "pk");
         assert_eq!(
-            topic.prop("kms_master_key_id"),
-            Some(&json!("alias/aws/sns"))
+            res(&g, "notifications").properties["sort_key"],
+            json!({"name": "sk", "type": "S"})
+        );
+        assert_eq!(
+            res(&g, "notifications").prop("point_in_time_recovery"),
+            Some(&json!(true))
+        );
+        assert_eq!(key("templates"), "name");
+        assert_eq!(key("preferences"), "user_id");
+        assert_eq!(key("idempotency"), "key");
+        assert_eq!(key("rate_limits"), "pk");
+        for t in ["idempotency", "rate_limits"] {
+            assert_eq!(res(&g, t).prop("ttl_attribute"), Some(&json!("ttl")), "{t}");
+        }
+        for t in [
+            "notifications",
+            "templates",
+            "preferences",
+            "idempotency",
+            "rate_limits",
+        ] {
+            assert_eq!(res(&g, t).prop("sse_enabled"), Some(&json!(true)), "{t}");
+        }
+        // The expander and its queue.
+        let eq = res(&g, "expansion_queue");
+        assert_eq!(
+            eq.properties["redrive_policy"]["dead_letter_target_arn"],
+            json!("${expansion_queue_dlq.arn}")
+        );
+        let expander = res(&g, "expander");
+        assert_eq!(expander.properties["code"]["bin"], json!("expander"));
+        assert!(expander.prop("timeout").unwrap().as_i64().unwrap() >= 60);
+        let esm = res(&g, "expander_events");
+        assert_eq!(esm.prop("batch_size"), Some(&json!(1)));
+        assert_eq!(
+            esm.prop("event_source_arn"),
+            Some(&json!("${expansion_queue.arn}"))
+        );
+        assert_eq!(esm.prop("report_batch_item_failures"), Some(&json!(true)));
+        let queue_arns: Vec<String> = channels
+            .iter()
+            .map(|c| format!("${{{c}_queue.arn}}"))
+            .collect();
+        let queue_arns: Vec<&str> = queue_arns.iter().map(String::as_str).collect();
+        assert_eq!(
+            grants(&g, "expander_role"),
+            [
+                g_(&["dynamodb:PutItem"], &["${notifications.arn}"]),
+                g_(&["dynamodb:GetItem"], &["${templates.arn}"]),
+                g_(&["dynamodb:GetItem"], &["${preferences.arn}"]),
+                g_(
+                    &[
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes"
+                    ],
+                    &["${expansion_queue.arn}"]
+                ),
+                g_(&["sqs:SendMessage"], &queue_arns),
+            ],
+            "{set:?}"
+        );
+        // The ingest: every enabled channel's queue and the expansion queue.
+        let ingest = res(&g, "ingest");
+        assert_eq!(ingest.properties["code"]["bin"], json!("ingest"));
+        let env = &ingest.properties["environment"];
+        for c in ["email", "sms", "push", "webhook"] {
+            let var = format!("NOTIFY_{}_QUEUE_URL", c.to_uppercase());
+            if channels.contains(&c) {
+                assert_eq!(env[&var], json!(format!("${{{c}_queue.url}}")), "{set:?}");
+                assert_eq!(
+                    res(&g, "expander").properties["environment"][&var],
+                    json!(format!("${{{c}_queue.url}}"))
+                );
+            } else {
+                assert!(env.get(&var).is_none(), "{set:?}: {var}");
+            }
+        }
+        assert_eq!(
+            env["NOTIFY_EXPANSION_QUEUE_URL"],
+            json!("${expansion_queue.url}")
+        );
+        assert_eq!(env["NOTIFY_ALLOW_HTTP_WEBHOOKS"], json!("false"));
+        let mut ingest_queues = queue_arns.clone();
+        ingest_queues.push("${expansion_queue.arn}");
+        assert_eq!(
+            grants(&g, "ingest_role"),
+            [
+                g_(
+                    &[
+                        "dynamodb:BatchWriteItem",
+                        "dynamodb:Query",
+                        "dynamodb:UpdateItem"
+                    ],
+                    &["${notifications.arn}"]
+                ),
+                g_(
+                    &["dynamodb:GetItem", "dynamodb:PutItem"],
+                    &["${templates.arn}"]
+                ),
+                g_(
+                    &["dynamodb:GetItem", "dynamodb:PutItem"],
+                    &["${preferences.arn}"]
+                ),
+                g_(
+                    &[
+                        "dynamodb:PutItem",
+                        "dynamodb:GetItem",
+                        "dynamodb:DeleteItem"
+                    ],
+                    &["${idempotency.arn}"]
+                ),
+                g_(&["sqs:SendMessage"], &ingest_queues),
+            ],
+            "{set:?}"
         );
         for c in channels {
             let queue = res(&g, &format!("{c}_queue"));
@@ -695,28 +857,12 @@ fn notifications_have_one_filtered_queue_and_worker_per_channel() {
                 queue.properties["redrive_policy"]["dead_letter_target_arn"],
                 json!(format!("${{{c}_queue_dlq.arn}}"))
             );
+            assert_eq!(
+                queue.properties["redrive_policy"]["max_receive_count"],
+                json!(receives)
+            );
             assert_eq!(queue.prop("visibility_timeout"), Some(&json!(6 * timeout)));
-            let sub = res(&g, &format!("{c}_subscription"));
-            assert_eq!(sub.prop("topic_arn"), Some(&json!("${topic.arn}")));
-            assert_eq!(
-                sub.prop("endpoint"),
-                Some(&json!(format!("${{{c}_queue.arn}}")))
-            );
-            assert_eq!(sub.prop("filter_policy"), Some(&json!({"channel": [c]})));
-            assert_eq!(sub.prop("raw_message_delivery"), Some(&json!(true)));
-            let policy = &res(&g, &format!("{c}_queue_policy")).properties;
-            assert_eq!(policy["queue_url"], json!(format!("${{{c}_queue.url}}")));
-            assert_eq!(
-                policy["policy"]["Statement"],
-                json!([{
-                    "Sid": "OnlyFromTopic",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sns.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": format!("${{{c}_queue.arn}}"),
-                    "Condition": {"ArnEquals": {"aws:SourceArn": "${topic.arn}"}}
-                }])
-            );
+            assert_eq!(queue.prop("sqs_managed_sse"), Some(&json!(true)));
             let esm = res(&g, &format!("{c}_worker_events"));
             assert_eq!(
                 esm.prop("function_name"),
@@ -727,31 +873,92 @@ fn notifications_have_one_filtered_queue_and_worker_per_channel() {
                 Some(&json!(format!("${{{c}_queue.arn}}")))
             );
             assert_eq!(esm.prop("report_batch_item_failures"), Some(&json!(true)));
+            assert!(esm.prop("maximum_concurrency").is_some());
             let worker = res(&g, &format!("{c}_worker"));
+            assert_eq!(worker.properties["code"]["bin"], json!("worker"));
             assert_eq!(worker.prop("timeout"), Some(&json!(timeout)));
-            assert_eq!(worker.properties["environment"]["CHANNEL"], json!(c));
-            // A worker reads only its own queue.
-            let sqs: Vec<String> = statements(&g)
-                .into_iter()
-                .filter(|(r, s)| {
-                    *r == format!("{c}_worker_role")
-                        && list(&s["Action"]).iter().any(|a| a.starts_with("sqs:"))
-                })
-                .flat_map(|(_, s)| list(&s["Resource"]))
-                .collect();
-            assert_eq!(sqs, [format!("${{{c}_queue.arn}}")], "{set:?}");
+            let env = &worker.properties["environment"];
+            let upper = c.to_uppercase();
+            assert_eq!(
+                env[format!("NOTIFY_{upper}_QUEUE_URL")],
+                json!(format!("${{{c}_queue.url}}"))
+            );
+            assert_eq!(env["NOTIFY_MAX_RECEIVE_COUNT"], json!(receives.to_string()));
+            // Only its own queue's URL.
+            let urls = env
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| k.ends_with("_QUEUE_URL"))
+                .count();
+            assert_eq!(urls, 1, "{c}");
+            let rate = match (*c, set.len()) {
+                ("email", 1) | ("email", 0) => Some("14"),
+                ("sms", _) => Some("20"),
+                ("webhook", 6) => Some("50"),
+                _ => None,
+            };
+            let rate_var = format!("NOTIFY_RATE_{upper}_PER_SECOND");
+            assert_eq!(
+                env.get(&rate_var).and_then(Value::as_str),
+                rate,
+                "{c} {set:?}"
+            );
+            let mut expected = vec![
+                g_(
+                    &["dynamodb:UpdateItem", "dynamodb:GetItem"],
+                    &["${notifications.arn}"],
+                ),
+                g_(&["dynamodb:GetItem"], &["${preferences.arn}"]),
+            ];
+            if rate.is_some() {
+                assert_eq!(env["NOTIFY_RATE_LIMIT_TABLE"], json!("${rate_limits.name}"));
+                expected.push(g_(&["dynamodb:UpdateItem"], &["${rate_limits.arn}"]));
+            } else {
+                assert!(env.get("NOTIFY_RATE_LIMIT_TABLE").is_none());
+            }
+            let q = format!("${{{c}_queue.arn}}");
+            expected.push(g_(
+                &[
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:SendMessage",
+                ],
+                &[&q],
+            ));
+            match *c {
+                "email" => {
+                    assert_eq!(env["NOTIFY_EMAIL_FROM"], json!("${email_sender.name}"));
+                    expected.push(g_(&["ses:SendEmail"], &["${email_sender.arn}"]));
+                }
+                "sms" => expected.push(g_(
+                    &["sns:Publish"],
+                    &["not arn:${aws.partition}:sns:*:*:*"],
+                )),
+                "push" => {
+                    let apns = set
+                        .iter()
+                        .find_map(|s| s.strip_prefix("apns_platform_application_arn="));
+                    if let Some(apns) = apns {
+                        assert_eq!(env["NOTIFY_APNS_PLATFORM_APPLICATION_ARN"], json!(apns));
+                        expected.push(g_(&["sns:CreatePlatformEndpoint"], &[apns]));
+                    } else {
+                        assert!(env.get("NOTIFY_APNS_PLATFORM_APPLICATION_ARN").is_none());
+                    }
+                    expected.push(g_(
+                        &["sns:Publish"],
+                        &["arn:${aws.partition}:sns:${aws.region}:${aws.account_id}:endpoint/*"],
+                    ));
+                }
+                _ => {}
+            }
+            assert_eq!(
+                grants(&g, &format!("{c}_worker_role")),
+                expected,
+                "{c} {set:?}"
+            );
         }
-        assert_eq!(
-            res(&g, "ingest").properties["environment"]["CHANNELS"],
-            json!(channels.join(" "))
-        );
-        for t in ["delivery_status", "preferences", "templates", "idempotency"] {
-            assert_eq!(res(&g, t).prop("sse_enabled"), Some(&json!(true)), "{t}");
-        }
-        assert_eq!(
-            res(&g, "idempotency").prop("ttl_attribute"),
-            Some(&json!("expires_at"))
-        );
     }
 }
 
@@ -790,6 +997,25 @@ fn every_variant_encrypts_and_tags_everything() {
                 assert!(
                     list(&st["Action"]).iter().all(|a| a.starts_with("ec2:")),
                     "{bp} {set:?}: {role} {st}"
+                );
+            }
+            // The one exception: SMS. A phone number has no ARN, so the SMS worker's
+            // sns:Publish is on everything but SNS's own ARNs (topics, endpoints).
+            if st.get("NotResource").is_some() {
+                assert_eq!(
+                    (
+                        bp,
+                        role.as_str(),
+                        list(&st["Action"]),
+                        list(&st["NotResource"])
+                    ),
+                    (
+                        &"notifications",
+                        "sms_worker_role",
+                        vec!["sns:Publish".to_string()],
+                        vec!["arn:${aws.partition}:sns:*:*:*".to_string()]
+                    ),
+                    "{bp} {set:?}: {st}"
                 );
             }
         }
