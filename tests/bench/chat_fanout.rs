@@ -26,6 +26,9 @@
 //! ARCHFORM_BENCH_RATE overrides the messages per second (default 20),
 //! ARCHFORM_BENCH_ONLY=baseline|serve|dev measures one side.
 
+#[path = "../../lambdas/chat/tests/support/tables.rs"]
+mod tables;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -356,76 +359,15 @@ fn summarize(name: &str, samples: &[Sample]) -> (f64, f64, f64) {
     (p50, p99, per_second)
 }
 
+/// The blueprint's three tables, created directly (the chat tests' module:
+/// one copy of the schema).
 async fn create_tables(endpoint: &str, prefix: &str) -> HashMap<&'static str, String> {
-    let names: HashMap<&str, String> = ["connections", "messages", "presence"]
+    let names: HashMap<&str, String> = tables::TABLES
         .iter()
         .map(|t| (*t, format!("{prefix}-{t}")))
         .collect();
     let sdk = archform_testkit::sdk_config(endpoint).await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    use aws_sdk_dynamodb::types::*;
-    let key = |n: &str, k| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(k)
-            .build()
-            .unwrap()
-    };
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let index = |n: &str, pk: &str| {
-        GlobalSecondaryIndex::builder()
-            .index_name(n)
-            .key_schema(key(pk, KeyType::Hash))
-            .key_schema(key("connection_id", KeyType::Range))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::KeysOnly)
-                    .build(),
-            )
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(&names["connections"])
-        .key_schema(key("connection_id", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attr("connection_id"))
-        .attribute_definitions(attr("sk"))
-        .attribute_definitions(attr("conversation_id"))
-        .attribute_definitions(attr("user_id"))
-        .global_secondary_indexes(index("by_conversation", "conversation_id"))
-        .global_secondary_indexes(index("by_user", "user_id"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("connections table");
-    client
-        .create_table()
-        .table_name(&names["messages"])
-        .key_schema(key("conversation_id", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attr("conversation_id"))
-        .attribute_definitions(attr("sk"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("messages table");
-    client
-        .create_table()
-        .table_name(&names["presence"])
-        .key_schema(key("user_id", KeyType::Hash))
-        .attribute_definitions(attr("user_id"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("presence table");
+    tables::create(&aws_sdk_dynamodb::Client::new(&sdk), &names).await;
     names
 }
 
