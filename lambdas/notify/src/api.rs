@@ -100,8 +100,7 @@ impl AppState {
 /// The whole API. Serve it with `axum::serve` or `lambda_http::run`, or
 /// merge it into another router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health))
+    let v1 = Router::new()
         .route(
             "/v1/notifications",
             post(send_notification).fallback(method_not_allowed),
@@ -126,10 +125,45 @@ pub fn router(state: AppState) -> Router {
                 .get(get_preferences)
                 .fallback(method_not_allowed),
         )
+        // Before the body is read or anything is looked up.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ));
+    Router::new()
+        .route("/health", get(health))
+        .merge(v1)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(request_id_layer))
         .with_state(state)
+}
+
+/// 401 unless the configured API key is presented (no key configured:
+/// every request passes).
+async fn require_api_key(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(key) = &state.options().api_key {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        if !key.accepts(presented) {
+            let mut response = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "this API needs its key: send the header \"Authorization: Bearer <key>\" (the key is the value of the stack's api_key secret, or NOTIFY_API_KEY)",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    next.run(request).await
 }
 
 async fn health() -> Response {

@@ -41,6 +41,19 @@ pub fn queue_variable(channel: Channel) -> &'static str {
     }
 }
 
+/// The setting that holds a channel's bulk queue URL: bulk jobs go there
+/// when it is set, so a bulk backlog never sits in front of transactional
+/// and critical messages (each queue has its own event source mapping and
+/// concurrency).
+pub fn bulk_queue_variable(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Email => "NOTIFY_EMAIL_BULK_QUEUE_URL",
+        Channel::Sms => "NOTIFY_SMS_BULK_QUEUE_URL",
+        Channel::Push => "NOTIFY_PUSH_BULK_QUEUE_URL",
+        Channel::Webhook => "NOTIFY_WEBHOOK_BULK_QUEUE_URL",
+    }
+}
+
 /// Names of AWS resources, each optional until a binary needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AwsSettings {
@@ -50,6 +63,9 @@ pub struct AwsSettings {
     pub idempotency_table: Option<String>,
     pub rate_limit_table: Option<String>,
     pub queue_urls: BTreeMap<Channel, String>,
+    /// Queues of bulk jobs, per channel; a channel without one queues its
+    /// bulk jobs with the rest.
+    pub bulk_queue_urls: BTreeMap<Channel, String>,
     pub expansion_queue_url: Option<String>,
     pub sms_sender_id: Option<String>,
     /// The SES identity email is sent from; without it there is no email
@@ -86,6 +102,10 @@ impl AwsSettings {
                 .into_iter()
                 .filter_map(|c| get(queue_variable(c)).map(|url| (c, url)))
                 .collect(),
+            bulk_queue_urls: Channel::ALL
+                .into_iter()
+                .filter_map(|c| get(bulk_queue_variable(c)).map(|url| (c, url)))
+                .collect(),
             expansion_queue_url: get(EXPANSION_QUEUE_URL),
             sms_sender_id: get(SMS_SENDER_ID),
             email_from: get(EMAIL_FROM),
@@ -95,6 +115,12 @@ impl AwsSettings {
                 .filter_map(|p| get(p.variable()).map(|arn| (p, arn)))
                 .collect(),
         }
+    }
+
+    /// The channels' queues, bulk jobs to the bulk queues where set.
+    pub fn delivery_queue(&self, sqs: aws_sdk_sqs::Client) -> SqsDeliveryQueue {
+        SqsDeliveryQueue::new(sqs, self.queue_urls.clone())
+            .with_bulk_queues(self.bulk_queue_urls.clone())
     }
 
     fn dynamodb(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
@@ -140,7 +166,7 @@ impl AwsSettings {
                     "idempotency table",
                 )?,
             )),
-            queue: Arc::new(SqsDeliveryQueue::new(sqs, self.queue_urls.clone())),
+            queue: Arc::new(self.delivery_queue(sqs)),
             expansions,
         })
     }
@@ -214,10 +240,7 @@ impl AwsSettings {
                     "preferences table",
                 )?,
             )),
-            Arc::new(SqsDeliveryQueue::new(
-                aws_sdk_sqs::Client::new(sdk),
-                self.queue_urls.clone(),
-            )),
+            Arc::new(self.delivery_queue(aws_sdk_sqs::Client::new(sdk))),
             limiter,
             self.providers(Some(sdk), service),
             options,
@@ -252,7 +275,7 @@ impl AwsSettings {
             )),
             // The expander never claims keys.
             idempotency: Arc::new(crate::memory::MemoryIdempotency::new()),
-            queue: Arc::new(SqsDeliveryQueue::new(sqs, self.queue_urls.clone())),
+            queue: Arc::new(self.delivery_queue(sqs)),
             expansions: None,
         };
         Ok(Expander::new(
@@ -274,6 +297,7 @@ mod tests {
             NOTIFICATIONS_TABLE => Some("n".into()),
             "NOTIFY_SMS_QUEUE_URL" => Some(" http://q/sms ".into()),
             "NOTIFY_WEBHOOK_QUEUE_URL" => Some("".into()),
+            "NOTIFY_SMS_BULK_QUEUE_URL" => Some("http://q/sms-bulk".into()),
             "NOTIFY_FCM_PLATFORM_APPLICATION_ARN" => Some("arn:fcm".into()),
             _ => None,
         });
@@ -281,6 +305,10 @@ mod tests {
         assert_eq!(
             settings.queue_urls,
             BTreeMap::from([(Channel::Sms, "http://q/sms".to_string())])
+        );
+        assert_eq!(
+            settings.bulk_queue_urls,
+            BTreeMap::from([(Channel::Sms, "http://q/sms-bulk".to_string())])
         );
         assert_eq!(
             settings.push_applications,

@@ -263,7 +263,7 @@ async fn start_on_aws(
         .worker(&sdk, options, worker_options)?
         .with_metrics(MetricsSink::Stderr);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    for (channel, url) in &settings.queue_urls {
+    for (channel, url) in settings.queue_urls.iter().chain(&settings.bulk_queue_urls) {
         let worker = worker.clone();
         let handler: crate::sqs::BatchHandler = Arc::new(move |batch| {
             let worker = worker.clone();
@@ -318,6 +318,11 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         Ok(options) => options,
         Err(err) => return fail(err),
     };
+    if options.api_key.is_none() {
+        eprintln!(
+            "notify serve: no NOTIFY_API_KEY: the API answers anyone who can reach it (set one before exposing it)"
+        );
+    }
     let stores = match args.store {
         StoreKind::Memory => {
             let memory = MemoryStores::new();

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::api_key::ApiKey;
 use crate::idempotency::DEFAULT_IDEMPOTENCY_TTL_MS;
 use crate::model::Channel;
 use crate::templates::DEFAULT_MAX_SMS_SEGMENTS;
@@ -15,6 +16,8 @@ pub const IDEMPOTENCY_TTL_SECONDS: &str = "NOTIFY_IDEMPOTENCY_TTL_SECONDS";
 pub const MAX_RECIPIENTS: &str = "NOTIFY_MAX_RECIPIENTS";
 pub const ALLOW_HTTP_WEBHOOKS: &str = "NOTIFY_ALLOW_HTTP_WEBHOOKS";
 pub const MAX_FANOUT_RECIPIENTS: &str = "NOTIFY_MAX_FANOUT_RECIPIENTS";
+pub const API_KEY: &str = "NOTIFY_API_KEY";
+pub const API_KEY_SECRET_ARN: &str = "NOTIFY_API_KEY_SECRET_ARN";
 /// Users one fanned-out request may address.
 pub const DEFAULT_MAX_FANOUT_RECIPIENTS: usize = 10_000;
 const MAX_FANOUT_RECIPIENTS_LIMIT: u64 = 100_000;
@@ -60,6 +63,8 @@ pub struct ServiceOptions {
     pub max_fanout_recipients: usize,
     /// `AllowHttpLoopback` only for tests with a receiver on this machine.
     pub url_policy: UrlPolicy,
+    /// With a key, every `/v1/*` request must present it ([`ApiKey`]).
+    pub api_key: Option<ApiKey>,
 }
 
 impl Default for ServiceOptions {
@@ -71,6 +76,7 @@ impl Default for ServiceOptions {
             max_recipients: DEFAULT_MAX_RECIPIENTS,
             max_fanout_recipients: DEFAULT_MAX_FANOUT_RECIPIENTS,
             url_policy: UrlPolicy::HttpsOnly,
+            api_key: None,
         }
     }
 }
@@ -118,6 +124,13 @@ impl ServiceOptions {
                     ));
                 }
             };
+        }
+        if let Some(value) = get(API_KEY) {
+            // The value is a secret: the error must not repeat it.
+            options.api_key = Some(
+                ApiKey::new(&value)
+                    .map_err(|err| invalid(API_KEY, "(hidden)", &err.to_string()))?,
+            );
         }
         Ok(options)
     }

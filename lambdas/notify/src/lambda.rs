@@ -41,8 +41,17 @@ fn options(function: &str) -> ServiceOptions {
 /// `ingest` on Lambda.
 pub async fn run_ingest() -> Result<(), lambda_runtime::Error> {
     logging::init(LogTarget::Stdout);
-    let options = options("ingest");
+    let mut options = options("ingest");
     let sdk = sdk("ingest").await;
+    if let Some(arn) = std::env::var(crate::config::API_KEY_SECRET_ARN)
+        .ok()
+        .filter(|arn| !arn.trim().is_empty())
+    {
+        let key = crate::api_key::ApiKey::from_secrets_manager(&sdk, arn.trim())
+            .await
+            .unwrap_or_else(|err| config_error("ingest", err));
+        options.api_key = Some(key);
+    }
     let stores = AwsSettings::from_env()
         .api_stores(&sdk)
         .unwrap_or_else(|err| config_error("ingest", err));

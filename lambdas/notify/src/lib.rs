@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod api_error;
+pub mod api_key;
 pub mod aws;
 pub mod cli;
 pub mod config;

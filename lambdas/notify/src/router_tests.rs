@@ -206,6 +206,100 @@ async fn health_and_request_ids() {
 }
 
 #[tokio::test]
+async fn with_an_api_key_every_v1_route_wants_it_and_nothing_is_stored_without() {
+    const KEY: &str = "test-key-0123456789abcdefghij";
+    let options = ServiceOptions {
+        api_key: Some(crate::api_key::ApiKey::new(KEY).unwrap()),
+        ..ServiceOptions::default()
+    };
+    let h = Harness::with(options, MemoryStores::new(), None);
+    let authorized = |method: Method, path: &str, body: Option<Value>, key: &str| {
+        let mut request = request(
+            method,
+            path,
+            body.map_or_else(Body::empty, |b| Body::from(b.to_string())),
+        );
+        request.headers_mut().insert(
+            header::AUTHORIZATION,
+            format!("Bearer {key}").parse().unwrap(),
+        );
+        request
+    };
+    for (method, path, body) in [
+        (
+            Method::PUT,
+            "/v1/templates/order-shipped",
+            Some(template_body()),
+        ),
+        (Method::GET, "/v1/templates/order-shipped", None),
+        (Method::PUT, "/v1/users/ana/preferences", Some(ana())),
+        (Method::GET, "/v1/users/ana/preferences", None),
+        (Method::POST, "/v1/notifications", Some(shipped("ana"))),
+        (
+            Method::GET,
+            "/v1/notifications/ntf_01J0CK6Q1M8Y2ZB3F5GQW7R9TX",
+            None,
+        ),
+    ] {
+        let (response, json) = h.call(method.clone(), path, body.clone()).await;
+        assert_error(
+            &response,
+            &json,
+            StatusCode::UNAUTHORIZED,
+            "Authorization: Bearer",
+        );
+        assert_eq!(header_of(&response, "www-authenticate"), Some("Bearer"));
+        let (response, json) = h
+            .send(authorized(
+                method,
+                path,
+                body,
+                "test-key-0123456789abcdefghiX",
+            ))
+            .await;
+        assert_error(
+            &response,
+            &json,
+            StatusCode::UNAUTHORIZED,
+            "Authorization: Bearer",
+        );
+    }
+    assert_eq!(h.queued_total(), 0);
+    let (response, _) = h.get("/health").await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // With the key, the same requests work.
+    let (response, json) = h
+        .send(authorized(
+            Method::PUT,
+            "/v1/templates/order-shipped",
+            Some(template_body()),
+            KEY,
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{json}");
+    let (response, json) = h
+        .send(authorized(
+            Method::PUT,
+            "/v1/users/ana/preferences",
+            Some(ana()),
+            KEY,
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{json}");
+    let (response, json) = h
+        .send(authorized(
+            Method::POST,
+            "/v1/notifications",
+            Some(shipped("ana")),
+            KEY,
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED, "{json}");
+    assert!(h.queued_total() > 0);
+}
+
+#[tokio::test]
 async fn unknown_routes_and_methods_are_json_errors() {
     let h = Harness::new();
     let (response, body) = h.get("/v2/anything").await;

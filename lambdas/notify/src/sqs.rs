@@ -8,8 +8,10 @@
 //! `channel` and `notification_id`. A job with `not_before` ahead is sent
 //! with `DelaySeconds` (at most 900, SQS's limit; a worker that receives it
 //! early puts it back for the rest). SQS has no priorities within a
-//! queue: a worker takes the highest priority first within each batch it
-//! receives.
+//! queue: bulk jobs go to a channel's bulk queue when one is configured
+//! (its own event source mapping, so a bulk backlog never delays the
+//! others), and a worker takes the highest priority first within each
+//! batch it receives.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use aws_sdk_sqs::types::{
     SendMessageBatchRequestEntry,
 };
 
-use crate::model::{Channel, now_ms};
+use crate::model::{Channel, Priority, now_ms};
 use crate::store::{
     BoxFuture, DeliveryJob, DeliveryQueue, ExpansionJob, ExpansionQueue, StoreError,
 };
@@ -114,16 +116,42 @@ pub fn delay_seconds(not_before: Option<i64>, now_ms: i64) -> i32 {
     seconds.clamp(0, MAX_DELAY_SECONDS) as i32
 }
 
-/// One SQS queue per channel.
+/// One SQS queue per channel, and optionally a second one per channel for
+/// bulk jobs.
 #[derive(Clone, Debug)]
 pub struct SqsDeliveryQueue {
     client: Client,
     urls: BTreeMap<Channel, String>,
+    bulk_urls: BTreeMap<Channel, String>,
 }
 
 impl SqsDeliveryQueue {
     pub fn new(client: Client, urls: BTreeMap<Channel, String>) -> Self {
-        Self { client, urls }
+        Self {
+            client,
+            urls,
+            bulk_urls: BTreeMap::new(),
+        }
+    }
+
+    /// Bulk jobs of these channels go to these queues instead (a delayed
+    /// job put back by a worker goes back to the queue of its priority).
+    pub fn with_bulk_queues(mut self, bulk_urls: BTreeMap<Channel, String>) -> Self {
+        self.bulk_urls = bulk_urls;
+        self
+    }
+
+    fn url_for(&self, channel: Channel, bulk: bool) -> Result<&String, StoreError> {
+        let bulk_url = bulk.then(|| self.bulk_urls.get(&channel)).flatten();
+        bulk_url.or_else(|| self.urls.get(&channel)).ok_or_else(|| {
+            StoreError::backend(
+                "SendMessageBatch",
+                format!(
+                    "no queue is configured for the {channel} channel ({})",
+                    crate::aws::queue_variable(channel)
+                ),
+            )
+        })
     }
 }
 
@@ -131,11 +159,12 @@ impl DeliveryQueue for SqsDeliveryQueue {
     fn enqueue<'a>(&'a self, jobs: &'a [DeliveryJob]) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let now = now_ms();
-            let mut by_channel: BTreeMap<Channel, Vec<Outgoing>> = BTreeMap::new();
+            let mut by_queue: BTreeMap<&String, Vec<Outgoing>> = BTreeMap::new();
             for job in jobs {
+                let url = self.url_for(job.channel, job.priority == Priority::Bulk)?;
                 let body = serde_json::to_string(job)
                     .map_err(|err| StoreError::backend("serialize", err.to_string()))?;
-                by_channel.entry(job.channel).or_default().push(Outgoing {
+                by_queue.entry(url).or_default().push(Outgoing {
                     body,
                     attributes: vec![
                         ("priority", job.priority.as_str().to_owned()),
@@ -145,16 +174,7 @@ impl DeliveryQueue for SqsDeliveryQueue {
                     delay_seconds: delay_seconds(job.not_before, now),
                 });
             }
-            for (channel, messages) in by_channel {
-                let url = self.urls.get(&channel).ok_or_else(|| {
-                    StoreError::backend(
-                        "SendMessageBatch",
-                        format!(
-                            "no queue is configured for the {channel} channel ({})",
-                            crate::aws::queue_variable(channel)
-                        ),
-                    )
-                })?;
+            for (url, messages) in by_queue {
                 send_all(&self.client, url, messages).await?;
             }
             Ok(())

@@ -411,6 +411,7 @@ impl Worker {
             return Outcome::Failed { reason };
         };
         if let Some(&cap) = self.options.rate_per_second.get(&job.channel) {
+            let cap = share_of_cap(cap, job.priority);
             match self.limiter.try_acquire(job.channel, cap, now).await {
                 Ok(true) => {}
                 Ok(false) => return Outcome::RateLimited,
@@ -491,6 +492,18 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// The part of a channel's per-second cap `priority` may use. Bulk jobs
+/// stop a fifth short of the cap (one send, for caps from 2 to 9), so a
+/// bulk backlog never takes the sends transactional and critical messages
+/// need, whichever worker asks first; they share one counter, so the cap
+/// itself still holds.
+pub fn share_of_cap(cap: u32, priority: crate::model::Priority) -> u32 {
+    match priority {
+        crate::model::Priority::Bulk => cap.saturating_sub((cap / 5).max(1)).max(1),
+        _ => cap,
     }
 }
 

@@ -519,7 +519,8 @@ async fn over_the_rate_cap_jobs_go_back_without_an_attempt_critical_first() {
         h.status("ntf_bulk1", Channel::Sms).await,
         ChannelStatus::Queued { not_before: None }
     );
-    // The next second has room for two more.
+    // The next second has room for two more, but bulk may use only one of
+    // the two (the other is kept for transactional and critical).
     h.clock.fetch_add(1_000, Ordering::SeqCst);
     let back: Vec<Received> = batch
         .iter()
@@ -527,12 +528,49 @@ async fn over_the_rate_cap_jobs_go_back_without_an_attempt_critical_first() {
         .map(again)
         .collect();
     let report = h.worker.process_batch(back).await;
-    assert_eq!(report.count("sent"), 2);
-    assert_eq!(sms.sent()[2..], ["ntf_tx2", "ntf_bulk1"]);
+    assert_eq!(report.count("sent"), 1);
+    assert_eq!(sms.sent()[2..], ["ntf_tx2"]);
     assert!(matches!(
         h.status("ntf_tx2", Channel::Sms).await,
         ChannelStatus::Sent { .. }
     ));
+}
+
+#[tokio::test]
+async fn a_bulk_backlog_leaves_part_of_the_cap_to_transactional_messages() {
+    assert_eq!(
+        [1, 2, 5, 9, 10, 14, 100].map(|cap| crate::worker::share_of_cap(cap, Priority::Bulk)),
+        [1, 1, 4, 8, 8, 12, 80]
+    );
+    assert_eq!(crate::worker::share_of_cap(14, Priority::Transactional), 14);
+    let sms = Scripted::new(Channel::Sms);
+    let options = WorkerOptions {
+        rate_per_second: BTreeMap::from([(Channel::Sms, 5)]),
+        concurrency: 1,
+        ..WorkerOptions::default()
+    };
+    let h = Harness::new(std::slice::from_ref(&sms), options);
+    h.user(prefs("ana")).await;
+    // A worker on the bulk queue drains ten bulk jobs first ...
+    let mut bulk = Vec::new();
+    for i in 0..10 {
+        bulk.push(
+            h.job(&format!("ntf_bulk{i}"), Channel::Sms, Priority::Bulk)
+                .await,
+        );
+    }
+    let report = h.worker.process_batch(bulk).await;
+    assert_eq!(report.count("sent"), 4);
+    assert_eq!(report.count("rate_limited"), 6);
+    // ... and in the same second another worker's transactional job still
+    // gets the send bulk left, while a further bulk job does not.
+    let tx = h.job("ntf_tx", Channel::Sms, Priority::Transactional).await;
+    let late_bulk = h.job("ntf_bulk_late", Channel::Sms, Priority::Bulk).await;
+    let report = h.worker.process_batch(vec![late_bulk]).await;
+    assert_eq!(report.count("rate_limited"), 1);
+    let report = h.worker.process_batch(vec![tx]).await;
+    assert_eq!(report.count("sent"), 1);
+    assert_eq!(sms.sent().last().map(String::as_str), Some("ntf_tx"));
 }
 
 #[tokio::test]
