@@ -128,8 +128,7 @@ impl ServiceOptions {
         if let Some(value) = get(API_KEY) {
             // The value is a secret: the error must not repeat it.
             options.api_key = Some(
-                ApiKey::new(&value)
-                    .map_err(|err| invalid(API_KEY, "(hidden)", &err.to_string()))?,
+                ApiKey::new(&value).map_err(|err| invalid(API_KEY, "(hidden)", err.to_string()))?,
             );
         }
         Ok(options)
