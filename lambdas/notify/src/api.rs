@@ -101,6 +101,7 @@ impl AppState {
 /// merge it into another router.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .merge(crate::page::router())
         .route("/health", get(health))
         .route(
             "/v1/notifications",
