@@ -97,7 +97,7 @@ fn inline_hash(tag: &str) -> String {
     let end = start + HTML[start..].find(&close).expect("the element is closed");
     format!(
         "sha256-{}",
-        STANDARD.encode(Sha256::digest(HTML[start..end].as_bytes()))
+        STANDARD.encode(Sha256::digest(&HTML.as_bytes()[start..end]))
     )
 }
 
@@ -147,7 +147,10 @@ mod tests {
         // One inline script and one style block: the hashes cover them all.
         assert_eq!(HTML.matches("<script").count(), 1);
         assert_eq!(HTML.matches("<style").count(), 1);
-        assert!(!HTML.contains(" style=\""), "inline style attributes need 'unsafe-hashes'");
+        assert!(
+            !HTML.contains(" style=\""),
+            "inline style attributes need 'unsafe-hashes'"
+        );
     }
 
     #[test]

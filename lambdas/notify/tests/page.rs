@@ -155,7 +155,10 @@ async fn type_into(browser: &mut Browser, id: &str, value: &str) {
 
 async fn click(browser: &mut Browser, id: &str) {
     browser
-        .eval(&format!("document.getElementById({}).click(); true", json!(id)))
+        .eval(&format!(
+            "document.getElementById({}).click(); true",
+            json!(id)
+        ))
         .await
         .unwrap();
 }
@@ -177,11 +180,7 @@ async fn an_operator_saves_preferences_and_sends_from_a_template_in_the_page() {
         }
     });
     let answer = server
-        .call(
-            Method::PUT,
-            "/v1/templates/order-shipped",
-            Some(&template),
-        )
+        .call(Method::PUT, "/v1/templates/order-shipped", Some(&template))
         .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.json());
 
@@ -362,7 +361,8 @@ async fn an_operator_saves_preferences_and_sends_from_a_template_in_the_page() {
     let auth = auth.as_array().unwrap();
     assert!(auth.len() >= 5, "{auth:?}");
     assert!(
-        auth.iter().all(|a| a == &json!(format!("Bearer {API_KEY}"))),
+        auth.iter()
+            .all(|a| a == &json!(format!("Bearer {API_KEY}"))),
         "{auth:?}"
     );
     page.navigate(&server.url("/")).await.unwrap();
