@@ -131,6 +131,7 @@ pub fn router(state: AppState) -> Router {
             require_api_key,
         ));
     Router::new()
+        .merge(crate::page::router())
         .route("/health", get(health))
         .merge(v1)
         .fallback(not_found)

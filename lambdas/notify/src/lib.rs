@@ -16,6 +16,7 @@ pub mod ids;
 pub mod lambda;
 pub mod memory;
 pub mod model;
+pub mod page;
 pub mod planning;
 pub mod preferences;
 pub mod provider;
