@@ -268,19 +268,25 @@ async fn notifications() {
         "notifications",
         &["worker_batch_size=5"],
         &[
+            "email_worker_bulk_events:update",
             "email_worker_events:update",
+            "push_worker_bulk_events:update",
             "push_worker_events:update",
+            "sms_worker_bulk_events:update",
             "sms_worker_events:update",
         ],
         async |st, c| {
             // Each channel and the expander: a queue whose redrive policy sends to its
             // DLQ after 5 receives, read by its function through a mapping that
             // reports batch item failures.
-            for (queue, function, bin) in [
-                ("email_queue", "email_worker", "worker"),
-                ("sms_queue", "sms_worker", "worker"),
-                ("push_queue", "push_worker", "worker"),
-                ("expansion_queue", "expander", "expander"),
+            for (queue, function, mapping, bin) in [
+                ("email_queue", "email_worker", "email_worker_events", "worker"),
+                ("sms_queue", "sms_worker", "sms_worker_events", "worker"),
+                ("push_queue", "push_worker", "push_worker_events", "worker"),
+                ("email_bulk_queue", "email_worker", "email_worker_bulk_events", "worker"),
+                ("sms_bulk_queue", "sms_worker", "sms_worker_bulk_events", "worker"),
+                ("push_bulk_queue", "push_worker", "push_worker_bulk_events", "worker"),
+                ("expansion_queue", "expander", "expander_events", "expander"),
             ] {
                 let url = s(&st.resource(queue)["physical_id"]);
                 let attrs = c
@@ -309,9 +315,7 @@ async fn notifications() {
                 let esm = c
                     .lambda
                     .get_event_source_mapping()
-                    .uuid(s(
-                        &st.resource(&format!("{function}_events"))["physical_id"],
-                    ))
+                    .uuid(s(&st.resource(mapping)["physical_id"]))
                     .send()
                     .await
                     .unwrap();
@@ -340,7 +344,12 @@ async fn notifications() {
                 );
                 if bin == "worker" {
                     let channel = function.trim_end_matches("_worker").to_uppercase();
-                    assert_eq!(env[&format!("NOTIFY_{channel}_QUEUE_URL")], url);
+                    let var = if queue.contains("_bulk_") {
+                        format!("NOTIFY_{channel}_BULK_QUEUE_URL")
+                    } else {
+                        format!("NOTIFY_{channel}_QUEUE_URL")
+                    };
+                    assert_eq!(env[&var], url);
                     assert_eq!(env["NOTIFY_MAX_RECEIVE_COUNT"], "5");
                 }
             }
@@ -357,6 +366,9 @@ async fn notifications() {
                 ("NOTIFY_EMAIL_QUEUE_URL", "email_queue"),
                 ("NOTIFY_SMS_QUEUE_URL", "sms_queue"),
                 ("NOTIFY_PUSH_QUEUE_URL", "push_queue"),
+                ("NOTIFY_EMAIL_BULK_QUEUE_URL", "email_bulk_queue"),
+                ("NOTIFY_SMS_BULK_QUEUE_URL", "sms_bulk_queue"),
+                ("NOTIFY_PUSH_BULK_QUEUE_URL", "push_bulk_queue"),
                 ("NOTIFY_EXPANSION_QUEUE_URL", "expansion_queue"),
             ] {
                 assert_eq!(env[var], s(&st.resource(queue)["physical_id"]), "{var}");

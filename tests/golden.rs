@@ -655,7 +655,7 @@ fn chat_routes_and_permissions_are_scoped_to_the_api() {
 }
 
 #[test]
-fn notifications_have_one_queue_and_worker_per_channel_and_least_privilege() {
+fn notifications_have_two_queues_and_a_worker_per_channel_and_least_privilege() {
     // The grants of one role, as (actions, resources) per statement after the logs one.
     fn grants(g: &Graph, role: &str) -> Vec<(Vec<String>, Vec<String>)> {
         statements(g)
@@ -704,15 +704,15 @@ fn notifications_have_one_queue_and_worker_per_channel_and_least_privilege() {
         };
         assert_eq!(
             of_kind(&g, "sqs.queue").len(),
-            2 * (n + 1),
-            "{set:?}: queue + DLQ per channel and for the expander"
+            2 * (2 * n + 1),
+            "{set:?}: priority and bulk queue + DLQ per channel, and for the expander"
         );
         assert!(of_kind(&g, "sns.topic").is_empty(), "{set:?}");
         assert!(of_kind(&g, "sns.subscription").is_empty(), "{set:?}");
         assert!(of_kind(&g, "sqs.queue_policy").is_empty(), "{set:?}");
         assert_eq!(
             of_kind(&g, "lambda.event_source_mapping").len(),
-            n + 1,
+            2 * n + 1,
             "{set:?}"
         );
         assert_eq!(
@@ -776,7 +776,7 @@ fn notifications_have_one_queue_and_worker_per_channel_and_least_privilege() {
         assert_eq!(esm.prop("report_batch_item_failures"), Some(&json!(true)));
         let queue_arns: Vec<String> = channels
             .iter()
-            .map(|c| format!("${{{c}_queue.arn}}"))
+            .flat_map(|c| [format!("${{{c}_queue.arn}}"), format!("${{{c}_bulk_queue.arn}}")])
             .collect();
         let queue_arns: Vec<&str> = queue_arns.iter().map(String::as_str).collect();
         assert_eq!(
@@ -802,15 +802,22 @@ fn notifications_have_one_queue_and_worker_per_channel_and_least_privilege() {
         assert_eq!(ingest.properties["code"]["bin"], json!("ingest"));
         let env = &ingest.properties["environment"];
         for c in ["email", "sms", "push", "webhook"] {
-            let var = format!("NOTIFY_{}_QUEUE_URL", c.to_uppercase());
-            if channels.contains(&c) {
-                assert_eq!(env[&var], json!(format!("${{{c}_queue.url}}")), "{set:?}");
-                assert_eq!(
-                    res(&g, "expander").properties["environment"][&var],
-                    json!(format!("${{{c}_queue.url}}"))
-                );
-            } else {
-                assert!(env.get(&var).is_none(), "{set:?}: {var}");
+            for (var, queue) in [
+                (format!("NOTIFY_{}_QUEUE_URL", c.to_uppercase()), format!("{c}_queue")),
+                (
+                    format!("NOTIFY_{}_BULK_QUEUE_URL", c.to_uppercase()),
+                    format!("{c}_bulk_queue"),
+                ),
+            ] {
+                if channels.contains(&c) {
+                    assert_eq!(env[&var], json!(format!("${{{queue}.url}}")), "{set:?}");
+                    assert_eq!(
+                        res(&g, "expander").properties["environment"][&var],
+                        json!(format!("${{{queue}.url}}"))
+                    );
+                } else {
+                    assert!(env.get(&var).is_none(), "{set:?}: {var}");
+                }
             }
         }
         assert_eq!(
@@ -818,6 +825,15 @@ fn notifications_have_one_queue_and_worker_per_channel_and_least_privilege() {
             json!("${expansion_queue.url}")
         );
         assert_eq!(env["NOTIFY_ALLOW_HTTP_WEBHOOKS"], json!("false"));
+        // The API wants the generated key; only the ingest may read it.
+        assert_eq!(env["NOTIFY_API_KEY_SECRET_ARN"], json!("${api_key.arn}"));
+        assert_eq!(res(&g, "api_key").kind.name, "secretsmanager.secret");
+        for (role, _) in statements(&g) {
+            let reads_key = grants(&g, &role)
+                .iter()
+                .any(|(_, resources)| resources.iter().any(|r| r == "${api_key.arn}"));
+            assert_eq!(reads_key, role == "ingest_role", "{role}");
+        }
         let mut ingest_queues = queue_arns.clone();
         ingest_queues.push("${expansion_queue.arn}");
         assert_eq!(
@@ -848,32 +864,40 @@ fn notifications_have_one_queue_and_worker_per_channel_and_least_privilege() {
                     &["${idempotency.arn}"]
                 ),
                 g_(&["sqs:SendMessage"], &ingest_queues),
+                g_(&["secretsmanager:GetSecretValue"], &["${api_key.arn}"]),
             ],
             "{set:?}"
         );
         for c in channels {
-            let queue = res(&g, &format!("{c}_queue"));
-            assert_eq!(
-                queue.properties["redrive_policy"]["dead_letter_target_arn"],
-                json!(format!("${{{c}_queue_dlq.arn}}"))
-            );
-            assert_eq!(
-                queue.properties["redrive_policy"]["max_receive_count"],
-                json!(receives)
-            );
-            assert_eq!(queue.prop("visibility_timeout"), Some(&json!(6 * timeout)));
-            assert_eq!(queue.prop("sqs_managed_sse"), Some(&json!(true)));
-            let esm = res(&g, &format!("{c}_worker_events"));
-            assert_eq!(
-                esm.prop("function_name"),
-                Some(&json!(format!("${{{c}_worker.name}}")))
-            );
-            assert_eq!(
-                esm.prop("event_source_arn"),
-                Some(&json!(format!("${{{c}_queue.arn}}")))
-            );
-            assert_eq!(esm.prop("report_batch_item_failures"), Some(&json!(true)));
-            assert!(esm.prop("maximum_concurrency").is_some());
+            // The priority path and the bulk path: each queue its own DLQ
+            // and its own mapping (with its own concurrency) to the worker.
+            for (queue_id, esm_id, concurrency) in [
+                (format!("{c}_queue"), format!("{c}_worker_events"), 5),
+                (format!("{c}_bulk_queue"), format!("{c}_worker_bulk_events"), 2),
+            ] {
+                let queue = res(&g, &queue_id);
+                assert_eq!(
+                    queue.properties["redrive_policy"]["dead_letter_target_arn"],
+                    json!(format!("${{{queue_id}_dlq.arn}}"))
+                );
+                assert_eq!(
+                    queue.properties["redrive_policy"]["max_receive_count"],
+                    json!(receives)
+                );
+                assert_eq!(queue.prop("visibility_timeout"), Some(&json!(6 * timeout)));
+                assert_eq!(queue.prop("sqs_managed_sse"), Some(&json!(true)));
+                let esm = res(&g, &esm_id);
+                assert_eq!(
+                    esm.prop("function_name"),
+                    Some(&json!(format!("${{{c}_worker.name}}")))
+                );
+                assert_eq!(
+                    esm.prop("event_source_arn"),
+                    Some(&json!(format!("${{{queue_id}.arn}}")))
+                );
+                assert_eq!(esm.prop("report_batch_item_failures"), Some(&json!(true)));
+                assert_eq!(esm.prop("maximum_concurrency"), Some(&json!(concurrency)));
+            }
             let worker = res(&g, &format!("{c}_worker"));
             assert_eq!(worker.properties["code"]["bin"], json!("worker"));
             assert_eq!(worker.prop("timeout"), Some(&json!(timeout)));
@@ -883,15 +907,19 @@ fn notifications_have_one_queue_and_worker_per_channel_and_least_privilege() {
                 env[format!("NOTIFY_{upper}_QUEUE_URL")],
                 json!(format!("${{{c}_queue.url}}"))
             );
+            assert_eq!(
+                env[format!("NOTIFY_{upper}_BULK_QUEUE_URL")],
+                json!(format!("${{{c}_bulk_queue.url}}"))
+            );
             assert_eq!(env["NOTIFY_MAX_RECEIVE_COUNT"], json!(receives.to_string()));
-            // Only its own queue's URL.
+            // Only its own queues' URLs.
             let urls = env
                 .as_object()
                 .unwrap()
                 .keys()
                 .filter(|k| k.ends_with("_QUEUE_URL"))
                 .count();
-            assert_eq!(urls, 1, "{c}");
+            assert_eq!(urls, 2, "{c}");
             let rate = match (*c, set.len()) {
                 ("email", 1) | ("email", 0) => Some("14"),
                 ("sms", _) => Some("20"),
@@ -918,6 +946,7 @@ fn notifications_have_one_queue_and_worker_per_channel_and_least_privilege() {
                 assert!(env.get("NOTIFY_RATE_LIMIT_TABLE").is_none());
             }
             let q = format!("${{{c}_queue.arn}}");
+            let bulk = format!("${{{c}_bulk_queue.arn}}");
             expected.push(g_(
                 &[
                     "sqs:ReceiveMessage",
@@ -925,7 +954,7 @@ fn notifications_have_one_queue_and_worker_per_channel_and_least_privilege() {
                     "sqs:GetQueueAttributes",
                     "sqs:SendMessage",
                 ],
-                &[&q],
+                &[&q, &bulk],
             ));
             match *c {
                 "email" => {
