@@ -211,8 +211,8 @@ impl Receiver {
             while let Ok((stream, _)) = listener.accept().await {
                 let r = r.clone();
                 tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(
-                        move |req: Request<hyper::body::Incoming>| {
+                    let svc =
+                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                             let r = r.clone();
                             async move {
                                 let at = Instant::now();
@@ -229,8 +229,7 @@ impl Receiver {
                                     Bytes::from_static(b"ok"),
                                 )))
                             }
-                        },
-                    );
+                        });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
                         .await;
@@ -347,7 +346,10 @@ async fn setup(base: &str, hook: &str, users: &[String], concurrency: usize, aut
                     auth.as_deref(),
                 )
                 .await;
-                assert!(status.is_success(), "PUT preferences of {user}: {status} {answer}");
+                assert!(
+                    status.is_success(),
+                    "PUT preferences of {user}: {status} {answer}"
+                );
             }
         }));
     }
