@@ -20,7 +20,9 @@
 //!    first through PUT) to `notify serve --store memory`: recipients/s
 //!    until all 10,000 notifications are planned (the expander's last
 //!    user visible) and until all 10,000 webhooks reached the receiver,
-//!    against part 1's single-user notifications/s.
+//!    against part 1's single-user notifications/s. Then, on the stack
+//!    of part 2, one POST with 200 `user_ids` (their preferences written
+//!    to the table), expanded by the `expander` function under dev.
 //!
 //!     cargo build -p notify --bins && cargo build --bin archform && cargo run --example bench_notify
 //!
@@ -28,8 +30,10 @@
 //! ARCHFORM_BENCH_CLIENTS overrides the connections of part 1,
 //! ARCHFORM_BENCH_RUST_LOG the RUST_LOG of `notify serve` (default `info`,
 //! the service's default), ARCHFORM_BENCH_ONLY=serve|dev|fanout runs one
-//! part. Asserts nothing about speed; fails if a notification is refused
-//! or not delivered.
+//! part, ARCHFORM_BENCH_DEV_FANOUT the recipients of the fan-out under dev
+//! (default 200, 0 for none), ARCHFORM_BENCH_KEEP_LOGS keeps the logs of
+//! `notify serve` and `archform dev`. Asserts nothing about speed; fails if
+//! a notification is refused or not delivered.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -815,6 +819,12 @@ fn dev_latency(rt: &tokio::runtime::Runtime, work: &Path) {
             ratio(&received, &q)
         );
         let _ = sqs.delete_queue().queue_url(&queue).send().await;
+
+        let n = dev_fanout_size();
+        if n > 0 {
+            let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+            dev_fanout(&base, auth, &outputs, &dynamodb, &sqs, &hook, &receiver, n).await;
+        }
     });
 
     drop(dev);
@@ -822,6 +832,152 @@ fn dev_latency(rt: &tokio::runtime::Runtime, work: &Path) {
     if !out.status.success() {
         eprintln!("destroy: {}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+/// Recipients of the fan-out under dev: `ARCHFORM_BENCH_DEV_FANOUT` (0 for
+/// none), else 200: two of the expander's chunks of 100. On moto the
+/// expander plans ~9 users/s (1,000 took 117 s), so 10,000 would take
+/// some 20 minutes.
+fn dev_fanout_size() -> usize {
+    std::env::var("ARCHFORM_BENCH_DEV_FANOUT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
+/// Part 3 under dev: `n` users' preferences written straight to the
+/// preferences table (copies of one stored through the API, 25 a
+/// BatchWriteItem), then one POST with their ids; the expander (an SQS
+/// event source mapping of dev) plans them in chunks of 100, the webhook
+/// worker sends. "Planned" is when the expansion queue has nothing left,
+/// visible or in flight; "received" when the receiver has every webhook.
+#[allow(clippy::too_many_arguments)]
+async fn dev_fanout(
+    base: &str,
+    auth: Option<&str>,
+    outputs: &Value,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    sqs: &aws_sdk_sqs::Client,
+    hook: &str,
+    receiver: &Receiver,
+    n: usize,
+) {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let table = outputs["preferences_table"]
+        .as_str()
+        .expect("preferences_table output");
+    let expansion = outputs["expansion_queue"]
+        .as_str()
+        .expect("expansion_queue output");
+    let template = dynamodb
+        .get_item()
+        .table_name(table)
+        .key("user_id", AttributeValue::S("ana".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("GetItem of ana's preferences")
+        .item
+        .expect("ana's preferences stored");
+    let doc: Value =
+        serde_json::from_str(template["doc"].as_s().expect("the preferences item's doc"))
+            .expect("doc is JSON");
+    assert_eq!(doc["webhook"]["url"], hook, "{doc}");
+    let users: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
+    let started = Instant::now();
+    for chunk in users.chunks(25) {
+        let mut writes: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|user| {
+                let mut item = template.clone();
+                let mut doc = doc.clone();
+                doc["user_id"] = json!(user);
+                item.insert("user_id".into(), AttributeValue::S(user.clone()));
+                item.insert("doc".into(), AttributeValue::S(doc.to_string()));
+                WriteRequest::builder()
+                    .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                    .build()
+            })
+            .collect();
+        while !writes.is_empty() {
+            let out = dynamodb
+                .batch_write_item()
+                .request_items(table, writes)
+                .send()
+                .await
+                .expect("BatchWriteItem of preferences");
+            writes = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(table))
+                .unwrap_or_default();
+        }
+    }
+    let stored = started.elapsed();
+    let before = receiver.count();
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let t0 = Instant::now();
+    let (status, answer) = call(
+        &client,
+        Method::POST,
+        &format!("{base}/v1/notifications"),
+        Some(&json!({"user_ids": users, "template": TEMPLATE, "data": {"seq": "fan"}, "channels": ["webhook"]})),
+        auth,
+    )
+    .await;
+    let answered = t0.elapsed();
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let planned = loop {
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(expansion)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes
+            .unwrap_or_default();
+        let left: u64 = attributes
+            .values()
+            .map(|v| v.parse::<u64>().unwrap_or(0))
+            .sum();
+        if left == 0 {
+            break t0.elapsed();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} chunks still on the expansion queue after 300 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let sent = match receiver
+        .reach(
+            before + n,
+            Duration::from_secs(300).saturating_sub(t0.elapsed()),
+        )
+        .await
+    {
+        Ok(at) => at.duration_since(t0),
+        Err(got) => panic!(
+            "only {} of {n} fanned-out webhooks reached the receiver under dev",
+            got - before
+        ),
+    };
+    let per_s = |d: Duration| n as f64 / d.as_secs_f64();
+    println!(
+        "Fan-out under dev, one POST with {n} user_ids (preferences written with BatchWriteItem, {:.0}/s):",
+        n as f64 / stored.as_secs_f64()
+    );
+    println!(
+        "  202 in {:.0} ms; all planned in {:.2} s: {:>7.0} recipients/s; all {n} webhooks received in {:.2} s: {:>7.0} recipients/s",
+        answered.as_secs_f64() * 1000.0,
+        planned.as_secs_f64(),
+        per_s(planned),
+        sent.as_secs_f64(),
+        per_s(sent)
+    );
 }
 
 fn main() {
@@ -843,5 +999,9 @@ fn main() {
     if wants("dev") {
         dev_latency(&rt, &work);
     }
-    let _ = std::fs::remove_dir_all(&work);
+    if std::env::var_os("ARCHFORM_BENCH_KEEP_LOGS").is_some() {
+        println!("logs kept in {}", work.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&work);
+    }
 }
