@@ -16,8 +16,13 @@ use std::collections::BTreeMap;
 use crate::ids::batch_notification_id;
 use crate::model::{ChannelDelivery, ChannelStatus, Notification};
 use crate::planning::{Request, plan};
-use crate::store::{ExpansionJob, StoreError, Stores};
-use crate::templates::Renderer;
+use futures_util::StreamExt as _;
+
+use crate::store::{DeliveryJob, ExpansionJob, StoreError, Stores};
+use crate::templates::{Renderer, Template};
+
+/// Users of a chunk planned and stored at once.
+const USERS_AT_ONCE: usize = 16;
 
 /// Why a chunk was not expanded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,58 +82,34 @@ impl Expander {
             idempotency_key: chunk.idempotency_key.as_deref(),
             now: chunk.accepted_at,
         };
+        let template = &template;
+        let request = &request;
+        // Users one after another would make a chunk 200 sequential
+        // round trips; a few at once keep DynamoDB busy without
+        // throttling an on-demand table.
+        // The futures are made first: a closure inside the stream would
+        // make the future of `expand` not `Send` for every lifetime
+        // (rust-lang/rust#102211).
+        let users: Vec<_> = chunk
+            .users
+            .iter()
+            .map(|user| self.expand_user(chunk, template, request, user))
+            .collect();
+        let planned: Vec<Result<(bool, Vec<DeliveryJob>), StoreError>> =
+            futures_util::stream::iter(users)
+                .buffered(USERS_AT_ONCE)
+                .collect()
+                .await;
         let mut expanded = Expanded::default();
         let mut jobs = Vec::new();
-        for user in &chunk.users {
-            let id = batch_notification_id(&chunk.batch_id, user);
-            let preferences = self.stores.preferences.get_preferences(user).await?;
-            let notification = match plan(&self.renderer, &request, user, &id, preferences.as_ref())
-            {
-                Ok(planned) => {
-                    jobs.extend(planned.jobs);
-                    planned.notification
-                }
-                // The API rendered every locale before accepting the
-                // request, so this is rare (a message too large once a
-                // user's locale is chosen); the user's channels fail with
-                // the reason rather than the whole chunk.
-                Err(err) => {
-                    tracing::warn!(batch_id = chunk.batch_id, user, error = %err, "cannot plan a user's notification");
-                    let failed = ChannelDelivery {
-                        status: ChannelStatus::Failed {
-                            reason: err.to_string(),
-                        },
-                        locale: None,
-                        updated_at: chunk.accepted_at,
-                    };
-                    Notification {
-                        id: id.clone(),
-                        user_id: user.clone(),
-                        template: template.name.clone(),
-                        data: chunk.data.clone(),
-                        category: chunk.category.clone(),
-                        priority: chunk.priority,
-                        locale: template.default_locale.clone(),
-                        idempotency_key: chunk.idempotency_key.clone(),
-                        created_at: chunk.accepted_at,
-                        channels: chunk
-                            .channels
-                            .iter()
-                            .map(|c| (*c, failed.clone()))
-                            .collect::<BTreeMap<_, _>>(),
-                    }
-                }
-            };
-            if self
-                .stores
-                .notifications
-                .create_notification(&notification)
-                .await?
-            {
+        for result in planned {
+            let (created, user_jobs) = result?;
+            if created {
                 expanded.created += 1;
             } else {
                 expanded.existing += 1;
             }
+            jobs.extend(user_jobs);
         }
         if !jobs.is_empty() {
             self.stores.queue.enqueue(&jobs).await?;
@@ -143,5 +124,61 @@ impl Expander {
             "chunk expanded"
         );
         Ok(expanded)
+    }
+
+    /// One user of a chunk: planned, stored if absent; whether it was
+    /// created, and its jobs.
+    async fn expand_user(
+        &self,
+        chunk: &ExpansionJob,
+        template: &Template,
+        request: &Request<'_>,
+        user: &String,
+    ) -> Result<(bool, Vec<DeliveryJob>), StoreError> {
+        let id = batch_notification_id(&chunk.batch_id, user);
+        let preferences = self.stores.preferences.get_preferences(user).await?;
+        let mut jobs = Vec::new();
+        let notification = match plan(&self.renderer, request, user, &id, preferences.as_ref()) {
+            Ok(planned) => {
+                jobs = planned.jobs;
+                planned.notification
+            }
+            // The API rendered every locale before accepting the
+            // request, so this is rare (a message too large once a
+            // user's locale is chosen); the user's channels fail with
+            // the reason rather than the whole chunk.
+            Err(err) => {
+                tracing::warn!(batch_id = chunk.batch_id, user, error = %err, "cannot plan a user's notification");
+                let failed = ChannelDelivery {
+                    status: ChannelStatus::Failed {
+                        reason: err.to_string(),
+                    },
+                    locale: None,
+                    updated_at: chunk.accepted_at,
+                };
+                Notification {
+                    id: id.clone(),
+                    user_id: user.clone(),
+                    template: template.name.clone(),
+                    data: chunk.data.clone(),
+                    category: chunk.category.clone(),
+                    priority: chunk.priority,
+                    locale: template.default_locale.clone(),
+                    idempotency_key: chunk.idempotency_key.clone(),
+                    created_at: chunk.accepted_at,
+                    channels: chunk
+                        .channels
+                        .iter()
+                        .map(|c| (*c, failed.clone()))
+                        .collect::<BTreeMap<_, _>>(),
+                }
+            }
+        };
+        let created = self
+            .stores
+            .notifications
+            .create_notification(&notification)
+            .await?;
+        Ok((created, jobs))
     }
 }
