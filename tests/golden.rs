@@ -953,6 +953,7 @@ fn notifications_have_two_queues_and_a_worker_per_channel_and_least_privilege() 
                     "sqs:DeleteMessage",
                     "sqs:GetQueueAttributes",
                     "sqs:SendMessage",
+                    "sqs:ChangeMessageVisibility",
                 ],
                 &[&q, &bulk],
             ));

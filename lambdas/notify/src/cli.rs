@@ -267,7 +267,18 @@ async fn start_on_aws(
         let worker = worker.clone();
         let handler: crate::sqs::BatchHandler = Arc::new(move |batch| {
             let worker = worker.clone();
-            Box::pin(async move { worker.process_batch(batch).await.failures })
+            Box::pin(async move {
+                let report = worker.process_batch(batch).await;
+                let retry_after = report.retry_after();
+                report
+                    .failures
+                    .into_iter()
+                    .map(|id| {
+                        let seconds = retry_after.iter().find(|(r, _)| *r == id).map(|(_, s)| *s);
+                        (id, seconds)
+                    })
+                    .collect()
+            })
         });
         tracing::info!(%channel, queue = url, "worker polling");
         tokio::spawn(crate::sqs::poll(
@@ -290,7 +301,7 @@ async fn start_on_aws(
                     };
                     if let Err(err) = outcome {
                         tracing::error!(message_id = message.message_id, error = %err, "chunk not expanded");
-                        failed.push(message.message_id);
+                        failed.push((message.message_id, None));
                     }
                 }
                 failed

@@ -73,10 +73,75 @@ pub fn received(record: SqsMessage) -> Option<Received> {
     })
 }
 
-/// One SQS event through the worker.
-pub async fn handle_deliveries(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
+/// The worker's own queues, to back off retries with
+/// `ChangeMessageVisibility` on the messages of an event.
+#[derive(Clone, Debug)]
+pub struct QueueVisibility {
+    client: aws_sdk_sqs::Client,
+    urls: Vec<String>,
+}
+
+impl QueueVisibility {
+    pub fn new(client: aws_sdk_sqs::Client, urls: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            client,
+            urls: urls.into_iter().collect(),
+        }
+    }
+
+    /// The URL of the queue an event record came from: the configured URL
+    /// whose last path segment is the queue name ending the record's ARN.
+    fn url_for_arn(&self, arn: &str) -> Option<&String> {
+        let name = arn.rsplit(':').next()?;
+        self.urls
+            .iter()
+            .find(|url| url.trim_end_matches('/').rsplit('/').next() == Some(name))
+    }
+}
+
+/// One SQS event through the worker. With `visibility`, the messages it
+/// reports are hidden for their own backoff ([`crate::worker::Outcome::retry_after_seconds`])
+/// instead of the queue's whole visibility timeout.
+pub async fn handle_deliveries(
+    worker: &Worker,
+    visibility: Option<&QueueVisibility>,
+    event: SqsEvent,
+) -> SqsBatchResponse {
+    // Receipt handle and queue of each message, for the backoff.
+    let origins: std::collections::HashMap<String, (String, String)> = event
+        .records
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.message_id.clone()?,
+                (r.receipt_handle.clone()?, r.event_source_arn.clone()?),
+            ))
+        })
+        .collect();
     let batch: Vec<Received> = event.records.into_iter().filter_map(received).collect();
     let report = worker.process_batch(batch).await;
+    if let Some(visibility) = visibility {
+        let mut by_queue: std::collections::BTreeMap<&String, Vec<(String, i32)>> =
+            std::collections::BTreeMap::new();
+        for (id, seconds) in report.retry_after() {
+            let Some((handle, arn)) = origins.get(&id) else {
+                continue;
+            };
+            match visibility.url_for_arn(arn) {
+                Some(url) => by_queue
+                    .entry(url)
+                    .or_default()
+                    .push((handle.clone(), seconds)),
+                None => tracing::warn!(
+                    queue = arn,
+                    "a message from a queue this worker has no URL for; it comes back after the queue's visibility timeout"
+                ),
+            }
+        }
+        for (url, entries) in by_queue {
+            crate::sqs::change_visibility(&visibility.client, url, &entries).await;
+        }
+    }
     let mut response = SqsBatchResponse::default();
     for id in report.failures {
         response.add_failure(id);
@@ -91,13 +156,24 @@ pub async fn run_worker() -> Result<(), lambda_runtime::Error> {
     let worker_options =
         WorkerOptions::from_env().unwrap_or_else(|err| config_error("worker", err));
     let sdk = sdk("worker").await;
-    let worker = AwsSettings::from_env()
+    let settings = AwsSettings::from_env();
+    let worker = settings
         .worker(&sdk, &options, worker_options)
         .unwrap_or_else(|err| config_error("worker", err))
         .with_metrics(MetricsSink::Stdout);
-    let worker = &worker;
+    let visibility = QueueVisibility::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        settings
+            .queue_urls
+            .values()
+            .chain(settings.bulk_queue_urls.values())
+            .cloned(),
+    );
+    let (worker, visibility) = (&worker, &visibility);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, lambda_runtime::Error>(handle_deliveries(worker, event.payload).await)
+        Ok::<_, lambda_runtime::Error>(
+            handle_deliveries(worker, Some(visibility), event.payload).await,
+        )
     }))
     .await
 }

@@ -220,7 +220,49 @@ impl ExpansionQueue for SqsExpansionQueue {
 
 /// What a poller does with a batch: the message ids to leave on the queue
 /// (they come back after the visibility timeout).
-pub type BatchHandler = Arc<dyn Fn(Vec<Received>) -> BoxFuture<'static, Vec<String>> + Send + Sync>;
+pub type BatchHandler =
+    Arc<dyn Fn(Vec<Received>) -> BoxFuture<'static, Vec<(String, Option<i32>)>> + Send + Sync>;
+
+/// Hides received messages for the given seconds each
+/// (`ChangeMessageVisibilityBatch`, 10 a call): how a worker backs off a
+/// retry. A failure is logged and not fatal: the message then comes back
+/// after the queue's visibility timeout instead.
+pub async fn change_visibility(client: &Client, url: &str, entries: &[(String, i32)]) {
+    use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry;
+    for chunk in entries.chunks(10) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (handle, seconds))| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(handle)
+                    .visibility_timeout(*seconds)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        match client
+            .change_message_visibility_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(output) if !output.failed.is_empty() => {
+                tracing::warn!(
+                    queue = url,
+                    failed = output.failed.len(),
+                    "ChangeMessageVisibilityBatch failed for some messages; they come back after the queue's visibility timeout"
+                );
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(queue = url, error = %DisplayErrorContext(err), "ChangeMessageVisibilityBatch failed; the messages come back after the queue's visibility timeout");
+            }
+        }
+    }
+}
 
 /// Receives from `url` until the process ends, hands each batch to
 /// `handler` and deletes the messages it did not return. Long polling (up
@@ -266,10 +308,15 @@ pub async fn poll(client: Client, url: String, wait_seconds: i32, handler: Batch
                 })
             })
             .collect();
-        let keep = handler(batch).await;
+        let kept = handler(batch).await;
+        let hide: Vec<(String, i32)> = kept
+            .iter()
+            .filter_map(|(id, seconds)| Some((handles.get(id)?.clone(), (*seconds)?)))
+            .collect();
+        change_visibility(&client, &url, &hide).await;
         let entries: Vec<DeleteMessageBatchRequestEntry> = handles
             .iter()
-            .filter(|(id, _)| !keep.contains(id))
+            .filter(|(id, _)| !kept.iter().any(|(k, _)| k == *id))
             .enumerate()
             .filter_map(|(i, (_, handle))| {
                 DeleteMessageBatchRequestEntry::builder()

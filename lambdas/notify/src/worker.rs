@@ -107,6 +107,23 @@ impl Outcome {
         )
     }
 
+    /// How long the queue should hide the message before delivering it
+    /// again, where that is not the queue's visibility timeout: a retry
+    /// backs off exponentially, a rate-limited job comes back in the next
+    /// second's window. `None`: the queue's own timeout.
+    pub fn retry_after_seconds(&self) -> Option<i32> {
+        match self {
+            Outcome::Retrying { attempt, .. } => Some(backoff_seconds(*attempt)),
+            Outcome::RateLimited => Some(1),
+            // Storage trouble: soon, but not in a tight loop.
+            Outcome::StoreFailed(_) => Some(5),
+            // Nothing will change for these: back at once, so the next
+            // receive moves them to the dead-letter queue.
+            Outcome::DeadLettered { .. } | Outcome::Malformed(_) => Some(0),
+            _ => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Outcome::Sent { .. } => "sent",
@@ -125,6 +142,16 @@ impl Outcome {
     }
 }
 
+/// The wait before the attempt after `attempt` failed transiently: 2 s,
+/// doubling, at most 5 minutes (a provider outage is not hammered, and a
+/// blip costs seconds, not the queue's visibility timeout).
+pub fn backoff_seconds(attempt: u32) -> i32 {
+    const FIRST: i32 = 2;
+    const MAX: i32 = 300;
+    let doublings = attempt.saturating_sub(1).min(16);
+    (FIRST << doublings).min(MAX)
+}
+
 /// What a batch came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchReport {
@@ -133,6 +160,18 @@ pub struct BatchReport {
     pub outcomes: Vec<(String, Outcome)>,
     /// The message ids to report as `batchItemFailures`.
     pub failures: Vec<String>,
+}
+
+impl BatchReport {
+    /// The reported messages to hide for a time of their own
+    /// ([`Outcome::retry_after_seconds`]), by message id.
+    pub fn retry_after(&self) -> Vec<(String, i32)> {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| o.returns_to_queue())
+            .filter_map(|(id, o)| Some((id.clone(), o.retry_after_seconds()?)))
+            .collect()
+    }
 }
 
 impl BatchReport {

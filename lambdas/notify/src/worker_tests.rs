@@ -637,3 +637,38 @@ async fn a_channel_without_a_provider_fails_with_the_reason() {
         ChannelStatus::Failed { reason }
     );
 }
+
+#[test]
+fn retries_back_off_exponentially_and_hopeless_jobs_come_back_at_once() {
+    use crate::worker::backoff_seconds;
+    assert_eq!(
+        [1, 2, 3, 4, 8, 9, 100].map(backoff_seconds),
+        [2, 4, 8, 16, 256, 300, 300]
+    );
+    let retrying = |attempt| Outcome::Retrying {
+        attempt,
+        reason: "503".into(),
+    };
+    assert_eq!(retrying(3).retry_after_seconds(), Some(8));
+    assert_eq!(Outcome::RateLimited.retry_after_seconds(), Some(1));
+    assert_eq!(Outcome::Malformed("x".into()).retry_after_seconds(), Some(0));
+    assert_eq!(
+        Outcome::DeadLettered {
+            attempt: 5,
+            reason: "503".into()
+        }
+        .retry_after_seconds(),
+        Some(0)
+    );
+    // Another worker's claim: the queue's own timeout (beyond its lease).
+    assert_eq!(Outcome::Busy.retry_after_seconds(), None);
+    let report = crate::worker::BatchReport {
+        outcomes: vec![
+            ("a".into(), retrying(1)),
+            ("b".into(), Outcome::Sent { provider_id: None }),
+            ("c".into(), Outcome::Busy),
+        ],
+        failures: vec!["a".into(), "c".into()],
+    };
+    assert_eq!(report.retry_after(), [("a".to_string(), 2)]);
+}

@@ -68,6 +68,16 @@ async fn env(prefix: &str) -> Env {
 
 /// Receives what is on `url` (at most 10) as a Lambda SQS event.
 async fn event(sqs: &aws_sdk_sqs::Client, url: &str) -> SqsEvent {
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
     let output = sqs
         .receive_message()
         .queue_url(url)
@@ -83,6 +93,7 @@ async fn event(sqs: &aws_sdk_sqs::Client, url: &str) -> SqsEvent {
         record.message_id = message.message_id.clone();
         record.body = message.body.clone();
         record.receipt_handle = message.receipt_handle.clone();
+        record.event_source_arn = Some(arn.clone());
         for (name, value) in message.attributes.unwrap_or_default() {
             record.attributes.insert(name.as_str().to_owned(), value);
         }
@@ -204,8 +215,14 @@ async fn sent_through_sqs_to_the_worker_function_once_with_a_retry() {
         .unwrap();
     worker.providers = Providers::new().with(fake.clone());
 
-    // The first try fails transiently: reported, status retrying.
-    let response = notify::lambda::handle_deliveries(&worker, first.clone()).await;
+    // The first try fails transiently: reported, status retrying, and
+    // the message hidden for the first backoff (2 s) by the worker itself.
+    let visibility = notify::lambda::QueueVisibility::new(
+        env.sqs.clone(),
+        env.settings.queue_urls.values().cloned(),
+    );
+    let response =
+        notify::lambda::handle_deliveries(&worker, Some(&visibility), first.clone()).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(
         response.batch_item_failures[0].item_identifier,
@@ -215,18 +232,22 @@ async fn sent_through_sqs_to_the_worker_function_once_with_a_retry() {
     assert_eq!(shown["channels"]["sms"]["status"], "retrying", "{shown}");
     assert_eq!(shown["channels"]["sms"]["attempts"], 1);
 
-    // SQS delivers it again (visibility timeout 0 here): sent.
+    // The queue's own visibility timeout is 0 here, so only the backoff
+    // keeps it away; SQS delivers it again once that passed: sent.
+    assert!(event(&env.sqs, &sms_queue).await.records.is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(2_300)).await;
     let second = event(&env.sqs, &sms_queue).await;
     assert_eq!(second.records.len(), 1);
     assert_eq!(second.records[0].attributes["ApproximateReceiveCount"], "2");
-    let response = notify::lambda::handle_deliveries(&worker, second.clone()).await;
+    let response =
+        notify::lambda::handle_deliveries(&worker, Some(&visibility), second.clone()).await;
     assert!(response.batch_item_failures.is_empty());
     let (_, shown) = call(&app, "GET", &format!("/v1/notifications/{id}"), None).await;
     assert_eq!(shown["channels"]["sms"]["status"], "sent", "{shown}");
     assert_eq!(shown["channels"]["sms"]["provider_id"], "sms-2");
 
     // A duplicate delivery of the same message sends nothing.
-    let response = notify::lambda::handle_deliveries(&worker, second).await;
+    let response = notify::lambda::handle_deliveries(&worker, Some(&visibility), second).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(fake.sent.lock().unwrap().len(), 2);
 }
