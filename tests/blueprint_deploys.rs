@@ -280,12 +280,32 @@ async fn notifications() {
             // DLQ after 5 receives, read by its function through a mapping that
             // reports batch item failures.
             for (queue, function, mapping, bin) in [
-                ("email_queue", "email_worker", "email_worker_events", "worker"),
+                (
+                    "email_queue",
+                    "email_worker",
+                    "email_worker_events",
+                    "worker",
+                ),
                 ("sms_queue", "sms_worker", "sms_worker_events", "worker"),
                 ("push_queue", "push_worker", "push_worker_events", "worker"),
-                ("email_bulk_queue", "email_worker", "email_worker_bulk_events", "worker"),
-                ("sms_bulk_queue", "sms_worker", "sms_worker_bulk_events", "worker"),
-                ("push_bulk_queue", "push_worker", "push_worker_bulk_events", "worker"),
+                (
+                    "email_bulk_queue",
+                    "email_worker",
+                    "email_worker_bulk_events",
+                    "worker",
+                ),
+                (
+                    "sms_bulk_queue",
+                    "sms_worker",
+                    "sms_worker_bulk_events",
+                    "worker",
+                ),
+                (
+                    "push_bulk_queue",
+                    "push_worker",
+                    "push_worker_bulk_events",
+                    "worker",
+                ),
                 ("expansion_queue", "expander", "expander_events", "expander"),
             ] {
                 let url = s(&st.resource(queue)["physical_id"]);

@@ -776,7 +776,12 @@ fn notifications_have_two_queues_and_a_worker_per_channel_and_least_privilege() 
         assert_eq!(esm.prop("report_batch_item_failures"), Some(&json!(true)));
         let queue_arns: Vec<String> = channels
             .iter()
-            .flat_map(|c| [format!("${{{c}_queue.arn}}"), format!("${{{c}_bulk_queue.arn}}")])
+            .flat_map(|c| {
+                [
+                    format!("${{{c}_queue.arn}}"),
+                    format!("${{{c}_bulk_queue.arn}}"),
+                ]
+            })
             .collect();
         let queue_arns: Vec<&str> = queue_arns.iter().map(String::as_str).collect();
         assert_eq!(
@@ -803,7 +808,10 @@ fn notifications_have_two_queues_and_a_worker_per_channel_and_least_privilege() 
         let env = &ingest.properties["environment"];
         for c in ["email", "sms", "push", "webhook"] {
             for (var, queue) in [
-                (format!("NOTIFY_{}_QUEUE_URL", c.to_uppercase()), format!("{c}_queue")),
+                (
+                    format!("NOTIFY_{}_QUEUE_URL", c.to_uppercase()),
+                    format!("{c}_queue"),
+                ),
                 (
                     format!("NOTIFY_{}_BULK_QUEUE_URL", c.to_uppercase()),
                     format!("{c}_bulk_queue"),
@@ -873,7 +881,11 @@ fn notifications_have_two_queues_and_a_worker_per_channel_and_least_privilege() 
             // and its own mapping (with its own concurrency) to the worker.
             for (queue_id, esm_id, concurrency) in [
                 (format!("{c}_queue"), format!("{c}_worker_events"), 5),
-                (format!("{c}_bulk_queue"), format!("{c}_worker_bulk_events"), 2),
+                (
+                    format!("{c}_bulk_queue"),
+                    format!("{c}_worker_bulk_events"),
+                    2,
+                ),
             ] {
                 let queue = res(&g, &queue_id);
                 assert_eq!(

@@ -651,7 +651,10 @@ fn retries_back_off_exponentially_and_hopeless_jobs_come_back_at_once() {
     };
     assert_eq!(retrying(3).retry_after_seconds(), Some(8));
     assert_eq!(Outcome::RateLimited.retry_after_seconds(), Some(1));
-    assert_eq!(Outcome::Malformed("x".into()).retry_after_seconds(), Some(0));
+    assert_eq!(
+        Outcome::Malformed("x".into()).retry_after_seconds(),
+        Some(0)
+    );
     assert_eq!(
         Outcome::DeadLettered {
             attempt: 5,
