@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, PutRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use serde_json::{Map, Value};
 
 use crate::idempotency::IdempotencyRecord;
@@ -190,6 +190,23 @@ impl DynamoNotifications {
         Self {
             client,
             table: table.into(),
+        }
+    }
+
+    /// `PutItem` if no item has the key: whether it was created.
+    async fn put_if_absent(&self, item: Item) -> Result<bool, StoreError> {
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(is_condition_failure) => Ok(false),
+            Err(err) => Err(backend("PutItem", err)),
         }
     }
 
@@ -382,33 +399,20 @@ impl NotificationStore for DynamoNotifications {
         &'a self,
         notification: &'a Notification,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        // Conditional puts, the channels first and the notification item
+        // last, instead of one transaction: each put only creates, so a
+        // second delivery of a chunk (or one after a crash half-way)
+        // completes what is missing and never resets a channel a worker
+        // moved on; readers see nothing until the notification item, the
+        // last, exists. Half the write cost of a transaction, too.
         Box::pin(async move {
-            let mut request = self.client.transact_write_items();
-            for item in notification_items(notification)? {
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build()
-                    .map_err(|err| StoreError::backend("TransactWriteItems", err.to_string()))?;
-                request = request.transact_items(TransactWriteItem::builder().put(put).build());
+            let mut items = notification_items(notification)?;
+            let main = items.remove(0);
+            let channels = items.into_iter().map(|item| self.put_if_absent(item));
+            for created in futures_util::future::join_all(channels).await {
+                created?;
             }
-            match request.send().await {
-                Ok(_) => Ok(true),
-                Err(err) => {
-                    let condition = err.as_service_error().is_some_and(|service| {
-                        service.code() == Some("TransactionCanceledException")
-                            && service
-                                .message()
-                                .is_some_and(|m| m.contains("ConditionalCheckFailed"))
-                    });
-                    if condition {
-                        Ok(false)
-                    } else {
-                        Err(backend("TransactWriteItems", err))
-                    }
-                }
-            }
+            self.put_if_absent(main).await
         })
     }
 

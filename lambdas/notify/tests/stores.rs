@@ -489,3 +489,50 @@ async fn concurrent_rate_takes_on_dynamodb_stop_at_the_cap() {
     }
     assert_eq!(taken, 5);
 }
+
+/// A creation cut short after the channel items (the notification item is
+/// written last): readers see nothing, and creating it again completes it
+/// without resetting a channel that moved on meanwhile.
+#[tokio::test]
+async fn a_creation_cut_short_on_dynamodb_is_completed_by_the_next() {
+    let sdk = archform_testkit::sdk_config(&test_endpoint()).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let names = TableNames::new("notify-halfway");
+    tables::create(&client, &names).await;
+    let store = DynamoNotifications::new(client.clone(), &names.notifications);
+    let n = notification("ntf_01J0CK6Q1M8Y2ZB3F5GQW7R9TW");
+    assert!(store.create_notification(&n).await.unwrap());
+    let suppressed = delivery(
+        ChannelStatus::Suppressed {
+            reason: SuppressionReason::Unsubscribed,
+        },
+        9_000,
+    );
+    assert!(
+        store
+            .finish_delivery(&n.id, Channel::Email, None, suppressed.clone())
+            .await
+            .unwrap()
+    );
+    // The state a crash between the channel puts and the last one leaves.
+    client
+        .delete_item()
+        .table_name(&names.notifications)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(n.id.clone()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("notification".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(store.get_notification(&n.id).await.unwrap(), None);
+    assert!(store.create_notification(&n).await.unwrap());
+    let shown = store.get_notification(&n.id).await.unwrap().unwrap();
+    assert_eq!(shown.channels[&Channel::Email], suppressed);
+    assert_eq!(shown.channels[&Channel::Push], n.channels[&Channel::Push]);
+    assert!(!store.create_notification(&n).await.unwrap());
+}
