@@ -5,7 +5,9 @@
 //! deployed with placeholder function code, checked (outputs, a redeploy
 //! with no changes), destroyed, and the account is scanned for anything
 //! still tagged with the stack. The chat is also deployed with its real
-//! code, and two users exchange a message through the real WebSocket API.
+//! code, and two users exchange a message through the real WebSocket API;
+//! the notification service, with its real code, sends a webhook to the
+//! receiver `ARCHFORM_TEST_WEBHOOK_URL` names and reads its status.
 //! It creates billable resources for a few minutes (load balancers,
 //! Lambda, DynamoDB on demand); no NAT gateways and no RDS instances.
 
@@ -235,4 +237,157 @@ async fn chat_with_its_real_code_exchanges_a_message_on_real_aws() {
         .load()
         .await;
     assert_no_leftovers(&Clients::new(&config), &stack).await;
+}
+
+/// One JSON request to the notification API over plain HTTP (the ALB's
+/// listener without a certificate), with the stack's API key.
+async fn notify_call(
+    base: &str,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    let request = http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Full::new(bytes::Bytes::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        )))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+/// The notification service with its real code (cargo-lambda build): a
+/// webhook notification to the receiver `ARCHFORM_TEST_WEBHOOK_URL` names
+/// (a public https URL, e.g. a request-bin), followed to `sent`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_with_its_real_code_deliver_a_webhook_on_real_aws() {
+    let (Ok(profile), Ok(receiver)) = (
+        std::env::var("ARCHFORM_TEST_AWS_PROFILE"),
+        std::env::var("ARCHFORM_TEST_WEBHOOK_URL"),
+    ) else {
+        archform_testkit::skip::skipped(
+            "the real-AWS notification smoke test",
+            "set ARCHFORM_TEST_AWS_PROFILE and ARCHFORM_TEST_WEBHOOK_URL (a public https receiver) to run it",
+        );
+        return;
+    };
+    let region = std::env::var("ARCHFORM_TEST_AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    let dir = std::env::temp_dir().join(format!("archform-aws-notify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stack = format!("smoke-ntf-code-{}", std::process::id());
+    let archform = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_archform"))
+            .current_dir(&dir)
+            .args(args)
+            .args(["--profile", &profile, "--region", &region, "--yes"])
+            .args(["--output", "json"])
+            .env("ARCHFORM_WORKSPACE", env!("CARGO_MANIFEST_DIR"))
+            .env_remove("ARCHFORM_TEST_ENDPOINT")
+            .env_remove("ARCHFORM_BUILD_PROFILE")
+            .output()
+            .unwrap()
+    };
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .profile_name(&profile)
+        .region(aws_config::Region::new(region.clone()))
+        .load()
+        .await;
+    let clients = Clients::new(&config);
+    let deploy = archform(&[
+        "deploy",
+        "notifications",
+        "--stack",
+        &stack,
+        "--set",
+        "channels=webhook",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&deploy.stdout).unwrap_or_default();
+    let outcome = if deploy.status.success() {
+        let outputs = &report["outputs"];
+        let base = outputs["base_url"].as_str().unwrap_or_default().to_string();
+        let key = clients
+            .secrets
+            .get_secret_value()
+            .secret_id(outputs["api_key_secret"].as_str().unwrap_or_default())
+            .send()
+            .await
+            .unwrap()
+            .secret_string
+            .unwrap();
+        // A new ALB's DNS name takes a minute or two to resolve.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        let mut up = false;
+        while !up && std::time::Instant::now() < deadline {
+            up = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                notify_call(&base, &key, "GET", "/health", None),
+            )
+            .await
+            .is_ok_and(|(status, _)| status == 200);
+            if !up {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+        }
+        assert!(up, "{base}/health never answered");
+        let template = serde_json::json!({"default_locale": "en", "locales": {"en": {"webhook": {"body": {"event": "smoke", "stack": "{{stack}}"}}}}});
+        let (status, body) =
+            notify_call(&base, &key, "PUT", "/v1/templates/smoke", Some(template)).await;
+        assert_eq!(status, 201, "{body}");
+        let prefs = serde_json::json!({"webhook": {"url": receiver}});
+        let (status, body) = notify_call(
+            &base,
+            &key,
+            "PUT",
+            "/v1/users/smoke/preferences",
+            Some(prefs),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let send =
+            serde_json::json!({"user_id": "smoke", "template": "smoke", "data": {"stack": stack}});
+        let (status, accepted) =
+            notify_call(&base, &key, "POST", "/v1/notifications", Some(send)).await;
+        assert_eq!(status, 202, "{accepted}");
+        let path = format!("/v1/notifications/{}", accepted["id"].as_str().unwrap());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let (_, shown) = notify_call(&base, &key, "GET", &path, None).await;
+            let status = shown["channels"]["webhook"]["status"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            if !matches!(status.as_str(), "queued" | "sending" | "retrying" | "")
+                || std::time::Instant::now() > deadline
+            {
+                break Some(shown);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    } else {
+        None
+    };
+    let destroy = archform(&["destroy", "--stack", &stack]);
+    assert!(
+        deploy.status.success(),
+        "deploy: {}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    let shown = outcome.unwrap();
+    assert_eq!(shown["channels"]["webhook"]["status"], "sent", "{shown}");
+    assert!(
+        destroy.status.success(),
+        "destroy: {}",
+        String::from_utf8_lossy(&destroy.stderr)
+    );
+    assert_no_leftovers(&clients, &stack).await;
 }
