@@ -617,3 +617,155 @@ async fn on_the_emulators_tables_and_queues_it_delivers_too() {
     assert_eq!(shown["channels"]["webhook"]["status"], "sent", "{shown}");
     assert_eq!(receiver.of(&id).len(), 1);
 }
+
+/// `notify serve` on the emulator's tables and queue, killed (SIGKILL)
+/// while a batch is half sent, then started again: every notification
+/// ends `sent`; those already `sent` before the kill (their SQS messages
+/// not yet deleted, so delivered again) are not sent twice; a repeat is
+/// possible only for a send in flight at the kill, and carries the same
+/// `webhook-id` for the receiver to drop.
+#[tokio::test]
+async fn a_server_killed_mid_batch_sends_nothing_twice_that_it_had_recorded() {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    const JOBS: usize = 20;
+    let endpoint = archform_testkit::test_endpoint();
+    let sdk = archform_testkit::sdk_config(&endpoint).await;
+    let names = support::tables::TableNames::new("notify-kill");
+    support::tables::create(&aws_sdk_dynamodb::Client::new(&sdk), &names).await;
+    let unique = names
+        .notifications
+        .trim_end_matches("-notifications")
+        .to_owned();
+    let queue = aws_sdk_sqs::Client::new(&sdk)
+        .create_queue()
+        .queue_name(format!("{unique}-webhook"))
+        .attributes(QueueAttributeName::VisibilityTimeout, "2")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+
+    // A receiver that answers even orders at once and odd ones after 3 s,
+    // recording (webhook-id, order, answered) per request.
+    #[derive(Clone, Default)]
+    struct Slow(Arc<Mutex<Vec<(String, String, bool)>>>);
+    async fn hook(State(slow): State<Slow>, headers: HeaderMap, body: Bytes) -> StatusCode {
+        let id = headers
+            .get(webhook_signature::HEADER_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let order = body["order"].as_str().unwrap_or("").to_owned();
+        let index = {
+            let mut got = slow.0.lock().unwrap();
+            got.push((id, order.clone(), false));
+            got.len() - 1
+        };
+        let odd = order
+            .rsplit('-')
+            .next()
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n % 2 == 1);
+        if odd {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+        slow.0.lock().unwrap()[index].2 = true;
+        StatusCode::OK
+    }
+    let slow = Slow::default();
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .with_state(slow.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!(
+        "http://127.0.0.1:{}/hook",
+        listener.local_addr().unwrap().port()
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let env = vec![
+        ("AWS_ENDPOINT_URL", endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("NOTIFY_NOTIFICATIONS_TABLE", names.notifications.clone()),
+        ("NOTIFY_TEMPLATES_TABLE", names.templates.clone()),
+        ("NOTIFY_PREFERENCES_TABLE", names.preferences.clone()),
+        ("NOTIFY_IDEMPOTENCY_TABLE", names.idempotency.clone()),
+        ("NOTIFY_WEBHOOK_QUEUE_URL", queue.clone()),
+        // A claim of the killed server is taken over after a second.
+        ("NOTIFY_SEND_LEASE_SECONDS", "1".into()),
+    ];
+    let mut first = Server::start(&["--store", "dynamodb"], &env);
+    first.setup(&hook_url).await;
+    let mut ids = Vec::new();
+    for i in 0..JOBS {
+        let answer = first
+            .post(json!({"user_id": "ana", "template": "order-shipped", "data": {"name": "Ana", "order": format!("K-{i}")}, "channels": ["webhook"]}))
+            .await;
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "{:?}", answer.json());
+        ids.push(answer.json()["id"].as_str().unwrap().to_owned());
+    }
+    // Half a batch answered, the other half waiting on the receiver.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (answered, waiting) = {
+            let got = slow.0.lock().unwrap();
+            (
+                got.iter().filter(|d| d.2).count(),
+                got.iter().filter(|d| !d.2).count(),
+            )
+        };
+        if answered >= 3 && waiting >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no batch in flight");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut sent_before = Vec::new();
+    for id in &ids {
+        let shown = first.get(&format!("/v1/notifications/{id}")).await.json();
+        if shown["channels"]["webhook"]["status"] == "sent" {
+            sent_before.push(id.clone());
+        }
+    }
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    assert!(
+        !sent_before.is_empty(),
+        "nothing was recorded sent before the kill"
+    );
+
+    let second = Server::start(&["--store", "dynamodb"], &env);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for id in &ids {
+        loop {
+            let shown = second.get(&format!("/v1/notifications/{id}")).await.json();
+            if shown["channels"]["webhook"]["status"] == "sent" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not sent after the restart: {shown}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Let any late redelivery arrive before counting.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = slow.0.lock().unwrap().clone();
+    let times = |id: &str| got.iter().filter(|d| d.0 == id).count();
+    for id in &ids {
+        assert!(times(id) >= 1, "{id} never arrived");
+    }
+    for id in &sent_before {
+        assert_eq!(times(id), 1, "{id} was recorded sent, then sent again");
+    }
+    // Repeats only for sends in flight at the kill: at most one batch's
+    // worth (NOTIFY_WORKER_CONCURRENCY, 10).
+    let repeated = ids.iter().filter(|id| times(id) > 1).count();
+    assert!(repeated <= 10, "{repeated} notifications sent twice");
+    drop(second);
+}
