@@ -789,7 +789,7 @@ fn notifications_have_two_queues_and_a_worker_per_channel_and_least_privilege() 
             [
                 g_(&["dynamodb:PutItem"], &["${notifications.arn}"]),
                 g_(&["dynamodb:GetItem"], &["${templates.arn}"]),
-                g_(&["dynamodb:GetItem"], &["${preferences.arn}"]),
+                g_(&["dynamodb:BatchGetItem"], &["${preferences.arn}"]),
                 g_(
                     &[
                         "sqs:ReceiveMessage",

@@ -20,7 +20,7 @@
 //!   the cap, so every worker of every process shares one count per
 //!   channel and second.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
@@ -562,6 +562,68 @@ impl DocTable {
     }
 }
 
+impl DocTable {
+    /// `BatchGetItem`, 100 keys a call (DynamoDB's limit), strongly
+    /// consistent like `get`; keys DynamoDB leaves unprocessed (throttling,
+    /// the 16 MB answer limit) are asked again with a short backoff.
+    async fn get_many<T: serde::de::DeserializeOwned>(
+        &self,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, T>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = BTreeMap::new();
+        let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+        let unique: Vec<&String> = unique.into_iter().collect();
+        for chunk in unique.chunks(100) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| Item::from([(self.key.to_string(), s(id.as_str()))]))
+                .collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|err| StoreError::backend("BatchGetItem", err.to_string()))?,
+            );
+            let mut attempt = 0u32;
+            while let Some(request) = pending.take() {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| backend("BatchGetItem", e))?;
+                for item in output
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let id = get_s(&item, self.key).unwrap_or_default().to_owned();
+                    let doc = from_doc(&item, &format!("{} {id}", self.key))?;
+                    found.insert(id, doc);
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if pending.is_some() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(StoreError::backend(
+                            "BatchGetItem",
+                            "keys still unprocessed after 8 attempts",
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// The templates table (`name`).
 #[derive(Clone, Debug)]
 pub struct DynamoTemplates(DocTable);
@@ -628,6 +690,13 @@ impl PreferenceStore for DynamoPreferences {
         user_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Preferences>, StoreError>> {
         Box::pin(self.0.get(user_id))
+    }
+
+    fn get_many_preferences<'a>(
+        &'a self,
+        user_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<BTreeMap<String, Preferences>, StoreError>> {
+        Box::pin(self.0.get_many(user_ids))
     }
 }
 

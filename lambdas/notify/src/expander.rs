@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use crate::ids::batch_notification_id;
 use crate::model::{ChannelDelivery, ChannelStatus, Notification};
 use crate::planning::{Request, plan};
+use crate::preferences::Preferences;
 use futures_util::StreamExt as _;
 
 use crate::store::{DeliveryJob, ExpansionJob, StoreError, Stores};
@@ -90,10 +91,17 @@ impl Expander {
         // The futures are made first: a closure inside the stream would
         // make the future of `expand` not `Send` for every lifetime
         // (rust-lang/rust#102211).
+        // Everyone's preferences in one read (BatchGetItem on DynamoDB).
+        let preferences = self
+            .stores
+            .preferences
+            .get_many_preferences(&chunk.users)
+            .await?;
+        let preferences = &preferences;
         let users: Vec<_> = chunk
             .users
             .iter()
-            .map(|user| self.expand_user(chunk, template, request, user))
+            .map(|user| self.expand_user(chunk, template, request, user, preferences.get(user)))
             .collect();
         let planned: Vec<Result<(bool, Vec<DeliveryJob>), StoreError>> =
             futures_util::stream::iter(users)
@@ -134,11 +142,11 @@ impl Expander {
         template: &Template,
         request: &Request<'_>,
         user: &String,
+        preferences: Option<&Preferences>,
     ) -> Result<(bool, Vec<DeliveryJob>), StoreError> {
         let id = batch_notification_id(&chunk.batch_id, user);
-        let preferences = self.stores.preferences.get_preferences(user).await?;
         let mut jobs = Vec::new();
-        let notification = match plan(&self.renderer, request, user, &id, preferences.as_ref()) {
+        let notification = match plan(&self.renderer, request, user, &id, preferences) {
             Ok(planned) => {
                 jobs = planned.jobs;
                 planned.notification

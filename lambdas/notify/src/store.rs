@@ -166,6 +166,23 @@ pub trait PreferenceStore: Send + Sync {
         &'a self,
         user_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Preferences>, StoreError>>;
+
+    /// The preferences of several users (those without none are left
+    /// out). One call per user unless the store reads many at once.
+    fn get_many_preferences<'a>(
+        &'a self,
+        user_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<std::collections::BTreeMap<String, Preferences>, StoreError>> {
+        Box::pin(async move {
+            let mut found = std::collections::BTreeMap::new();
+            for user in user_ids {
+                if let Some(preferences) = self.get_preferences(user).await? {
+                    found.insert(user.clone(), preferences);
+                }
+            }
+            Ok(found)
+        })
+    }
 }
 
 /// What claiming an idempotency key did.

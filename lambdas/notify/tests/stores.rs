@@ -361,12 +361,28 @@ async fn documents_contract(under: &Under) {
     under.preferences.put_preferences(&prefs).await.unwrap();
     assert_eq!(
         under.preferences.get_preferences("ana").await.unwrap(),
-        Some(prefs)
+        Some(prefs.clone())
     );
     assert_eq!(
         under.preferences.get_preferences("bob").await.unwrap(),
         None
     );
+    // Many at once: the ones that exist, each once; more than one
+    // BatchGetItem's 100 keys.
+    let mut users: Vec<String> = (0..150).map(|i| format!("nobody-{i}")).collect();
+    users.extend(["ana".to_string(), "bob".to_string(), "ana".to_string()]);
+    let mut zed = prefs.clone();
+    zed.user_id = "zed".into();
+    under.preferences.put_preferences(&zed).await.unwrap();
+    users.push("zed".into());
+    let found = under
+        .preferences
+        .get_many_preferences(&users)
+        .await
+        .unwrap();
+    assert_eq!(found.keys().collect::<Vec<_>>(), ["ana", "zed"]);
+    assert_eq!(found["ana"], prefs);
+    assert_eq!(found["zed"], zed);
 }
 
 async fn idempotency_contract(under: &Under) {
