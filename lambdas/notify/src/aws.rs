@@ -14,6 +14,7 @@ use crate::expander::Expander;
 use crate::memory::MemoryRateLimiter;
 use crate::model::Channel;
 use crate::ses_provider::SesEmailProvider;
+use crate::smtp_provider::SmtpEmailProvider;
 use crate::sns_provider::{PushPlatformKey, PushProvider, SmsProvider};
 use crate::sqs::{SqsDeliveryQueue, SqsExpansionQueue};
 use crate::store::{ExpansionQueue, RateLimiter, Stores};
@@ -30,6 +31,7 @@ pub const EXPANSION_QUEUE_URL: &str = "NOTIFY_EXPANSION_QUEUE_URL";
 pub const SMS_SENDER_ID: &str = "NOTIFY_SMS_SENDER_ID";
 pub const EMAIL_FROM: &str = "NOTIFY_EMAIL_FROM";
 pub const SES_CONFIGURATION_SET: &str = "NOTIFY_SES_CONFIGURATION_SET";
+pub const SMTP_URL: &str = "NOTIFY_SMTP_URL";
 
 /// The setting that holds a channel's delivery queue URL.
 pub fn queue_variable(channel: Channel) -> &'static str {
@@ -72,6 +74,8 @@ pub struct AwsSettings {
     /// provider.
     pub email_from: Option<String>,
     pub ses_configuration_set: Option<String>,
+    /// An SMTP relay for email instead of SES.
+    pub smtp_url: Option<String>,
     pub push_applications: BTreeMap<PushPlatformKey, String>,
 }
 
@@ -110,6 +114,7 @@ impl AwsSettings {
             sms_sender_id: get(SMS_SENDER_ID),
             email_from: get(EMAIL_FROM),
             ses_configuration_set: get(SES_CONFIGURATION_SET),
+            smtp_url: get(SMTP_URL),
             push_applications: PushPlatformKey::ALL
                 .into_iter()
                 .filter_map(|p| get(p.variable()).map(|arn| (p, arn)))
@@ -174,7 +179,14 @@ impl AwsSettings {
     /// The providers: webhook always; with an SDK configuration, SMS and
     /// push through SNS, and email through SES v2 when `NOTIFY_EMAIL_FROM`
     /// is set.
-    pub fn providers(&self, sdk: Option<&SdkConfig>, options: &ServiceOptions) -> Providers {
+    /// Each channel's provider: webhooks always; SMS, push and SES email
+    /// with an SDK configuration; email through `NOTIFY_SMTP_URL` instead
+    /// of SES when it is set (with `NOTIFY_EMAIL_FROM`).
+    pub fn providers(
+        &self,
+        sdk: Option<&SdkConfig>,
+        options: &ServiceOptions,
+    ) -> Result<Providers, String> {
         let mut providers = Providers::new().with(Arc::new(WebhookProvider::new(
             DEFAULT_WEBHOOK_TIMEOUT,
             options.url_policy,
@@ -190,7 +202,7 @@ impl AwsSettings {
                     sns,
                     self.push_applications.clone(),
                 )));
-            if let Some(from) = &self.email_from {
+            if let (Some(from), None) = (&self.email_from, &self.smtp_url) {
                 providers = providers.with(Arc::new(SesEmailProvider::new(
                     aws_sdk_sesv2::Client::new(sdk),
                     from.clone(),
@@ -198,7 +210,14 @@ impl AwsSettings {
                 )));
             }
         }
-        providers
+        if let Some(url) = &self.smtp_url {
+            let from = self.email_from.as_deref().ok_or_else(|| {
+                format!("{SMTP_URL} is set but {EMAIL_FROM} is not (the sender address)")
+            })?;
+            let smtp = SmtpEmailProvider::new(url, from).map_err(|err| err.to_string())?;
+            providers = providers.with(Arc::new(smtp));
+        }
+        Ok(providers)
     }
 
     /// A worker on the notifications and preferences tables (and the rate
@@ -242,7 +261,7 @@ impl AwsSettings {
             )),
             Arc::new(self.delivery_queue(aws_sdk_sqs::Client::new(sdk))),
             limiter,
-            self.providers(Some(sdk), service),
+            self.providers(Some(sdk), service)?,
             options,
         ))
     }

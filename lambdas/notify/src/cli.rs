@@ -351,7 +351,10 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
                 memory.preferences.clone(),
                 memory.queue.clone(),
                 Arc::new(MemoryRateLimiter::new()),
-                settings.providers(sdk.as_ref(), &options),
+                match settings.providers(sdk.as_ref(), &options) {
+                    Ok(providers) => providers,
+                    Err(err) => return fail(err),
+                },
                 worker_options,
             )
             .with_metrics(MetricsSink::Stderr);

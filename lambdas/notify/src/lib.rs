@@ -23,6 +23,7 @@ pub mod provider;
 pub mod rules;
 pub mod ses_provider;
 pub mod sms_segments;
+pub mod smtp_provider;
 pub mod sns_provider;
 pub mod sqs;
 pub mod store;
