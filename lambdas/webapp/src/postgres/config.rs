@@ -248,7 +248,7 @@ impl PgSettings {
         Ok(())
     }
 
-    pub(crate) fn client_config(&self) -> tokio_postgres::Config {
+    pub fn client_config(&self) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
         config
             .host(&self.host)
@@ -355,17 +355,22 @@ mod tests {
     #[test]
     fn the_rds_managed_secret_and_the_environment() {
         let secret = r#"{"username": "master", "password": "p\"w"}"#;
-        let s = PgSettings::from_secret(secret, Some("db.rds"), Some(5433), Some("shop"), None, None)
-            .unwrap();
+        let s =
+            PgSettings::from_secret(secret, Some("db.rds"), Some(5433), Some("shop"), None, None)
+                .unwrap();
         assert_eq!(
             (s.host.as_str(), s.port, s.dbname.as_str(), s.user.as_str()),
             ("db.rds", 5433, "shop", "master")
         );
         assert_eq!((s.password.as_str(), s.sslmode), ("p\"w", SslMode::Require));
         // The secret's own host and port win.
-        let full = r#"{"username": "u", "password": "p", "host": "h2", "port": 6000, "dbname": "d2"}"#;
+        let full =
+            r#"{"username": "u", "password": "p", "host": "h2", "port": 6000, "dbname": "d2"}"#;
         let s = PgSettings::from_secret(full, Some("h1"), None, None, None, None).unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.dbname.as_str()), ("h2", 6000, "d2"));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.dbname.as_str()),
+            ("h2", 6000, "d2")
+        );
         let err = PgSettings::from_secret(secret, None, None, Some("d"), None, None).unwrap_err();
         assert!(err.contains("DATABASE_HOST"), "{err}");
         let err = PgSettings::from_secret("not json secret-value", None, None, None, None, None)

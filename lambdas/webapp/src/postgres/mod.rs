@@ -242,9 +242,10 @@ impl PostgresStore {
                 }
                 Some(idle) => idle.client,
                 None => {
-                    let client = self.connect().await.map_err(|err| {
-                        StoreError::backend(operation, self.describe(&err))
-                    })?;
+                    let client = self
+                        .connect()
+                        .await
+                        .map_err(|err| StoreError::backend(operation, self.describe(&err)))?;
                     self.start_session(&client)
                         .await
                         .map_err(|err| backend(operation, &err))?;
@@ -263,7 +264,11 @@ impl PostgresStore {
     /// The role the app's queries run as (`current_user`).
     pub async fn session_role(&self) -> Result<String, StoreError> {
         let mut conn = self.conn("session role").await?;
-        match conn.client().query_one("SELECT current_user::text", &[]).await {
+        match conn
+            .client()
+            .query_one("SELECT current_user::text", &[])
+            .await
+        {
             Ok(row) => Ok(row.get(0)),
             Err(err) => Err(conn.fail("session role", err)),
         }
@@ -422,9 +427,10 @@ impl PostgresStore {
         let mut conn = self.conn(OP).await?;
         match place_order_tx(conn.client(), order_id, request, now_ms).await {
             Ok(result) => result,
-            Err(err) if unique_violation(&err) == Some("orders_pkey") => Err(
-                StoreError::backend(OP, format!("id {order_id} exists already")),
-            ),
+            Err(err) if unique_violation(&err) == Some("orders_pkey") => Err(StoreError::backend(
+                OP,
+                format!("id {order_id} exists already"),
+            )),
             Err(err) => Err(conn.fail(OP, err)),
         }
     }
@@ -475,7 +481,11 @@ fn page_of<T>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> &String) -> Pa
     let more = items.len() > limit;
     items.truncate(limit);
     Page {
-        next_after: if more { items.last().map(|i| id(i).clone()) } else { None },
+        next_after: if more {
+            items.last().map(|i| id(i).clone())
+        } else {
+            None
+        },
         items,
     }
 }
@@ -690,7 +700,10 @@ async fn load_orders<C: tokio_postgres::GenericClient>(
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<Order>, tokio_postgres::Error> {
     let rows = client
-        .query(&format!("SELECT {ORDER_COLUMNS} FROM orders {filter}"), params)
+        .query(
+            &format!("SELECT {ORDER_COLUMNS} FROM orders {filter}"),
+            params,
+        )
         .await?;
     if rows.is_empty() {
         return Ok(Vec::new());

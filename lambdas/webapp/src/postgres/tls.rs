@@ -41,8 +41,8 @@ pub fn verifying_config(ca_bundle: &Path) -> Result<ClientConfig, String> {
     let certs = CertificateDer::pem_file_iter(ca_bundle)
         .map_err(|err| format!("cannot read the CA bundle {}: {err}", ca_bundle.display()))?;
     for cert in certs {
-        let cert = cert
-            .map_err(|err| format!("the CA bundle {} is not PEM: {err}", ca_bundle.display()))?;
+        let cert =
+            cert.map_err(|err| format!("the CA bundle {} is not PEM: {err}", ca_bundle.display()))?;
         roots
             .add(cert)
             .map_err(|err| format!("a certificate in {}: {err}", ca_bundle.display()))?;
@@ -56,11 +56,7 @@ pub fn verifying_config(ca_bundle: &Path) -> Result<ClientConfig, String> {
     ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|err| err.to_string())
-        .map(|builder| {
-            builder
-                .with_root_certificates(roots)
-                .with_no_client_auth()
-        })
+        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
 }
 
 /// A TLS client configuration that encrypts but accepts any server
