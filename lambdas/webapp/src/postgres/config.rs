@@ -300,6 +300,28 @@ pub(crate) fn is_identifier(name: &str) -> bool {
         && !name.starts_with(|c: char| c.is_ascii_digit())
 }
 
+/// The secret's string (JSON) from Secrets Manager, with the credentials
+/// and region of the environment (on Lambda, the function's role).
+pub async fn fetch_secret(arn: &str) -> Result<String, String> {
+    let config = aws_config::load_from_env().await;
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let answer = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|err| {
+            format!(
+                "cannot read the database secret {arn}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&err)
+            )
+        })?;
+    answer
+        .secret_string()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("the database secret {arn} has no SecretString"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,26 +399,4 @@ mod tests {
             .unwrap_err();
         assert!(!err.contains("secret-value"));
     }
-}
-
-/// The secret's string (JSON) from Secrets Manager, with the credentials
-/// and region of the environment (on Lambda, the function's role).
-pub async fn fetch_secret(arn: &str) -> Result<String, String> {
-    let config = aws_config::load_from_env().await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
-    let answer = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|err| {
-            format!(
-                "cannot read the database secret {arn}: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(&err)
-            )
-        })?;
-    answer
-        .secret_string()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("the database secret {arn} has no SecretString"))
 }
