@@ -23,6 +23,8 @@ use crate::app_api::{self, AppState};
 use crate::app_client::AppClient;
 use crate::csrf::CsrfKey;
 use crate::memory::MemoryStore;
+use crate::postgres::config::{DEFAULT_APP_ROLE, DEFAULT_POOL_SIZE, fetch_secret};
+use crate::postgres::{OpenError, PgSettings, PostgresStore, SslMode};
 use crate::store::DataStore;
 use crate::web::{self, WebState};
 
@@ -55,7 +57,8 @@ pub enum Command {
 pub enum StoreKind {
     /// In-process maps: nothing kept after exit, one instance only
     Memory,
-    /// RDS PostgreSQL (not built yet)
+    /// PostgreSQL (RDS): --database-url, or --database-secret-arn with
+    /// --database-host and --database-name
     Postgres,
     /// A DynamoDB table (not built yet)
     Dynamodb,
@@ -83,11 +86,105 @@ pub struct WebArgs {
     pub csrf_key_file: Option<PathBuf>,
 }
 
+/// Where the PostgreSQL store connects (`--store postgres`).
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// postgres://USER:PASSWORD@HOST:PORT/DBNAME (standalone; instead of the
+    /// secret). `?sslmode=` and `?sslrootcert=` are understood
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Secrets Manager secret holding `username` and `password` (the
+    /// RDS-managed master user secret), read once at start
+    #[arg(long, env = "DATABASE_SECRET_ARN", value_name = "ARN")]
+    pub database_secret_arn: Option<String>,
+    /// Database host, when the secret has none (DB_HOST is read too)
+    #[arg(long, env = "DATABASE_HOST", value_name = "HOST")]
+    pub database_host: Option<String>,
+    /// Database port, when the secret has none (DB_PORT is read too) [default: 5432]
+    #[arg(long, env = "DATABASE_PORT", value_name = "PORT")]
+    pub database_port: Option<u16>,
+    /// Database name, when the secret has none (DB_NAME is read too)
+    #[arg(long, env = "DATABASE_NAME", value_name = "NAME")]
+    pub database_name: Option<String>,
+    /// require (TLS, the default), verify-full (TLS, the certificate checked
+    /// against --database-ca-bundle; the default when a bundle is given) or
+    /// disable (plain; only to a loopback host)
+    #[arg(long, env = "DATABASE_SSLMODE", value_name = "MODE",
+          value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<SslMode>()))]
+    pub database_sslmode: Option<SslMode>,
+    /// PEM file of the CA certificates that verify-full trusts (for RDS, the
+    /// global bundle)
+    #[arg(long, env = "DATABASE_CA_BUNDLE", value_name = "PATH")]
+    pub database_ca_bundle: Option<PathBuf>,
+    /// Role the app's sessions take after the migrations (only SELECT,
+    /// INSERT, UPDATE, DELETE on the app's tables); empty to stay the
+    /// connecting user
+    #[arg(long, env = "DATABASE_APP_ROLE", value_name = "ROLE", default_value = DEFAULT_APP_ROLE)]
+    pub database_app_role: String,
+    /// Connections kept open at most
+    #[arg(long, env = "DATABASE_POOL_SIZE", value_name = "N", default_value_t = DEFAULT_POOL_SIZE as u16,
+          value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub database_pool_size: u16,
+}
+
+/// The blueprint's older names (`DB_HOST`...), read when the flag and its
+/// `DATABASE_` variable are absent.
+fn env_fallback(value: Option<String>, name: &str) -> Option<String> {
+    value.or_else(|| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+}
+
+impl DatabaseArgs {
+    /// The settings: from the URL, else from the secret (read now) and the
+    /// host, port and name.
+    pub async fn settings(&self) -> Result<PgSettings, String> {
+        let secret_arn = env_fallback(self.database_secret_arn.clone(), "DB_SECRET_ARN");
+        let mut settings = match (&self.database_url, secret_arn) {
+            (Some(url), _) => {
+                PgSettings::from_url(url, self.database_sslmode, self.database_ca_bundle.clone())
+                    .map_err(|err| format!("{err} (--database-url / DATABASE_URL)"))?
+            }
+            (None, Some(arn)) => {
+                let secret = fetch_secret(&arn).await?;
+                let port = match self.database_port {
+                    Some(port) => Some(port),
+                    None => env_fallback(None, "DB_PORT")
+                        .map(|p| p.trim().parse::<u16>())
+                        .transpose()
+                        .map_err(|_| "DB_PORT is not a port number".to_owned())?,
+                };
+                PgSettings::from_secret(
+                    &secret,
+                    env_fallback(self.database_host.clone(), "DB_HOST").as_deref(),
+                    port,
+                    env_fallback(self.database_name.clone(), "DB_NAME").as_deref(),
+                    self.database_sslmode,
+                    self.database_ca_bundle.clone(),
+                )?
+            }
+            (None, None) => {
+                return Err(
+                    "--store postgres needs a database: pass --database-url (DATABASE_URL), \
+                     or --database-secret-arn (DATABASE_SECRET_ARN) with --database-host \
+                     (DATABASE_HOST) and --database-name (DATABASE_NAME)"
+                        .into(),
+                );
+            }
+        };
+        let role = self.database_app_role.trim();
+        settings.app_role = (!role.is_empty()).then(|| role.to_owned());
+        settings.pool_size = usize::from(self.database_pool_size);
+        settings.check()?;
+        Ok(settings)
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeAppArgs {
-    /// Data store: memory (postgres and dynamodb are not built yet)
+    /// Data store: memory or postgres (dynamodb is not built yet)
     #[arg(long, env = "DATA_STORE", value_enum)]
     pub store: Option<StoreKind>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     #[command(flatten)]
     pub listen: ListenArgs,
 }
@@ -109,6 +206,8 @@ pub struct ServeArgs {
     #[arg(long, env = "DATA_STORE", value_enum, default_value = "memory")]
     pub store: StoreKind,
     #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
     pub web: WebArgs,
     #[command(flatten)]
     pub listen: ListenArgs,
@@ -122,18 +221,49 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(CONFIG_ERROR)
 }
 
-/// The store of `kind`, or why there is none.
-fn open_store(kind: Option<StoreKind>) -> Result<Arc<dyn DataStore>, String> {
+/// The store of `kind`, or why there is none and the exit status to end
+/// with: 2 for settings, 1 for a database that cannot be reached or
+/// migrated.
+async fn open_store(
+    kind: Option<StoreKind>,
+    database: &DatabaseArgs,
+) -> Result<Arc<dyn DataStore>, (u8, String)> {
     match kind {
         Some(StoreKind::Memory) => Ok(Arc::new(MemoryStore::new())),
-        Some(StoreKind::Postgres) => Err(
-            "the PostgreSQL store is not built yet; use --store memory (DATA_STORE=memory)".into(),
-        ),
-        Some(StoreKind::Dynamodb) => Err(
-            "the DynamoDB store is not built yet; use --store memory (DATA_STORE=memory)".into(),
-        ),
-        None => Err("no data store chosen: pass --store memory or set DATA_STORE=memory".into()),
+        Some(StoreKind::Postgres) => {
+            let settings = database
+                .settings()
+                .await
+                .map_err(|err| (CONFIG_ERROR, err))?;
+            tracing::info!(
+                host = %settings.host,
+                port = settings.port,
+                dbname = %settings.dbname,
+                user = %settings.user,
+                sslmode = settings.sslmode.as_str(),
+                app_role = ?settings.app_role,
+                "opening the PostgreSQL store"
+            );
+            match PostgresStore::open(settings).await {
+                Ok(store) => Ok(Arc::new(store)),
+                Err(OpenError::Settings(err)) => Err((CONFIG_ERROR, err)),
+                Err(OpenError::Database(err)) => Err((1, err)),
+            }
+        }
+        Some(StoreKind::Dynamodb) => Err((
+            CONFIG_ERROR,
+            "the DynamoDB store is not built yet; use --store memory or postgres".into(),
+        )),
+        None => Err((
+            CONFIG_ERROR,
+            "no data store chosen: pass --store memory|postgres or set DATA_STORE".into(),
+        )),
     }
+}
+
+fn store_failed((code, message): (u8, String)) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
 }
 
 /// The CSRF key from its file, or a random one (with a warning: tokens
@@ -187,9 +317,9 @@ fn say_listening(bound: SocketAddr) -> Result<(), ExitCode> {
 /// `webapp serve-app`
 pub async fn serve_app(args: ServeAppArgs) -> ExitCode {
     logging::init(LogTarget::Stderr);
-    let store = match open_store(args.store) {
+    let store = match open_store(args.store, &args.database).await {
         Ok(store) => store,
-        Err(err) => return fail(err),
+        Err(err) => return store_failed(err),
     };
     let addr = SocketAddr::new(
         args.listen.bind,
@@ -246,9 +376,9 @@ pub async fn serve_web(args: ServeWebArgs) -> ExitCode {
 /// the given one, calling it over HTTP exactly as across the two ALBs.
 pub async fn serve(args: ServeArgs) -> ExitCode {
     logging::init(LogTarget::Stderr);
-    let store = match open_store(Some(args.store)) {
+    let store = match open_store(Some(args.store), &args.database).await {
         Ok(store) => store,
-        Err(err) => return fail(err),
+        Err(err) => return store_failed(err),
     };
     let key = match csrf_key(&args.web) {
         Ok(key) => key,
@@ -322,12 +452,51 @@ mod tests {
         Cli::command().debug_assert();
     }
 
-    #[test]
-    fn stores_not_built_say_so() {
-        assert!(open_store(Some(StoreKind::Memory)).is_ok());
-        for kind in [Some(StoreKind::Postgres), Some(StoreKind::Dynamodb), None] {
-            let err = open_store(kind).err().unwrap();
+    #[tokio::test]
+    async fn stores_and_their_settings() {
+        let cli = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::ServeApp(args) => args,
+            _ => unreachable!(),
+        };
+        let memory = cli(&["webapp", "serve-app", "--store", "memory"]);
+        assert!(open_store(memory.store, &memory.database).await.is_ok());
+        for args in [
+            &["webapp", "serve-app", "--store", "dynamodb"][..],
+            &["webapp", "serve-app"][..],
+        ] {
+            let args = cli(args);
+            let (code, err) = open_store(args.store, &args.database).await.err().unwrap();
+            assert_eq!(code, CONFIG_ERROR);
             assert!(err.contains("--store memory"), "{err}");
         }
+        let args = cli(&["webapp", "serve-app", "--store", "postgres"]);
+        if std::env::var_os("DATABASE_URL").is_none()
+            && std::env::var_os("DATABASE_SECRET_ARN").is_none()
+            && std::env::var_os("DB_SECRET_ARN").is_none()
+        {
+            let (code, err) = open_store(args.store, &args.database).await.err().unwrap();
+            assert_eq!(code, CONFIG_ERROR);
+            assert!(err.contains("DATABASE_URL"), "{err}");
+        }
+        let plain = cli(&[
+            "webapp",
+            "serve-app",
+            "--store",
+            "postgres",
+            "--database-url",
+            "postgres://u:secret-pw@db.example/shop",
+            "--database-sslmode",
+            "disable",
+        ]);
+        let (code, err) = open_store(plain.store, &plain.database)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(code, CONFIG_ERROR);
+        assert!(
+            err.contains("only allowed for a server on this machine"),
+            "{err}"
+        );
+        assert!(!err.contains("secret-pw"));
     }
 }

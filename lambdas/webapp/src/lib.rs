@@ -7,7 +7,7 @@
 //!   everything a client sends;
 //! - [`store`]: the [`DataStore`] trait of the data tier (written so that
 //!   PostgreSQL and DynamoDB can keep its promises), and [`memory`], its
-//!   in-process implementation;
+//!   in-process implementation, and [`postgres`], the PostgreSQL one;
 //! - [`app_api`]: the app tier, the JSON API over the store (errors from
 //!   [`api_error`], versions as ETags from [`etag`], page cursors from
 //!   [`cursor`]);
@@ -28,6 +28,7 @@ pub mod ids;
 pub mod memory;
 pub mod model;
 pub mod pages;
+pub mod postgres;
 pub mod store;
 pub mod validate;
 pub mod web;
@@ -35,6 +36,7 @@ pub mod web;
 pub use app_api::AppState;
 pub use memory::MemoryStore;
 pub use model::{Order, OrderStatus, Product};
+pub use postgres::PostgresStore;
 pub use store::{DataStore, StoreError};
 pub use web::WebState;
 

@@ -31,6 +31,15 @@ fn command(args: &[&str]) -> Command {
         .env_remove("BIND_ADDRESS")
         .env_remove("CSRF_KEY_FILE")
         .env_remove("APP_TIMEOUT_MS");
+    for name in [
+        "DATABASE_URL",
+        "DATABASE_SECRET_ARN",
+        "DB_SECRET_ARN",
+        "DATABASE_SSLMODE",
+        "DATABASE_CA_BUNDLE",
+    ] {
+        command.env_remove(name);
+    }
     command
 }
 
@@ -384,11 +393,11 @@ fn configuration_errors_exit_2_with_the_setting_named() {
     for (args, expected) in [
         (
             &["serve-app"][..],
-            "pass --store memory or set DATA_STORE=memory",
+            "pass --store memory|postgres or set DATA_STORE",
         ),
         (
             &["serve-app", "--store", "postgres"][..],
-            "PostgreSQL store is not built yet",
+            "needs a database: pass --database-url (DATABASE_URL)",
         ),
         (
             &["serve-app", "--store", "dynamodb"][..],
