@@ -276,7 +276,7 @@ async fn notifications_with_its_real_code_deliver_a_webhook_on_real_aws() {
         std::env::var("ARCHFORM_TEST_WEBHOOK_URL"),
     ) else {
         archform_testkit::skip::skipped(
-            "the real-AWS notification smoke test",
+            "the real-AWS smoke test",
             "set ARCHFORM_TEST_AWS_PROFILE and ARCHFORM_TEST_WEBHOOK_URL (a public https receiver) to run it",
         );
         return;
