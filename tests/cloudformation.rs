@@ -23,6 +23,10 @@ const SETS: &[(&str, &[&[&str]])] = &[
                 "redirect_status=301",
                 "api_timeout=30",
             ],
+            &[
+                "front_door=alb",
+                "certificate_arn=arn:aws:acm:us-east-1:123456789012:certificate/0b6d2a3c-1f4e-4c5d-9a8b-7e6f5d4c3b2a",
+            ],
         ],
     ),
     (

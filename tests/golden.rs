@@ -24,6 +24,13 @@ const CASES: &[(&str, &str, &[&str])] = &[
     ("url-shortener", "", &[]),
     (
         "url-shortener",
+        "https",
+        &[
+            "certificate_arn=arn:aws:acm:us-east-1:123456789012:certificate/0b6d2a3c-1f4e-4c5d-9a8b-7e6f5d4c3b2a",
+        ],
+    ),
+    (
+        "url-shortener",
         "function-url",
         &["front_door=function_url"],
     ),
@@ -1061,5 +1068,69 @@ fn every_variant_encrypts_and_tags_everything() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn a_certificate_gives_each_public_alb_https_and_a_redirect() {
+    let cert =
+        "arn:aws:acm:us-east-1:123456789012:certificate/0b6d2a3c-1f4e-4c5d-9a8b-7e6f5d4c3b2a";
+    let with = format!("certificate_arn={cert}");
+    for (bp, alb, sg, route, output) in [
+        ("url-shortener", "alb", "alb_sg", "api_route", "base_url"),
+        ("notifications", "alb", "alb_sg", "ingest_route", "base_url"),
+        (
+            "three-tier",
+            "public_alb",
+            "public_alb_sg",
+            "web_route",
+            "url",
+        ),
+    ] {
+        // Without one: plain HTTP, and validate says so.
+        let g = graph(bp, &[]);
+        assert!(!g.resources.contains_key(&format!("{alb}_https")), "{bp}");
+        let warnings = archform_blueprint::advice::warnings(&g);
+        assert_eq!(warnings.len(), 1, "{bp}: {warnings:?}");
+        assert!(
+            warnings[0].contains(&format!("`{alb}`")) && warnings[0].contains("certificate_arn"),
+            "{bp}: {warnings:?}"
+        );
+        assert!(g.outputs[output].value.starts_with("http://"), "{bp}");
+
+        let g = graph(bp, &[&with]);
+        assert!(
+            archform_blueprint::advice::warnings(&g).is_empty(),
+            "{bp}: HTTPS needs no warning"
+        );
+        let https = res(&g, &format!("{alb}_https"));
+        assert_eq!(https.kind.name, "elbv2.listener");
+        assert_eq!(https.prop("port"), Some(&json!(443)), "{bp}");
+        assert_eq!(https.prop("protocol"), Some(&json!("HTTPS")), "{bp}");
+        assert_eq!(https.prop("certificate_arn"), Some(&json!(cert)), "{bp}");
+        assert_eq!(
+            https.prop("ssl_policy"),
+            Some(&json!("ELBSecurityPolicy-TLS13-1-2-2021-06")),
+            "{bp}: TLS 1.3 and 1.2 only"
+        );
+        let redirect = &res(&g, &format!("{alb}_http")).properties["default_action"];
+        assert_eq!(redirect["type"], "redirect", "{bp}");
+        assert_eq!(redirect["status_code"], 301, "{bp}");
+        assert_eq!(redirect["redirect_protocol"], "HTTPS", "{bp}");
+        assert_eq!(redirect["redirect_port"], 443, "{bp}");
+        // The service is routed on the HTTPS listener only.
+        let rules: Vec<&Resource> = of_kind(&g, "elbv2.listener_rule")
+            .into_iter()
+            .filter(|r| r.prop("listener_arn") == Some(&json!(format!("${{{alb}_http.arn}}"))))
+            .collect();
+        assert!(rules.is_empty(), "{bp}: a rule on the redirecting listener");
+        assert_eq!(
+            res(&g, &format!("{route}_rule")).prop("listener_arn"),
+            Some(&json!(format!("${{{alb}_https.arn}}"))),
+            "{bp}"
+        );
+        let ingress = res(&g, sg).properties["ingress"].to_string();
+        assert!(ingress.contains("\"from_port\":443"), "{bp}: {ingress}");
+        assert!(g.outputs[output].value.starts_with("https://"), "{bp}");
     }
 }

@@ -238,3 +238,46 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A public ALB without a certificate is valid, with a warning on stderr
+/// (and in the JSON); with one, no warning.
+#[test]
+fn a_plain_http_public_alb_is_valid_with_a_warning() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_archform"))
+            .args(args)
+            .env_remove("ARCHFORM_TEST_ENDPOINT")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (stdout, stderr) = run(&["validate", "url-shortener"]);
+    assert!(stdout.starts_with("url-shortener: valid"), "{stdout}");
+    assert!(
+        stderr.contains("warning: `alb` is internet-facing with plain HTTP only")
+            && stderr.contains("certificate_arn"),
+        "{stderr}"
+    );
+    let (stdout, _) = run(&["--output", "json", "validate", "three-tier"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["warnings"].as_array().unwrap().len(), 1, "{report}");
+    let cert = "certificate_arn=arn:aws:acm:us-east-1:123456789012:certificate/0b6d2a3c-1f4e-4c5d-9a8b-7e6f5d4c3b2a";
+    let (_, stderr) = run(&["validate", "url-shortener", "--set", cert]);
+    assert!(!stderr.contains("warning"), "{stderr}");
+    // No public ALB, nothing to warn about.
+    let (_, stderr) = run(&[
+        "validate",
+        "url-shortener",
+        "--set",
+        "front_door=function_url",
+    ]);
+    assert!(!stderr.contains("warning"), "{stderr}");
+}

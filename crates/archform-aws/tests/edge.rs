@@ -399,6 +399,76 @@ async fn load_balancer_listener_and_rule_lifecycle() {
     assert_eq!(obs.properties["priority"], 20);
     assert_recovers(&p, "route", &r_cur).await;
 
+    // HTTPS with a certificate and a TLS policy, updated in place, and
+    // port 80 turned into a redirect to it. The certificate is an IAM
+    // server certificate (ELB takes those as well as ACM's), uploaded here
+    // from the notify package's throw-away test pair.
+    let testdata =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lambdas/notify/src/testdata");
+    let iam = aws_sdk_iam::Client::new(&config);
+    let cert_name = format!("{s}-cert");
+    let uploaded = iam
+        .upload_server_certificate()
+        .server_certificate_name(&cert_name)
+        .certificate_body(std::fs::read_to_string(testdata.join("receiver.pem")).unwrap())
+        .private_key(std::fs::read_to_string(testdata.join("receiver.key")).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let cert = uploaded
+        .server_certificate_metadata()
+        .unwrap()
+        .arn()
+        .to_string();
+    let cert = cert.as_str();
+    let mut https = resolved(
+        "elbv2.listener",
+        &s,
+        "https",
+        None,
+        json!({"load_balancer_arn": lba.physical_id, "port": 443, "protocol": "HTTPS",
+               "certificate_arn": cert, "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+               "default_action": {"type": "fixed-response", "status_code": 404,
+                                  "content_type": "application/json", "message_body": "{}"}}),
+    );
+    let ha = create_and_adopt(&p, &https).await;
+    let h_cur = state(&https, &ha);
+    let obs = p.read("https", &h_cur).await.unwrap().unwrap();
+    assert_reads_back(https.kind, &https.properties, &obs.properties);
+    assert_eq!(obs.properties["certificate_arn"], cert);
+    assert_eq!(
+        obs.properties["ssl_policy"],
+        "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    );
+    https.properties["ssl_policy"] = json!("ELBSecurityPolicy-TLS13-1-3-2021-06");
+    p.update(&https, &h_cur, &["ssl_policy".to_string()])
+        .await
+        .unwrap();
+    let h_cur = state(&https, &ha);
+    let obs = p.read("https", &h_cur).await.unwrap().unwrap();
+    assert_eq!(
+        obs.properties["ssl_policy"],
+        "ELBSecurityPolicy-TLS13-1-3-2021-06"
+    );
+    assert_recovers(&p, "https", &h_cur).await;
+    l.properties["default_action"] = json!({"type": "redirect", "status_code": 301,
+        "redirect_protocol": "HTTPS", "redirect_port": 443});
+    p.update(&l, &l_cur, &["default_action".to_string()])
+        .await
+        .unwrap();
+    let l_cur = state(&l, &la);
+    let obs = p.read("http", &l_cur).await.unwrap().unwrap();
+    assert_reads_back(l.kind, &l.properties, &obs.properties);
+    assert_eq!(obs.properties["default_action"]["type"], "redirect");
+    assert_eq!(obs.properties["default_action"]["redirect_port"], 443);
+    assert_recovers(&p, "http", &l_cur).await;
+    delete_twice(&p, "https", &h_cur).await;
+    iam.delete_server_certificate()
+        .server_certificate_name(&cert_name)
+        .send()
+        .await
+        .unwrap();
+
     delete_twice(&p, "route", &r_cur).await;
     delete_twice(&p, "http", &l_cur).await;
     p.delete("tg", &state(&tg, &tga)).await.unwrap();

@@ -2,6 +2,7 @@
 //! and a stack's parameters become a validated graph of typed AWS resources,
 //! which exports to CloudFormation, Mermaid and Graphviz.
 
+pub mod advice;
 pub mod catalog;
 pub mod cidr;
 pub mod diagnostic;

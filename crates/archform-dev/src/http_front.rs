@@ -69,6 +69,41 @@ fn alb_error(status: StatusCode) -> Response<Body> {
     )
 }
 
+/// The ALB's redirect: the request's host (without its port), path and
+/// query on `protocol` and `port`.
+fn redirect(
+    parts: &hyper::http::request::Parts,
+    status: u16,
+    protocol: Option<&str>,
+    port: Option<u16>,
+) -> Response<Body> {
+    let host = parts
+        .headers
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let scheme = protocol.unwrap_or("HTTPS").to_ascii_lowercase();
+    let port = match (scheme.as_str(), port) {
+        ("https", Some(443)) | ("http", Some(80)) | (_, None) => String::new(),
+        (_, Some(p)) => format!(":{p}"),
+    };
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::MOVED_PERMANENTLY);
+    let mut response = plain(status, "text/plain", String::new());
+    if let Ok(location) =
+        hyper::header::HeaderValue::from_str(&format!("{scheme}://{host}{port}{path}"))
+    {
+        response
+            .headers_mut()
+            .insert(hyper::header::LOCATION, location);
+    }
+    response
+}
+
 async fn handle(
     front: &Front,
     pools: &Pools,
@@ -98,6 +133,13 @@ async fn handle(
                     let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
                     let ct = content_type.as_deref().unwrap_or("text/plain");
                     return plain(status, ct, body.clone());
+                }
+                Action::Redirect {
+                    status,
+                    protocol,
+                    port,
+                } => {
+                    return redirect(&parts, *status, protocol.as_deref(), *port);
                 }
                 Action::Forward { function: None, .. } => {
                     return alb_error(StatusCode::SERVICE_UNAVAILABLE);
@@ -187,4 +229,45 @@ pub async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, DevError>
             addr,
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(uri: &str, host: &str) -> hyper::http::request::Parts {
+        let (parts, ()) = Request::builder()
+            .uri(uri)
+            .header(hyper::header::HOST, host)
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts
+    }
+
+    #[test]
+    fn redirects_keep_host_path_and_query_like_the_alb() {
+        let location = |r: &Response<Body>| {
+            r.headers()[hyper::header::LOCATION]
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        let r = redirect(
+            &parts("/v1/x?a=1", "api.example.com:8080"),
+            301,
+            Some("HTTPS"),
+            Some(443),
+        );
+        assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(location(&r), "https://api.example.com/v1/x?a=1");
+        let r = redirect(
+            &parts("/", "127.0.0.1:9000"),
+            302,
+            Some("HTTPS"),
+            Some(8443),
+        );
+        assert_eq!(r.status(), StatusCode::FOUND);
+        assert_eq!(location(&r), "https://127.0.0.1:8443/");
+    }
 }

@@ -68,6 +68,13 @@ pub enum Action {
         content_type: Option<String>,
         body: String,
     },
+    /// A redirect to the same host, path and query on another protocol
+    /// and port (HTTP to HTTPS), as the ALB answers it.
+    Redirect {
+        status: u16,
+        protocol: Option<String>,
+        port: Option<u16>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -261,6 +268,14 @@ impl Topology {
                     status: v.get("status_code").and_then(Value::as_u64).unwrap_or(200) as u16,
                     content_type: s(v, "content_type").map(str::to_string),
                     body: s(v, "message_body").unwrap_or_default().to_string(),
+                }),
+                Some("redirect") => Ok(Action::Redirect {
+                    status: v.get("status_code").and_then(Value::as_u64).unwrap_or(301) as u16,
+                    protocol: s(v, "redirect_protocol").map(str::to_string),
+                    port: v
+                        .get("redirect_port")
+                        .and_then(Value::as_u64)
+                        .map(|p| p as u16),
                 }),
                 other => Err(DevError::Stack(format!(
                     "`{owner}` has an action dev cannot run: {other:?}"

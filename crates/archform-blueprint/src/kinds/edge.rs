@@ -3,12 +3,16 @@
 use super::*;
 
 const ACTION: Ty = Ty::Obj(&[
-    req("type", Ty::Enum(&["forward", "fixed-response"])),
+    req("type", Ty::Enum(&["forward", "fixed-response", "redirect"])),
     opt("target_group_arn", STR),
-    // A fixed response without a status code is sent as 200.
+    // A fixed response without a status code is sent as 200; a redirect
+    // takes 301 or 302.
     opt("status_code", int(200, 599)).default_int(200),
     opt("content_type", STR),
     opt("message_body", STR),
+    // A redirect keeps the host, path and query and changes these.
+    opt("redirect_protocol", Ty::Enum(&["HTTP", "HTTPS"])),
+    opt("redirect_port", int(1, 65535)),
 ]);
 
 pub static LOAD_BALANCER: KindSpec = KindSpec {
@@ -79,6 +83,9 @@ pub static LISTENER: KindSpec = KindSpec {
         req("port", int(1, 65535)),
         req("protocol", Ty::Enum(&["HTTP", "HTTPS"])),
         opt("certificate_arn", STR),
+        // The TLS versions and ciphers of an HTTPS listener, by the name
+        // of an ELB security policy (ELBSecurityPolicy-TLS13-1-2-2021-06).
+        opt("ssl_policy", STR),
         req("default_action", ACTION),
     ],
     attrs: &[attr("arn", CfnAttr::Ref)],

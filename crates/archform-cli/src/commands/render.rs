@@ -25,14 +25,20 @@ pub fn render(out: OutputFormat, stack: &StackArgs, format: RenderFormat) -> any
 pub fn validate(out: OutputFormat, stack: &StackArgs) -> anyhow::Result<i32> {
     match compile(&stack.request()) {
         Ok(graph) => {
+            let warnings = archform_blueprint::advice::warnings(&graph);
             let summary = serde_json::json!({
                 "valid": true,
                 "stack": graph.stack.name,
                 "blueprint": graph.stack.blueprint,
                 "resources": graph.resources.len(),
                 "outputs": graph.outputs.len(),
+                "warnings": warnings,
             });
             output::emit(out, &summary, || {
+                // Warnings go to stderr, after the verdict, like a compiler's.
+                for w in &warnings {
+                    eprintln!("warning: {w}");
+                }
                 format!(
                     "{}: valid ({} resources, {} outputs, stack `{}`)\n",
                     graph.stack.blueprint,

@@ -2,7 +2,8 @@
 
 use archform_engine::provider::{ProviderError, ProviderResult};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action as ElbAction, ActionTypeEnum, FixedResponseActionConfig, Tag,
+    Action as ElbAction, ActionTypeEnum, FixedResponseActionConfig, RedirectActionConfig,
+    RedirectActionStatusCodeEnum, Tag,
 };
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,10 @@ pub(crate) struct Action {
     pub content_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_port: Option<i64>,
 }
 
 pub(crate) fn tags(t: &IndexMap<String, String>) -> Option<Vec<Tag>> {
@@ -64,6 +69,31 @@ pub(crate) fn action(a: &Action) -> ProviderResult<ElbAction> {
                 .fixed_response_config(cfg)
                 .build())
         }
+        "redirect" => {
+            let code = match a.status_code {
+                Some(301) => RedirectActionStatusCodeEnum::Http301,
+                Some(302) => RedirectActionStatusCodeEnum::Http302,
+                other => {
+                    return Err(ProviderError::Invalid(format!(
+                        "a redirect answers 301 or 302, not {other:?}: set status_code"
+                    )));
+                }
+            };
+            // Host, path and query stay as they were (#{...} are ELB's
+            // placeholders for the request's own).
+            let cfg = RedirectActionConfig::builder()
+                .set_protocol(a.redirect_protocol.clone())
+                .set_port(a.redirect_port.map(|p| p.to_string()))
+                .host("#{host}")
+                .path("/#{path}")
+                .query("#{query}")
+                .status_code(code)
+                .build();
+            Ok(ElbAction::builder()
+                .r#type(ActionTypeEnum::Redirect)
+                .redirect_config(cfg)
+                .build())
+        }
         other => Err(ProviderError::Invalid(format!(
             "unknown action type {other:?}"
         ))),
@@ -96,6 +126,19 @@ pub(crate) fn action_of(a: &ElbAction) -> Action {
                     .and_then(|s| s.parse::<i64>().ok()),
                 content_type: f.and_then(|f| f.content_type()).map(String::from),
                 message_body: f.and_then(|f| f.message_body()).map(String::from),
+                ..Action::default()
+            }
+        }
+        Some(ActionTypeEnum::Redirect) => {
+            let r = a.redirect_config();
+            Action {
+                r#type: "redirect".into(),
+                status_code: r.map(|r| match r.status_code() {
+                    Some(RedirectActionStatusCodeEnum::Http302) => 302,
+                    _ => 301,
+                }),
+                redirect_protocol: r.and_then(|r| r.protocol()).map(String::from),
+                redirect_port: r.and_then(|r| r.port()).and_then(|p| p.parse::<i64>().ok()),
                 ..Action::default()
             }
         }

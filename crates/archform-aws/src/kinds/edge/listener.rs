@@ -22,6 +22,8 @@ pub(crate) struct Props {
     pub protocol: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_policy: Option<String>,
     pub default_action: elb::Action,
 }
 
@@ -107,6 +109,7 @@ pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResu
         .port(port)
         .protocol(ProtocolEnum::from(p.protocol.as_str()))
         .set_certificates(certificates(p))
+        .set_ssl_policy(p.ssl_policy.clone())
         .default_actions(elb::action(&p.default_action)?)
         .set_tags(elb::tags(&r.tags))
         .send()
@@ -141,6 +144,14 @@ pub(crate) async fn read(
             .first()
             .and_then(|c| c.certificate_arn())
             .map(String::from),
+        // AWS names a policy for HTTP listeners too (emulators) and the
+        // default one for an HTTPS listener created without one: only the
+        // policy of an HTTPS listener whose blueprint chose one is compared.
+        ssl_policy: l
+            .ssl_policy()
+            .filter(|_| l.protocol() == Some(&ProtocolEnum::Https))
+            .filter(|_| hint.is_none_or(|h| h.ssl_policy.is_some()))
+            .map(String::from),
         default_action: elb::first_action(l.default_actions()),
     };
     Ok(Some(Read {
@@ -162,9 +173,15 @@ pub(crate) async fn update(
         None => return Err(ProviderError::failed("the listener no longer exists")),
     };
     let has = |p: &str| changed.iter().any(|c| c == p);
-    if ["port", "protocol", "certificate_arn", "default_action"]
-        .iter()
-        .any(|p| has(p))
+    if [
+        "port",
+        "protocol",
+        "certificate_arn",
+        "ssl_policy",
+        "default_action",
+    ]
+    .iter()
+    .any(|p| has(p))
     {
         c.elb
             .modify_listener()
@@ -172,6 +189,7 @@ pub(crate) async fn update(
             .port(port(p)?)
             .protocol(ProtocolEnum::from(p.protocol.as_str()))
             .set_certificates(certificates(p))
+            .set_ssl_policy(p.ssl_policy.clone())
             .default_actions(elb::action(&p.default_action)?)
             .send()
             .await

@@ -862,12 +862,29 @@ fn lambda_target(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
     Vec::new()
 }
 
-/// An ELBv2 action (`forward` or `fixed-response`).
+/// An ELBv2 action (`forward`, `fixed-response` or `redirect`).
 fn action(ctx: &Ctx, s: &Src, base: &str) -> J {
     let ty = s.get(&format!("{base}/type"));
     let mut a = Obj::default();
     if let Some(t) = ty {
         a.set("Type", ctx.value(t));
+    }
+    if ty.and_then(|t| t.as_str()) == Some("redirect") {
+        let code = s
+            .get(&format!("{base}/status_code"))
+            .and_then(|c| c.as_i64())
+            .unwrap_or(301);
+        let mut redirect = Obj::default();
+        redirect.put(ctx, "Protocol", s, &format!("{base}/redirect_protocol"));
+        if let Some(port) = s.get(&format!("{base}/redirect_port")) {
+            redirect.set("Port", as_text(ctx.value(port)));
+        }
+        redirect.set("StatusCode", json!(format!("HTTP_{code}")));
+        redirect.set("Host", json!("#{host}"));
+        redirect.set("Path", json!("/#{path}"));
+        redirect.set("Query", json!("#{query}"));
+        a.set("RedirectConfig", redirect.json());
+        return a.json();
     }
     a.put(
         ctx,
@@ -898,6 +915,7 @@ fn listener(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
             json!([{ "CertificateArn": ctx.value(cert) }]),
         );
     }
+    e.put(ctx, "SslPolicy", s, "/ssl_policy");
     e.set("DefaultActions", json!([action(ctx, s, "/default_action")]));
     vec![e]
 }
