@@ -869,14 +869,20 @@ fn action(ctx: &Ctx, s: &Src, base: &str) -> J {
     if let Some(t) = ty {
         a.set("Type", ctx.value(t));
     }
+    // Read whatever the type, so every property counts as translated; used
+    // by redirects only.
+    let redirect_protocol = s.get(&format!("{base}/redirect_protocol"));
+    let redirect_port = s.get(&format!("{base}/redirect_port"));
     if ty.and_then(|t| t.as_str()) == Some("redirect") {
         let code = s
             .get(&format!("{base}/status_code"))
             .and_then(|c| c.as_i64())
             .unwrap_or(301);
         let mut redirect = Obj::default();
-        redirect.put(ctx, "Protocol", s, &format!("{base}/redirect_protocol"));
-        if let Some(port) = s.get(&format!("{base}/redirect_port")) {
+        if let Some(protocol) = redirect_protocol {
+            redirect.set("Protocol", ctx.value(protocol));
+        }
+        if let Some(port) = redirect_port {
             redirect.set("Port", as_text(ctx.value(port)));
         }
         redirect.set("StatusCode", json!(format!("HTTP_{code}")));
