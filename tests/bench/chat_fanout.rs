@@ -26,15 +26,19 @@
 //! ARCHFORM_BENCH_RATE overrides the messages per second (default 20),
 //! ARCHFORM_BENCH_ONLY=baseline|serve|dev measures one side.
 
+#[path = "common/processes.rs"]
+#[allow(dead_code)]
+mod processes;
+use processes::{Process, binary, first_line};
+
 #[path = "../../lambdas/chat/tests/support/tables.rs"]
 mod tables;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -58,55 +62,10 @@ fn rate() -> u32 {
         .unwrap_or(20)
 }
 
-fn target_debug() -> PathBuf {
-    std::env::current_exe()
-        .expect("own path")
-        .parent()
-        .and_then(|examples| examples.parent())
-        .expect("target directory")
-        .to_path_buf()
-}
-
-/// A binary of the workspace beside this example, built first if missing.
-fn binary(package: &str, bin: &str) -> PathBuf {
-    let path = target_debug().join(bin);
-    if !path.exists() {
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "-p", package, "--bin", bin])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo");
-        assert!(status.success(), "building {bin} failed");
-    }
-    path
-}
-
-/// A child process killed (and reaped) when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn first_line(child: &mut Child) -> String {
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("first line");
-    line.trim_end().to_string()
-}
-
 /// `--baseline-server`: a WebSocket server that sends every text frame it
 /// gets to every other connection. Exits when its stdin closes.
 fn baseline_server() {
-    std::thread::spawn(|| {
-        let mut buf = [0u8; 64];
-        while matches!(std::io::stdin().read(&mut buf), Ok(n) if n > 0) {}
-        std::process::exit(0);
-    });
+    processes::exit_when_stdin_closes();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

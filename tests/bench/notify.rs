@@ -43,12 +43,17 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+#[path = "common/processes.rs"]
+#[allow(dead_code)]
+mod processes;
+use processes::{Process, binary, first_line, listening_url};
 
 #[path = "common/load.rs"]
 #[allow(dead_code)]
@@ -71,39 +76,6 @@ const TEMPLATE: &str = "bench";
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-fn target_debug() -> PathBuf {
-    std::env::current_exe()
-        .expect("own path")
-        .parent()
-        .and_then(|examples| examples.parent())
-        .expect("target directory")
-        .to_path_buf()
-}
-
-/// A binary of the workspace beside this example, built first if missing.
-fn binary(package: &str, bin: &str) -> PathBuf {
-    let path = target_debug().join(bin);
-    if !path.exists() {
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "-p", package, "--bin", bin])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo");
-        assert!(status.success(), "building {bin} failed");
-    }
-    path
-}
-
-/// A child process killed (and reaped) when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `archform dev`: interrupted when dropped (so that it stops its function
 /// processes), killed if it has not exited within 20 s.
 struct Dev(Child);
@@ -125,30 +97,11 @@ impl Drop for Dev {
     }
 }
 
-fn first_line(child: &mut Child) -> String {
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("first line");
-    line.trim_end().to_string()
-}
-
-fn listening_url(child: &mut Child, what: &str) -> String {
-    let line = first_line(child);
-    line.strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{what}: unexpected first line {line:?}"))
-        .to_string()
-}
-
 /// `--baseline-server`: every request's body read, then a fixed 202 with a
 /// JSON body of the size `notify serve` answers; nothing stored, nothing
 /// checked. Exits when its stdin closes.
 fn baseline_server() {
-    std::thread::spawn(|| {
-        let mut buf = [0u8; 64];
-        while matches!(std::io::stdin().read(&mut buf), Ok(n) if n > 0) {}
-        std::process::exit(0);
-    });
+    processes::exit_when_stdin_closes();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -34,10 +34,15 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[path = "common/processes.rs"]
+#[allow(dead_code)]
+mod processes;
+use processes::{Process, binary, listening_url};
 
 #[path = "common/load.rs"]
 mod load;
@@ -52,59 +57,13 @@ const ROUND: Duration = Duration::from_secs(4);
 const WARM_UP: Duration = Duration::from_secs(2);
 const ROUNDS: usize = 3;
 
-/// The shortener binary beside this example's directory (target/debug),
-/// built first if missing.
-fn shortener_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    let path = exe
-        .parent()
-        .and_then(|examples| examples.parent())
-        .map(|debug| debug.join("shortener"))
-        .expect("target directory");
-    if !path.exists() {
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "-p", "shortener", "--bin", "shortener"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo");
-        assert!(status.success(), "building shortener failed");
-    }
-    path
-}
-
-/// A child process killed (and reaped) when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Reads the child's `listening on http://ADDR` line.
-fn listening_url(child: &mut Child, what: &str) -> String {
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("reading the listening line");
-    line.trim_end()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{what}: unexpected first line {line:?}"))
-        .to_string()
-}
-
 /// `--baseline-server`: every GET answered 302 with a fixed Location, empty
 /// body, nothing else. A separate process, like the shortener, on the same
 /// runtime configuration as its `#[tokio::main]` (multi-thread, one worker
 /// per core), so neither side shares the load generator's runtime. Exits
 /// when its stdin closes, i.e. when the benchmark does.
 fn baseline_server() {
-    std::thread::spawn(|| {
-        let mut buf = [0u8; 64];
-        while matches!(std::io::stdin().read(&mut buf), Ok(n) if n > 0) {}
-        std::process::exit(0);
-    });
+    processes::exit_when_stdin_closes();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -246,7 +205,7 @@ fn main() {
 }
 
 async fn bench() {
-    let binary = shortener_binary();
+    let binary = binary("shortener", "shortener");
     let upstream = archform_testkit::test_endpoint();
     let proxy = archform_testkit::FaultProxy::start(&upstream, Default::default())
         .await
