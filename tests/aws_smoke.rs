@@ -21,6 +21,35 @@ const CHEAPEST: &[(&str, &[&str])] = &[
     ("three-tier", &["nat=none", "data_store=dynamodb"]),
 ];
 
+/// The SDK configuration of the test account.
+async fn account(profile: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .profile_name(profile)
+        .region(aws_config::Region::new(region.to_string()))
+        .load()
+        .await
+}
+
+/// `archform ARGS` on the test account, building the functions' real code
+/// from this workspace with the default (release, cargo-lambda) profile.
+fn with_real_code(
+    dir: &std::path::Path,
+    profile: &str,
+    region: &str,
+    args: &[&str],
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_archform"))
+        .current_dir(dir)
+        .args(args)
+        .args(["--profile", profile, "--region", region, "--yes"])
+        .args(["--output", "json"])
+        .env("ARCHFORM_WORKSPACE", env!("CARGO_MANIFEST_DIR"))
+        .env_remove("ARCHFORM_TEST_ENDPOINT")
+        .env_remove("ARCHFORM_BUILD_PROFILE")
+        .output()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_blueprint_deploys_and_destroys_cleanly_on_real_aws() {
     let Ok(profile) = std::env::var("ARCHFORM_TEST_AWS_PROFILE") else {
@@ -35,11 +64,7 @@ async fn every_blueprint_deploys_and_destroys_cleanly_on_real_aws() {
     std::fs::create_dir_all(&dir).unwrap();
     let zip = dir.join("placeholder.zip");
     std::fs::write(&zip, archform_testkit::zip::placeholder_function()).unwrap();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .profile_name(&profile)
-        .region(aws_config::Region::new(region.clone()))
-        .load()
-        .await;
+    let config = account(&profile, &region).await;
     let clients = Clients::new(&config);
     let run = |args: Vec<String>| {
         let out = Command::new(env!("CARGO_BIN_EXE_archform"))
@@ -149,18 +174,7 @@ async fn chat_with_its_real_code_exchanges_a_message_on_real_aws() {
     let dir = std::env::temp_dir().join(format!("archform-aws-chat-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let stack = format!("smoke-chat-code-{}", std::process::id());
-    let archform = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_archform"))
-            .current_dir(&dir)
-            .args(args)
-            .args(["--profile", &profile, "--region", &region, "--yes"])
-            .args(["--output", "json"])
-            .env("ARCHFORM_WORKSPACE", env!("CARGO_MANIFEST_DIR"))
-            .env_remove("ARCHFORM_TEST_ENDPOINT")
-            .env_remove("ARCHFORM_BUILD_PROFILE")
-            .output()
-            .unwrap()
-    };
+    let archform = |args: &[&str]| with_real_code(&dir, &profile, &region, args);
     let deploy = archform(&["deploy", "chat", "--stack", &stack]);
     let outputs: serde_json::Value = serde_json::from_slice(&deploy.stdout).unwrap_or_default();
     let exchanged = if deploy.status.success() {
@@ -231,11 +245,7 @@ async fn chat_with_its_real_code_exchanges_a_message_on_real_aws() {
         "destroy: {}",
         String::from_utf8_lossy(&destroy.stderr)
     );
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .profile_name(&profile)
-        .region(aws_config::Region::new(region.clone()))
-        .load()
-        .await;
+    let config = account(&profile, &region).await;
     assert_no_leftovers(&Clients::new(&config), &stack).await;
 }
 
@@ -285,23 +295,8 @@ async fn notifications_with_its_real_code_deliver_a_webhook_on_real_aws() {
     let dir = std::env::temp_dir().join(format!("archform-aws-notify-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let stack = format!("smoke-ntf-code-{}", std::process::id());
-    let archform = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_archform"))
-            .current_dir(&dir)
-            .args(args)
-            .args(["--profile", &profile, "--region", &region, "--yes"])
-            .args(["--output", "json"])
-            .env("ARCHFORM_WORKSPACE", env!("CARGO_MANIFEST_DIR"))
-            .env_remove("ARCHFORM_TEST_ENDPOINT")
-            .env_remove("ARCHFORM_BUILD_PROFILE")
-            .output()
-            .unwrap()
-    };
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .profile_name(&profile)
-        .region(aws_config::Region::new(region.clone()))
-        .load()
-        .await;
+    let archform = |args: &[&str]| with_real_code(&dir, &profile, &region, args);
+    let config = account(&profile, &region).await;
     let clients = Clients::new(&config);
     let deploy = archform(&[
         "deploy",

@@ -274,17 +274,10 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     let state = crate::serve::state(service, hub, args.dev_tokens.then_some(key));
 
     let addr = SocketAddr::new(args.bind, args.port);
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("error: cannot listen on {addr}: {err} (choose another --port or --bind)");
-            return ExitCode::FAILURE;
-        }
-    };
-    let bound = match listener.local_addr() {
+    let (listener, bound) = match service_common::serving::bind(addr).await {
         Ok(bound) => bound,
         Err(err) => {
-            eprintln!("error: cannot read the bound address: {err}");
+            eprintln!("error: {err}");
             return ExitCode::FAILURE;
         }
     };

@@ -34,3 +34,16 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutdown signal received");
 }
+
+/// Listens on `addr` and says where (port 0 picks a free one): the
+/// listener and its bound address, or the message for a standalone
+/// server's `error:` line (the caller exits with status 1).
+pub async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), String> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
+        format!("cannot listen on {addr}: {err} (choose another --port or --bind)")
+    })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|err| format!("cannot read the bound address: {err}"))?;
+    Ok((listener, bound))
+}

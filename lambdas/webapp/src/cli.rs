@@ -282,15 +282,10 @@ fn csrf_key(args: &WebArgs) -> Result<CsrfKey, String> {
 }
 
 async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), ExitCode> {
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
-        eprintln!("error: cannot listen on {addr}: {err} (choose another --port or --bind)");
+    service_common::serving::bind(addr).await.map_err(|err| {
+        eprintln!("error: {err}");
         ExitCode::FAILURE
-    })?;
-    let bound = listener.local_addr().map_err(|err| {
-        eprintln!("error: cannot read the bound address: {err}");
-        ExitCode::FAILURE
-    })?;
-    Ok((listener, bound))
+    })
 }
 
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM.
