@@ -487,12 +487,37 @@ fn three_tier_network_follows_the_nat_mode() {
                 assert!(s.starts_with("${data_"), "{set:?}: db subnet {s}");
             }
         }
-        // Without NAT, the app tier reaches Secrets Manager through an interface endpoint.
+        // Without NAT, the functions reach Secrets Manager (CSRF key, database password)
+        // through an interface endpoint that only they may use.
         assert_eq!(
             g.resources.contains_key("secrets_endpoint"),
-            postgres && nat == "none",
+            nat == "none",
             "{set:?}: secrets endpoint"
         );
+        if nat == "none" {
+            let sources: Vec<&str> = res(&g, "secrets_endpoint_sg")
+                .prop("ingress")
+                .and_then(Value::as_array)
+                .unwrap()
+                .iter()
+                .map(|rule| rule["source_security_group_id"].as_str().unwrap())
+                .collect();
+            let expected: &[&str] = if postgres {
+                &["${web_sg.id}", "${app_sg.id}"]
+            } else {
+                &["${web_sg.id}"]
+            };
+            assert_eq!(sources, expected, "{set:?}: who may use the endpoint");
+        }
+        if postgres {
+            assert_eq!(
+                res(&g, "app")
+                    .properties
+                    .pointer("/environment/DATABASE_CA_BUNDLE"),
+                Some(&json!("amazon-rds")),
+                "{set:?}: the app verifies the database's certificate"
+            );
+        }
     }
 }
 
@@ -514,12 +539,21 @@ fn three_tier_app_role_reaches_only_its_data() {
         .filter(|(r, _)| r == "web_role")
         .map(|(_, s)| s)
         .collect();
-    assert!(
-        web.iter().all(|s| list(&s["Action"])
-            .iter()
-            .all(|a| a.starts_with("logs:") || a.starts_with("ec2:"))),
-        "the web tier touches no data: {web:?}"
-    );
+    // The web tier touches no data: its only secret is its own CSRF key.
+    for s in &web {
+        let actions = list(&s["Action"]);
+        if actions.iter().any(|a| a.starts_with("secretsmanager:")) {
+            assert_eq!(actions, ["secretsmanager:GetSecretValue"]);
+            assert_eq!(s["Resource"], "${csrf_key.arn}");
+        } else {
+            assert!(
+                actions
+                    .iter()
+                    .all(|a| a.starts_with("logs:") || a.starts_with("ec2:")),
+                "the web tier touches no data: {web:?}"
+            );
+        }
+    }
     let g = graph("three-tier", &["data_store=dynamodb"]);
     let data: Vec<Value> = statements(&g)
         .into_iter()

@@ -82,8 +82,17 @@ pub struct WebArgs {
     pub app_timeout_ms: u64,
     /// File holding the CSRF signing key (at least 32 bytes), the same for
     /// every web instance; without it a random key is made for this process
-    #[arg(long, env = "CSRF_KEY_FILE", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "CSRF_KEY_FILE",
+        value_name = "PATH",
+        conflicts_with = "csrf_key_secret_arn"
+    )]
     pub csrf_key_file: Option<PathBuf>,
+    /// Secrets Manager secret holding the CSRF signing key (what the
+    /// blueprint generates for the web function), read once at start
+    #[arg(long, env = "CSRF_KEY_SECRET_ARN", value_name = "ARN")]
+    pub csrf_key_secret_arn: Option<String>,
 }
 
 /// Where the PostgreSQL store connects (`--store postgres`).
@@ -112,8 +121,9 @@ pub struct DatabaseArgs {
     #[arg(long, env = "DATABASE_SSLMODE", value_name = "MODE",
           value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<SslMode>()))]
     pub database_sslmode: Option<SslMode>,
-    /// PEM file of the CA certificates that verify-full trusts (for RDS, the
-    /// global bundle)
+    /// PEM file of the CA certificates that verify-full trusts, or
+    /// `amazon-rds` for the Amazon RDS root CAs built into the binary (what
+    /// the blueprint sets)
     #[arg(long, env = "DATABASE_CA_BUNDLE", value_name = "PATH")]
     pub database_ca_bundle: Option<PathBuf>,
     /// Role the app's sessions take after the migrations (only SELECT,
@@ -144,7 +154,7 @@ impl DatabaseArgs {
                     .map_err(|err| format!("{err} (--database-url / DATABASE_URL)"))?
             }
             (None, Some(arn)) => {
-                let secret = fetch_secret(&arn).await?;
+                let secret = fetch_secret("database", &arn).await?;
                 let port = match self.database_port {
                     Some(port) => Some(port),
                     None => env_fallback(None, "DB_PORT")
@@ -224,7 +234,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 /// The store of `kind`, or why there is none and the exit status to end
 /// with: 2 for settings, 1 for a database that cannot be reached or
 /// migrated.
-async fn open_store(
+pub(crate) async fn open_store(
     kind: Option<StoreKind>,
     database: &DatabaseArgs,
 ) -> Result<Arc<dyn DataStore>, (u8, String)> {
@@ -266,12 +276,22 @@ fn store_failed((code, message): (u8, String)) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// The CSRF key from its file, or a random one (with a warning: tokens
-/// then only work on this process, and not after a restart).
-fn csrf_key(args: &WebArgs) -> Result<CsrfKey, String> {
-    match &args.csrf_key_file {
-        Some(path) => CsrfKey::from_file(path).map_err(|err| err.to_string()),
-        None => {
+/// The CSRF key from its file or its secret, or a random one (with a
+/// warning: tokens then only work on this process, and not after a
+/// restart).
+pub(crate) async fn csrf_key(args: &WebArgs) -> Result<CsrfKey, String> {
+    let secret_arn = args
+        .csrf_key_secret_arn
+        .as_deref()
+        .map(str::trim)
+        .filter(|arn| !arn.is_empty());
+    match (&args.csrf_key_file, secret_arn) {
+        (Some(path), _) => CsrfKey::from_file(path).map_err(|err| err.to_string()),
+        (None, Some(arn)) => {
+            let value = fetch_secret("CSRF key", arn).await?;
+            CsrfKey::from_secret_value(arn, &value).map_err(|err| err.to_string())
+        }
+        (None, None) => {
             tracing::warn!(
                 "no CSRF key file: using a random key for this process (forms do not survive a restart, \
                  and several web instances need one shared key: --csrf-key-file / CSRF_KEY_FILE)"
@@ -348,7 +368,7 @@ pub async fn serve_web(args: ServeWebArgs) -> ExitCode {
         Ok(client) => client,
         Err(err) => return fail(err),
     };
-    let key = match csrf_key(&args.web) {
+    let key = match csrf_key(&args.web).await {
         Ok(key) => key,
         Err(err) => return fail(err),
     };
@@ -375,7 +395,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         Ok(store) => store,
         Err(err) => return store_failed(err),
     };
-    let key = match csrf_key(&args.web) {
+    let key = match csrf_key(&args.web).await {
         Ok(key) => key,
         Err(err) => return fail(err),
     };

@@ -16,8 +16,9 @@
 //!   is useless without the matching token from this server.
 //!
 //! The key must be the same on every instance of the web tier (a token
-//! made by one is checked by another); standalone without a key file a
-//! random one is made per process.
+//! made by one is checked by another): on Lambda it is the secret the
+//! blueprint generates (`CSRF_KEY_SECRET_ARN`, read once per cold start);
+//! standalone a key file, or without one a random key per process.
 
 use std::path::Path;
 
@@ -52,6 +53,10 @@ pub enum CsrfKeyError {
         "the CSRF key in {path} is {len} bytes; it must be at least {MIN_KEY_BYTES} (e.g. `head -c 32 /dev/urandom | base64 > {path}`)"
     )]
     TooShort { path: String, len: usize },
+    #[error(
+        "the CSRF key in the secret {arn} is {len} bytes; it must be at least {MIN_KEY_BYTES} (the blueprint generates 64)"
+    )]
+    SecretTooShort { arn: String, len: usize },
 }
 
 /// The HMAC key of the tokens.
@@ -87,6 +92,19 @@ impl CsrfKey {
             });
         }
         Ok(Self(trimmed.to_vec()))
+    }
+
+    /// The key kept in a Secrets Manager secret (`arn` names it in the
+    /// error): its value, surrounding whitespace removed.
+    pub fn from_secret_value(arn: &str, value: &str) -> Result<Self, CsrfKeyError> {
+        let trimmed = value.trim();
+        if trimmed.len() < MIN_KEY_BYTES {
+            return Err(CsrfKeyError::SecretTooShort {
+                arn: arn.to_owned(),
+                len: trimmed.len(),
+            });
+        }
+        Ok(Self(trimmed.as_bytes().to_vec()))
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Self {

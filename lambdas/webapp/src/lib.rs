@@ -14,7 +14,8 @@
 //! - [`web`]: the web tier, HTML pages and forms ([`pages`], [`html`]) with
 //!   CSRF protection ([`csrf`]), calling the app tier over HTTP through
 //!   [`app_client`];
-//! - [`cli`]: the `webapp` command (`serve-app`, `serve-web`, `serve`).
+//! - [`cli`]: the `webapp` command (`serve-app`, `serve-web`, `serve`);
+//! - [`lambda`]: the `app` and `web` functions on Lambda.
 
 pub mod api_error;
 pub mod app_api;
@@ -25,6 +26,7 @@ pub mod cursor;
 pub mod etag;
 pub mod html;
 pub mod ids;
+pub mod lambda;
 pub mod memory;
 pub mod model;
 pub mod pages;

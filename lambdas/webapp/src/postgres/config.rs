@@ -300,9 +300,10 @@ pub(crate) fn is_identifier(name: &str) -> bool {
         && !name.starts_with(|c: char| c.is_ascii_digit())
 }
 
-/// The secret's string (JSON) from Secrets Manager, with the credentials
-/// and region of the environment (on Lambda, the function's role).
-pub async fn fetch_secret(arn: &str) -> Result<String, String> {
+/// The secret's string from Secrets Manager, with the credentials and
+/// region of the environment (on Lambda, the function's role). `what`
+/// names the secret in errors ("database", "CSRF key").
+pub async fn fetch_secret(what: &str, arn: &str) -> Result<String, String> {
     let config = aws_config::load_from_env().await;
     let client = aws_sdk_secretsmanager::Client::new(&config);
     let answer = client
@@ -312,14 +313,14 @@ pub async fn fetch_secret(arn: &str) -> Result<String, String> {
         .await
         .map_err(|err| {
             format!(
-                "cannot read the database secret {arn}: {}",
+                "cannot read the {what} secret {arn}: {}",
                 aws_sdk_secretsmanager::error::DisplayErrorContext(&err)
             )
         })?;
     answer
         .secret_string()
         .map(str::to_owned)
-        .ok_or_else(|| format!("the database secret {arn} has no SecretString"))
+        .ok_or_else(|| format!("the {what} secret {arn} has no SecretString"))
 }
 
 #[cfg(test)]

@@ -33,13 +33,26 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
+/// The `DATABASE_CA_BUNDLE` value that names the Amazon RDS root CAs
+/// built into the binary instead of a file: a Lambda zip holds only the
+/// binary, and the roots are what every RDS instance's certificate chains
+/// to (`rds-ca-rsa2048-g1` by default).
+pub const AMAZON_RDS_BUNDLE: &str = "amazon-rds";
+const AMAZON_RDS_PEM: &[u8] = include_bytes!("../../certs/amazon-rds-ca-bundle.pem");
+
 /// A TLS client configuration that verifies the server's certificate
-/// against the CA certificates in the PEM file at `ca_bundle` (and its
-/// name against the host).
+/// against the CA certificates in the PEM file at `ca_bundle`, or the
+/// built-in Amazon RDS roots for [`AMAZON_RDS_BUNDLE`] (and its name
+/// against the host).
 pub fn verifying_config(ca_bundle: &Path) -> Result<ClientConfig, String> {
     let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca_bundle)
-        .map_err(|err| format!("cannot read the CA bundle {}: {err}", ca_bundle.display()))?;
+    let certs: Box<dyn Iterator<Item = _>> = if ca_bundle == Path::new(AMAZON_RDS_BUNDLE) {
+        Box::new(CertificateDer::pem_slice_iter(AMAZON_RDS_PEM))
+    } else {
+        Box::new(CertificateDer::pem_file_iter(ca_bundle).map_err(|err| {
+            format!("cannot read the CA bundle {}: {err}", ca_bundle.display())
+        })?)
+    };
     for cert in certs {
         let cert =
             cert.map_err(|err| format!("the CA bundle {} is not PEM: {err}", ca_bundle.display()))?;
@@ -210,5 +223,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for RustlsStream<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut *self.0).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_amazon_rds_roots_are_current_certificates() {
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(AMAZON_RDS_PEM)
+            .collect::<Result<_, _>>()
+            .expect("the bundle is PEM");
+        // Three key types (RSA2048, RSA4096, ECC384) for each of ~30 regions.
+        assert!(certs.len() >= 80, "{} certificates", certs.len());
+        let mut roots = RootCertStore::empty();
+        let (added, ignored) = roots.add_parsable_certificates(certs);
+        assert_eq!(ignored, 0, "every root parses as a trust anchor");
+        assert_eq!(added, roots.len());
+        assert!(verifying_config(Path::new(AMAZON_RDS_BUNDLE)).is_ok());
+    }
+
+    #[test]
+    fn a_missing_bundle_file_is_named() {
+        let err = verifying_config(Path::new("/nonexistent/ca.pem")).unwrap_err();
+        assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     }
 }
