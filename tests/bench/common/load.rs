@@ -1,10 +1,10 @@
 //! The closed-loop HTTP load the benchmarks share: `clients` tasks, each on
-//! its own keep-alive connection, sending GET requests back to back for a
-//! while; latencies of the answers with the expected status, and the
-//! summary line with requests/s, p50 and p99.
+//! its own keep-alive connection, sending GET requests (or requests a
+//! benchmark makes) back to back for a while; latencies of the answers with
+//! the expected status, and the summary line with requests/s, p50 and p99.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::StatusCode;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -39,23 +39,43 @@ pub async fn closed_loop(
     duration: Duration,
     expect: StatusCode,
 ) -> Sample {
-    let uris = Arc::new(uris);
+    closed_loop_requests(clients, duration, expect, move |task, i| {
+        hyper::Request::get(uris[(task + i) % uris.len()].clone())
+            .body(Full::new(Bytes::new()))
+            .expect("GET request")
+    })
+    .await
+}
+
+/// Like [`closed_loop`], with the requests `make(task, i)` builds (the
+/// `i`th request of client `task`), e.g. form POSTs carrying the client's
+/// own cookie.
+pub async fn closed_loop_requests<F>(
+    clients: usize,
+    duration: Duration,
+    expect: StatusCode,
+    make: F,
+) -> Sample
+where
+    F: Fn(usize, usize) -> hyper::Request<Full<Bytes>> + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for task in 0..clients {
-        let (uris, stop) = (uris.clone(), stop.clone());
+        let (make, stop) = (make.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
-            let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
+            let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
                 .pool_max_idle_per_host(1)
                 .build_http();
             let (mut lat, mut errors) = (Vec::new(), 0usize);
-            let mut i = task;
+            let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
-                let uri = uris[i % uris.len()].clone();
+                let request = make(task, i);
                 i += 1;
                 let t = Instant::now();
-                match client.get(uri).await {
+                match client.request(request).await {
                     Ok(resp) => {
                         let ok = resp.status() == expect;
                         let _ = resp.into_body().collect().await;

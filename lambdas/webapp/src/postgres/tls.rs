@@ -46,13 +46,14 @@ const AMAZON_RDS_PEM: &[u8] = include_bytes!("../../certs/amazon-rds-ca-bundle.p
 /// against the host).
 pub fn verifying_config(ca_bundle: &Path) -> Result<ClientConfig, String> {
     let mut roots = RootCertStore::empty();
-    let certs: Box<dyn Iterator<Item = _>> = if ca_bundle == Path::new(AMAZON_RDS_BUNDLE) {
-        Box::new(CertificateDer::pem_slice_iter(AMAZON_RDS_PEM))
-    } else {
-        Box::new(CertificateDer::pem_file_iter(ca_bundle).map_err(|err| {
-            format!("cannot read the CA bundle {}: {err}", ca_bundle.display())
-        })?)
-    };
+    let certs: Box<dyn Iterator<Item = _>> =
+        if ca_bundle == Path::new(AMAZON_RDS_BUNDLE) {
+            Box::new(CertificateDer::pem_slice_iter(AMAZON_RDS_PEM))
+        } else {
+            Box::new(CertificateDer::pem_file_iter(ca_bundle).map_err(|err| {
+                format!("cannot read the CA bundle {}: {err}", ca_bundle.display())
+            })?)
+        };
     for cert in certs {
         let cert =
             cert.map_err(|err| format!("the CA bundle {} is not PEM: {err}", ca_bundle.display()))?;
