@@ -7,7 +7,9 @@
 //! still tagged with the stack. The chat is also deployed with its real
 //! code, and two users exchange a message through the real WebSocket API;
 //! the notification service, with its real code, sends a webhook to the
-//! receiver `ARCHFORM_TEST_WEBHOOK_URL` names and reads its status.
+//! receiver `ARCHFORM_TEST_WEBHOOK_URL` names and reads its status; the
+//! three-tier app, with its real code (DynamoDB, no NAT), creates a product
+//! and takes an order through its public ALB.
 //! It creates billable resources for a few minutes (load balancers,
 //! Lambda, DynamoDB on demand); no NAT gateways and no RDS instances.
 
@@ -379,6 +381,179 @@ async fn notifications_with_its_real_code_deliver_a_webhook_on_real_aws() {
     );
     let shown = outcome.unwrap();
     assert_eq!(shown["channels"]["webhook"]["status"], "sent", "{shown}");
+    assert!(
+        destroy.status.success(),
+        "destroy: {}",
+        String::from_utf8_lossy(&destroy.stderr)
+    );
+    assert_no_leftovers(&clients, &stack).await;
+}
+
+/// One request to the three-tier web tier (plain HTTP: no certificate on
+/// the smoke stack), with the session's cookie; status, headers, body.
+async fn web_call(
+    url: &str,
+    method: &str,
+    cookie: Option<&str>,
+    form: Option<String>,
+) -> (u16, http::HeaderMap, String) {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    let mut request = http::Request::builder().method(method).uri(url);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    if form.is_some() {
+        request = request.header("content-type", "application/x-www-form-urlencoded");
+    }
+    let request = request
+        .body(Full::new(bytes::Bytes::from(form.unwrap_or_default())))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+/// The three-tier app with its real code (cargo-lambda build), DynamoDB
+/// variant without NAT: the product form through the public ALB, one
+/// order placed (web -> internal ALB -> app -> DynamoDB), its page shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_tier_with_its_real_code_takes_an_order_on_real_aws() {
+    let Ok(profile) = std::env::var("ARCHFORM_TEST_AWS_PROFILE") else {
+        archform_testkit::skip::skipped(
+            "the real-AWS smoke test",
+            "set ARCHFORM_TEST_AWS_PROFILE (and optionally ARCHFORM_TEST_AWS_REGION) to run it",
+        );
+        return;
+    };
+    let region = std::env::var("ARCHFORM_TEST_AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    let dir = std::env::temp_dir().join(format!("archform-aws-webapp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stack = format!("smoke-tt-code-{}", std::process::id());
+    let archform = |args: &[&str]| with_real_code(&dir, &profile, &region, args);
+    let config = account(&profile, &region).await;
+    let clients = Clients::new(&config);
+    let deploy = archform(&[
+        "deploy",
+        "three-tier",
+        "--stack",
+        &stack,
+        "--set",
+        "nat=none",
+        "--set",
+        "data_store=dynamodb",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&deploy.stdout).unwrap_or_default();
+    let outcome = if deploy.status.success() {
+        let base = report["outputs"]["url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        // A new ALB's DNS name takes a minute or two to resolve; a VPC
+        // function's first start a few seconds more.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        let page = loop {
+            let page = tokio::time::timeout(
+                std::time::Duration::from_secs(15),
+                web_call(&format!("{base}/products/new"), "GET", None, None),
+            )
+            .await;
+            match page {
+                Ok(page) if page.0 == 200 => break Some(page),
+                _ if std::time::Instant::now() > deadline => break None,
+                _ => tokio::time::sleep(std::time::Duration::from_secs(5)).await,
+            }
+        };
+        page.map(|(_, headers, body)| (base, headers, body))
+    } else {
+        None
+    };
+    let order = match outcome {
+        Some((base, headers, body)) => {
+            let cookie = headers["set-cookie"]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+            let marker = "name=\"csrf_token\" value=\"";
+            let start = body.find(marker).expect("a form token") + marker.len();
+            let token = body[start..].split('"').next().unwrap().to_owned();
+            let form = |fields: &[(&str, &str)]| {
+                let mut s = form_urlencoded::Serializer::new(String::new());
+                s.append_pair("csrf_token", &token);
+                for (k, v) in fields {
+                    s.append_pair(k, v);
+                }
+                s.finish()
+            };
+            let created = web_call(
+                &format!("{base}/products"),
+                "POST",
+                Some(&cookie),
+                Some(form(&[
+                    ("sku", "SMOKE-1"),
+                    ("name", "Smoke test"),
+                    ("price", "1.00"),
+                    ("stock", "2"),
+                ])),
+            )
+            .await;
+            let product = created
+                .1
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned);
+            match (created.0, product) {
+                (303, Some(location)) => {
+                    let product_id = location.rsplit('/').next().unwrap().to_owned();
+                    let placed = web_call(
+                        &format!("{base}/orders"),
+                        "POST",
+                        Some(&cookie),
+                        Some(form(&[("product_id", &product_id), ("quantity", "1")])),
+                    )
+                    .await;
+                    let order = placed
+                        .1
+                        .get("location")
+                        .and_then(|l| l.to_str().ok())
+                        .map(str::to_owned);
+                    match order {
+                        Some(order) => {
+                            Ok(
+                                web_call(&format!("{base}{order}"), "GET", Some(&cookie), None)
+                                    .await,
+                            )
+                        }
+                        None => Err(format!("order: {} {}", placed.0, placed.2)),
+                    }
+                }
+                (status, _) => Err(format!("product: {status} {}", created.2)),
+            }
+        }
+        None => Err("the web tier never answered".to_owned()),
+    };
+    let destroy = archform(&["destroy", "--stack", &stack]);
+    assert!(
+        deploy.status.success(),
+        "deploy: {}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    let (status, _, page) = order.unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Smoke test"),
+        "the order page names the product: {page}"
+    );
     assert!(
         destroy.status.success(),
         "destroy: {}",
