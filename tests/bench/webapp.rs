@@ -88,7 +88,7 @@ fn baseline_server() {
                         Ok::<_, std::convert::Infallible>(
                             Response::builder()
                                 .status(StatusCode::SEE_OTHER)
-                                .header("location", "/orders/o_0000000000000000000000000")
+                                .header("location", "/orders/ord_00000000000000000000000000")
                                 .body(Empty::<Bytes>::new())
                                 .unwrap(),
                         )
@@ -261,7 +261,7 @@ async fn baseline_round(base: &str, clients: usize, duration: Duration) -> Sampl
         Request::post(format!("{base}/orders"))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Full::new(Bytes::from_static(
-                b"csrf_token=x&product_id=p_0000000000000000000000000&quantity=1",
+                b"csrf_token=x&product_id=prd_00000000000000000000000000&quantity=1",
             )))
             .unwrap()
     })

@@ -24,7 +24,7 @@ use crate::app_client::AppClient;
 use crate::csrf::CsrfKey;
 use crate::memory::MemoryStore;
 use crate::postgres::config::{DEFAULT_APP_ROLE, DEFAULT_POOL_SIZE, fetch_secret};
-use crate::postgres::{OpenError, PgSettings, PostgresStore, SslMode};
+use crate::postgres::{OpenError, PgSettings, PostgresStore, SecretCredentials, SslMode};
 use crate::store::DataStore;
 use crate::web::{self, WebState};
 
@@ -144,10 +144,18 @@ fn env_fallback(value: Option<String>, name: &str) -> Option<String> {
 }
 
 impl DatabaseArgs {
+    /// The secret the login comes from (none with a URL, which wins).
+    pub fn secret_arn(&self) -> Option<String> {
+        if self.database_url.is_some() {
+            return None;
+        }
+        env_fallback(self.database_secret_arn.clone(), "DB_SECRET_ARN")
+    }
+
     /// The settings: from the URL, else from the secret (read now) and the
     /// host, port and name.
     pub async fn settings(&self) -> Result<PgSettings, String> {
-        let secret_arn = env_fallback(self.database_secret_arn.clone(), "DB_SECRET_ARN");
+        let secret_arn = self.secret_arn();
         let mut settings = match (&self.database_url, secret_arn) {
             (Some(url), _) => {
                 PgSettings::from_url(url, self.database_sslmode, self.database_ca_bundle.clone())
@@ -255,7 +263,13 @@ pub(crate) async fn open_store(
                 "opening the PostgreSQL store"
             );
             match PostgresStore::open(settings).await {
-                Ok(store) => Ok(Arc::new(store)),
+                // RDS rotates its secret; a refused login re-reads it.
+                Ok(store) => Ok(match database.secret_arn() {
+                    Some(arn) => {
+                        Arc::new(store.with_rotation(SecretCredentials::from_env(arn).await))
+                    }
+                    None => Arc::new(store),
+                }),
                 Err(OpenError::Settings(err)) => Err((CONFIG_ERROR, err)),
                 Err(OpenError::Database(err)) => Err((1, err)),
             }

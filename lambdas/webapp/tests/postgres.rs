@@ -15,10 +15,10 @@ use std::time::Duration;
 use http::{Method, Request, StatusCode};
 use serde_json::json;
 use support::api_suite::{Fixture, Harness};
-use support::pg::{DATABASE, OWNER, TestPg};
+use support::pg::{DATABASE, OWNER, OWNER_PASSWORD, TestPg};
 use webapp::DataStore;
 use webapp::postgres::tls::{RustlsConnect, encrypting_config};
-use webapp::postgres::{PgSettings, PostgresStore, SslMode, migrate};
+use webapp::postgres::{PgSettings, PostgresStore, SecretCredentials, SslMode, migrate};
 
 /// A server, and the store on it over TLS with the certificate verified.
 async fn postgres() -> Fixture {
@@ -266,6 +266,85 @@ async fn the_connection_is_reopened_after_it_was_killed_or_the_server_restarted(
     let placed = h.order(json!([{"product_id": id, "quantity": 2}])).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
     assert_eq!(h.stock(&id).await, 3);
+}
+
+/// RDS rotates the master password in its secret while the app runs: a
+/// new connection refused for its password re-reads the secret (in the
+/// shared moto emulator) and logs in with the new one; a store without the
+/// secret to re-read keeps failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_password_is_read_again_from_the_secret() {
+    let pg = tokio::task::spawn_blocking(TestPg::start).await.unwrap();
+    let config = archform_testkit::sdk_config(&archform_testkit::test_endpoint()).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let name = format!("webapp-rotation-{}-{}", std::process::id(), pg.port);
+    let arn = secrets
+        .create_secret()
+        .name(&name)
+        .secret_string(json!({"username": OWNER, "password": OWNER_PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let open = || async {
+        let mut settings = pg.settings(SslMode::VerifyFull);
+        settings.pool_size = 1;
+        PostgresStore::open(settings)
+            .await
+            .unwrap_or_else(|err| panic!("{err}\n{}", pg.log()))
+    };
+    let rotating = Arc::new(
+        open()
+            .await
+            .with_rotation(SecretCredentials::new(secrets.clone(), arn.clone())),
+    );
+    let fixed = Arc::new(open().await);
+    let (rotating_api, fixed_api) = (
+        Harness::with_store(rotating.clone()),
+        Harness::with_store(fixed.clone()),
+    );
+    let id = rotating_api.create("ROT-1", 100, 5).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The rotation: a new password in the database and in the secret, and
+    // the old sessions gone (RDS does not end them, a failover or an idle
+    // timeout does; here it forces new logins now).
+    pg.psql(&format!("ALTER ROLE {OWNER} PASSWORD 'rotated-Pa55-word'"));
+    secrets
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(json!({"username": OWNER, "password": "rotated-Pa55-word"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    pg.sql(&format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE usename = '{OWNER}' AND datname = '{DATABASE}'"
+    ));
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+
+    assert_eq!(
+        rotating_api.stock(&id).await,
+        5,
+        "served with the new password"
+    );
+    let refused = fixed_api.get(&format!("/api/products/{id}")).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "without the secret the old password keeps failing: {}",
+        refused.body
+    );
+    assert!(!refused.body.to_string().contains("Pa55"), "{}", refused.body);
+    let _ = secrets
+        .delete_secret()
+        .secret_id(&arn)
+        .force_delete_without_recovery(true)
+        .send()
+        .await;
 }
 
 /// `webapp serve-app --store postgres` over real HTTP, and its refusals.

@@ -191,12 +191,8 @@ impl PgSettings {
         sslmode: Option<SslMode>,
         ca_bundle: Option<PathBuf>,
     ) -> Result<Self, String> {
-        // The error never quotes the secret.
-        let value: serde_json::Value = serde_json::from_str(secret)
-            .map_err(|_| "the database secret is not a JSON object".to_owned())?;
+        let (user, password, value) = parse_secret(secret)?;
         let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
-        let user = field("username").ok_or("the database secret has no \"username\"")?;
-        let password = field("password").ok_or("the database secret has no \"password\"")?;
         let host = field("host")
             .or_else(|| host.map(str::to_owned))
             .filter(|h| !h.trim().is_empty())
@@ -283,6 +279,22 @@ impl PgSettings {
     }
 }
 
+/// The user name, the password and the whole object of a database secret
+/// (`{"username": ..., "password": ..., ...}`). The error never quotes it.
+fn parse_secret(secret: &str) -> Result<(String, String, serde_json::Value), String> {
+    let value: serde_json::Value = serde_json::from_str(secret)
+        .map_err(|_| "the database secret is not a JSON object".to_owned())?;
+    let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    let user = field("username").ok_or("the database secret has no \"username\"")?;
+    let password = field("password").ok_or("the database secret has no \"password\"")?;
+    Ok((user, password, value))
+}
+
+/// The user name and password of a database secret.
+pub fn credentials_from_secret(secret: &str) -> Result<(String, String), String> {
+    parse_secret(secret).map(|(user, password, _)| (user, password))
+}
+
 fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
@@ -306,21 +318,7 @@ pub(crate) fn is_identifier(name: &str) -> bool {
 pub async fn fetch_secret(what: &str, arn: &str) -> Result<String, String> {
     let config = aws_config::load_from_env().await;
     let client = aws_sdk_secretsmanager::Client::new(&config);
-    let answer = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|err| {
-            format!(
-                "cannot read the {what} secret {arn}: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(&err)
-            )
-        })?;
-    answer
-        .secret_string()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("the {what} secret {arn} has no SecretString"))
+    super::credentials::secret_string(&client, what, arn).await
 }
 
 #[cfg(test)]

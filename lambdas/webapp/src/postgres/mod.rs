@@ -6,6 +6,11 @@
 //!   next call opens a new one; one idle for more than a second is checked
 //!   with a round trip before it is used (a frozen Lambda, a restarted or
 //!   failed-over server).
+//! - **Rotated passwords**: RDS rotates its managed master secret (every
+//!   7 days by default) while warm instances keep running. With a
+//!   [`SecretCredentials`] source ([`PostgresStore::with_rotation`]), a
+//!   connection refused for its password re-reads the secret (at most once
+//!   per [`REREAD_AT_MOST_EVERY`]) and tries once more with the new one.
 //! - **Start-up** ([`PostgresStore::open`]): the migrations
 //!   ([`migrate`]), as the connecting user; then every session switches to
 //!   the app role (`SET ROLE`), which may only read and write the app's
@@ -22,6 +27,7 @@
 //!   app, so it matches what [`crate::memory`] matches.
 
 pub mod config;
+pub mod credentials;
 pub mod migrate;
 pub mod tls;
 
@@ -34,6 +40,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Row};
 
 pub use config::{PgSettings, SslMode};
+pub use credentials::{REREAD_AT_MOST_EVERY, SecretCredentials};
 pub use migrate::{MigrationReport, migrate};
 
 use crate::model::{Order, OrderLine, OrderRequest, OrderStatus, Product, ProductChanges};
@@ -58,6 +65,10 @@ struct Idle {
 
 pub struct PostgresStore {
     settings: PgSettings,
+    /// The user and password new connections log in with: the settings',
+    /// until a rotation replaces them.
+    login: Mutex<(String, String)>,
+    rotation: Option<SecretCredentials>,
     tls: Option<RustlsConnect>,
     idle: Mutex<Vec<Idle>>,
     permits: Semaphore,
@@ -117,6 +128,15 @@ impl Drop for Conn<'_> {
     }
 }
 
+/// The server refused the login (wrong password, or a user that is gone):
+/// what a rotated secret looks like from an old password.
+fn is_login_refused(err: &tokio_postgres::Error) -> bool {
+    err.code().is_some_and(|code| {
+        *code == SqlState::INVALID_PASSWORD
+            || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+    })
+}
+
 fn is_connection_error(err: &tokio_postgres::Error) -> bool {
     err.is_closed() || err.as_db_error().is_none()
 }
@@ -140,6 +160,8 @@ impl PostgresStore {
         let tls = settings.tls().map_err(OpenError::Settings)?;
         let store = Self {
             permits: Semaphore::new(settings.pool_size),
+            login: Mutex::new((settings.user.clone(), settings.password.clone())),
+            rotation: None,
             settings,
             tls,
             idle: Mutex::new(Vec::new()),
@@ -173,6 +195,13 @@ impl PostgresStore {
         &self.settings
     }
 
+    /// New connections refused for their password re-read the login from
+    /// `source` (the secret the settings came from) and try once more.
+    pub fn with_rotation(mut self, source: SecretCredentials) -> Self {
+        self.rotation = Some(source);
+        self
+    }
+
     fn describe(&self, err: &tokio_postgres::Error) -> String {
         format!(
             "cannot connect to PostgreSQL at {}:{} (database {}, user {}, sslmode {}): {}",
@@ -185,9 +214,47 @@ impl PostgresStore {
         )
     }
 
-    /// A new connection, its I/O driven by a task of its own.
+    /// A new connection; if the server refuses the password and there is a
+    /// secret to re-read, once more with the login it holds now.
     async fn connect(&self) -> Result<Client, tokio_postgres::Error> {
-        let config = self.settings.client_config();
+        match self.connect_once().await {
+            Err(err) if is_login_refused(&err) && self.reread_login().await => {
+                self.connect_once().await
+            }
+            other => other,
+        }
+    }
+
+    /// Replaces the login with the secret's if it changed; whether it did.
+    async fn reread_login(&self) -> bool {
+        let Some(rotation) = &self.rotation else {
+            return false;
+        };
+        match rotation.reread().await {
+            Ok(Some((user, password))) => {
+                let mut login = self.login.lock().unwrap_or_else(|p| p.into_inner());
+                let changed = login.0 != user || login.1 != password;
+                if changed {
+                    tracing::info!(%user, "the database password was rotated: using the secret's new one");
+                    *login = (user, password);
+                }
+                changed
+            }
+            Ok(None) => false,
+            Err(err) => {
+                tracing::warn!(error = %err, "re-reading the database secret failed");
+                false
+            }
+        }
+    }
+
+    /// A new connection, its I/O driven by a task of its own.
+    async fn connect_once(&self) -> Result<Client, tokio_postgres::Error> {
+        let mut config = self.settings.client_config();
+        {
+            let login = self.login.lock().unwrap_or_else(|p| p.into_inner());
+            config.user(&login.0).password(&login.1);
+        }
         let client = match &self.tls {
             Some(tls) => {
                 let (client, connection) = config.connect(tls.clone()).await?;
