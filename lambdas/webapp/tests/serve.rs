@@ -22,7 +22,13 @@ struct Server {
 }
 
 fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_webapp"));
+    command_of(env!("CARGO_BIN_EXE_webapp"), args)
+}
+
+/// `program` (`webapp`, or the `app` / `web` function binaries) with none
+/// of the settings' variables inherited from the test's environment.
+fn command_of(program: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(program);
     command
         .args(args)
         .env_remove("DATA_STORE")
@@ -30,6 +36,8 @@ fn command(args: &[&str]) -> Command {
         .env_remove("PORT")
         .env_remove("BIND_ADDRESS")
         .env_remove("CSRF_KEY_FILE")
+        .env_remove("CSRF_KEY_SECRET_ARN")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
         .env_remove("APP_TIMEOUT_MS");
     for name in [
         "DATABASE_URL",
@@ -45,7 +53,11 @@ fn command(args: &[&str]) -> Command {
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        let mut child = command(args)
+        Self::start_of(env!("CARGO_BIN_EXE_webapp"), args)
+    }
+
+    fn start_of(program: &str, args: &[&str]) -> Server {
+        let mut child = command_of(program, args)
             .args(["--port", "0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -426,5 +438,53 @@ fn configuration_errors_exit_2_with_the_setting_named() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// Outside Lambda the function binaries are the standalone commands:
+/// `app` is `webapp serve-app`, `web` is `webapp serve-web`, flags and
+/// refusals alike.
+#[tokio::test]
+async fn the_function_binaries_run_standalone_as_the_commands() {
+    let app = Server::start_of(env!("CARGO_BIN_EXE_app"), &["--store", "memory"]);
+    let web = Server::start_of(env!("CARGO_BIN_EXE_web"), &["--app-url", app.base.as_str()]);
+    let client = client();
+    let health = call(
+        &client,
+        Method::GET,
+        &format!("{}/health", app.base),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(health.status, StatusCode::OK);
+    let page = call(
+        &client,
+        Method::GET,
+        &format!("{}/products", web.base),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(
+        page.status,
+        StatusCode::OK,
+        "the web tier reached the app tier: {}",
+        page.text
+    );
+
+    for (program, args, named) in [
+        (env!("CARGO_BIN_EXE_app"), &[][..], "DATA_STORE"),
+        (env!("CARGO_BIN_EXE_web"), &[][..], "APP_URL"),
+        (
+            env!("CARGO_BIN_EXE_app"),
+            &["--store", "sqlite"][..],
+            "sqlite",
+        ),
+    ] {
+        let out = command_of(program, args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{program} {args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{program} {args:?}: {stderr}");
     }
 }
