@@ -338,7 +338,11 @@ async fn a_rotated_password_is_read_again_from_the_secret() {
         "without the secret the old password keeps failing: {}",
         refused.body
     );
-    assert!(!refused.body.to_string().contains("Pa55"), "{}", refused.body);
+    assert!(
+        !refused.body.to_string().contains("Pa55"),
+        "{}",
+        refused.body
+    );
     let _ = secrets
         .delete_secret()
         .secret_id(&arn)
