@@ -366,6 +366,75 @@ async fn orders_take_the_current_price_while_it_changes() {
     assert_eq!(now.version, 1 + 10 + 10);
 }
 
+/// The price changes after the order read it, just before its
+/// transaction reaches the table (a proxy in front of the emulator changes
+/// it as the first TransactWriteItems arrives): the line's condition fails,
+/// the store re-reads and orders at the new price, taking the stock once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_price_changed_under_an_order_is_re_read_and_retried() {
+    let endpoint = archform_testkit::test_endpoint();
+    let (_, table, direct) = store().await;
+    let p = product(&direct, "P", 100, 10).await;
+    let fired = Arc::new(AtomicU32::new(0));
+    let rule = {
+        let (fired, table, id) = (fired.clone(), table.clone(), p.id.clone());
+        let endpoint = endpoint.clone();
+        archform_testkit::Rule::new(
+            move |call| {
+                if call.operation == "dynamodb:TransactWriteItems"
+                    && fired.fetch_add(1, Ordering::SeqCst) == 0
+                {
+                    // Another instance's edit, done before this call goes on.
+                    let (table, id, endpoint) = (table.clone(), id.clone(), endpoint.clone());
+                    std::thread::spawn(move || {
+                        tokio::runtime::Runtime::new().unwrap().block_on(async {
+                            let sdk = archform_testkit::sdk_config(&endpoint).await;
+                            let other = DynamoStore::new(Client::new(&sdk), table);
+                            let changes = ProductChanges {
+                                price_cents: Some(130),
+                                ..ProductChanges::default()
+                            };
+                            other.update_product(&id, 1, &changes, 5).await.unwrap();
+                        })
+                    })
+                    .join()
+                    .unwrap();
+                }
+                false
+            },
+            archform_testkit::Answer::Bare404,
+        )
+    };
+    let proxy = archform_testkit::FaultProxy::start(
+        &endpoint,
+        archform_testkit::FaultConfig {
+            rules: vec![rule],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let sdk = archform_testkit::sdk_config(&proxy.endpoint).await;
+    let store = DynamoStore::new(Client::new(&sdk), &table);
+    let placed = store
+        .place_order(&new_order_id(4_000), &order(&[(&p, 2)]), 4_000)
+        .await
+        .unwrap();
+    assert_eq!(fired.load(Ordering::SeqCst), 2, "one retry");
+    assert_eq!(
+        (placed.lines[0].unit_price_cents, placed.total_cents),
+        (130, 260)
+    );
+    let now = direct.get_product(&p.id).await.unwrap().unwrap();
+    assert_eq!((now.stock, now.price_cents, now.version), (8, 130, 3));
+    assert_eq!(
+        proxy.stats().calls.get("dynamodb:BatchGetItem"),
+        Some(&2),
+        "{:?}",
+        proxy.stats().calls
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_cancels_give_the_stock_back_once() {
     let (_, _, store) = store().await;
