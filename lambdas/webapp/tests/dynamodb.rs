@@ -1,7 +1,9 @@
 //! The DynamoDB store on the moto emulator over HTTP
 //! (`$ARCHFORM_TEST_ENDPOINT`, or one started for this test process by
 //! archform-testkit): the API scenarios every store passes, then what only
-//! the table can show: the items as stored, contention, a SKU moving from
+//! the table can show (the store's calls go through a proxy that has
+//! moto take one request at a time, as DynamoDB isolates each request; see
+//! `support/one_at_a_time.rs`): the items as stored, contention, a SKU moving from
 //! product to product, pages across many items, and `webapp serve-app
 //! --store dynamodb`. Every test makes its own table.
 
@@ -22,6 +24,7 @@ use aws_sdk_dynamodb::types::{
 use http::StatusCode;
 use serde_json::json;
 use support::api_suite::{Fixture, Harness};
+use support::one_at_a_time::OneAtATime;
 use webapp::DataStore;
 use webapp::dynamodb::DynamoStore;
 use webapp::ids::{new_order_id, new_product_id};
@@ -71,18 +74,22 @@ async fn table(client: &Client) -> String {
     name
 }
 
-async fn store() -> (Client, String, Arc<DynamoStore>) {
+/// A client straight to the emulator, a new table, and the store on it
+/// through a [`OneAtATime`] proxy (which must live as long as the store).
+async fn store() -> (Client, String, Arc<DynamoStore>, OneAtATime) {
     let client = client().await;
     let name = table(&client).await;
-    let store = Arc::new(DynamoStore::new(client.clone(), &name));
-    (client, name, store)
+    let proxy = OneAtATime::start(&archform_testkit::test_endpoint()).await;
+    let sdk = archform_testkit::sdk_config(&proxy.endpoint).await;
+    let store = Arc::new(DynamoStore::new(Client::new(&sdk), &name));
+    (client, name, store, proxy)
 }
 
 async fn dynamodb() -> Fixture {
-    let (_, _, store) = store().await;
+    let (_, _, store, proxy) = store().await;
     Fixture {
         store,
-        guard: Box::new(()),
+        guard: Box::new(proxy),
     }
 }
 
@@ -138,7 +145,7 @@ fn order(lines: &[(&Product, i64)]) -> OrderRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_items_as_stored() {
-    let (client, table, store) = store().await;
+    let (client, table, store, _proxy) = store().await;
     let p = product(&store, "Bolt-M8", 250, 5).await;
     let placed = store
         .place_order(&new_order_id(2_000), &order(&[(&p, 2)]), 2_000)
@@ -161,7 +168,7 @@ async fn the_items_as_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sku_moves_between_products_and_stays_unique() {
-    let (client, table, store) = store().await;
+    let (client, table, store, _proxy) = store().await;
     let a = product(&store, "A-1", 100, 1).await;
     let b = product(&store, "B-1", 100, 1).await;
     let onto_a = ProductChanges {
@@ -253,7 +260,7 @@ async fn a_sku_moves_between_products_and_stays_unique() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn orders_refuse_a_short_line_and_take_nothing() {
-    let (_, _, store) = store().await;
+    let (_, _, store, _proxy) = store().await;
     let a = product(&store, "A", 250, 5).await;
     let b = product(&store, "B", 1_000, 1).await;
     assert_eq!(
@@ -318,7 +325,7 @@ async fn orders_refuse_a_short_line_and_take_nothing() {
 /// orders are placed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn orders_take_the_current_price_while_it_changes() {
-    let (_, _, store) = store().await;
+    let (_, _, store, _proxy) = store().await;
     let p = product(&store, "P", 100, 1_000).await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..10 {
@@ -373,7 +380,7 @@ async fn orders_take_the_current_price_while_it_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_price_changed_under_an_order_is_re_read_and_retried() {
     let endpoint = archform_testkit::test_endpoint();
-    let (_, table, direct) = store().await;
+    let (_, table, direct, _proxy) = store().await;
     let p = product(&direct, "P", 100, 10).await;
     let fired = Arc::new(AtomicU32::new(0));
     let rule = {
@@ -437,7 +444,7 @@ async fn a_price_changed_under_an_order_is_re_read_and_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_cancels_give_the_stock_back_once() {
-    let (_, _, store) = store().await;
+    let (_, _, store, _proxy) = store().await;
     let p = product(&store, "C", 100, 10).await;
     let q = product(&store, "D", 100, 10).await;
     let placed = store
@@ -476,7 +483,7 @@ async fn twenty_concurrent_cancels_give_the_stock_back_once() {
 /// newest first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pages_and_search_over_many_items() {
-    let (_, _, store) = store().await;
+    let (_, _, store, _proxy) = store().await;
     let mut ids = Vec::new();
     for i in 0..130 {
         let sku = if i % 10 == 3 {
@@ -566,7 +573,7 @@ async fn pages_and_search_over_many_items() {
 /// order items, stock 0, version 11.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_orders_for_ten_in_stock_as_the_table_shows() {
-    let (client, table, store) = store().await;
+    let (client, table, store, _proxy) = store().await;
     let h = Harness::with_store(store.clone());
     let id = h.create("HOT", 500, 10).await["id"]
         .as_str()
@@ -608,7 +615,7 @@ async fn fifty_concurrent_orders_for_ten_in_stock_as_the_table_shows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_app_on_dynamodb() {
     let endpoint = archform_testkit::test_endpoint();
-    let (client, table, _) = store().await;
+    let (client, table, _, _proxy) = store().await;
     let aws_env = [
         ("AWS_ENDPOINT_URL", endpoint.as_str()),
         ("AWS_REGION", "us-east-1"),
