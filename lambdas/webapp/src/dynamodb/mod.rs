@@ -780,3 +780,71 @@ impl DataStore for DynamoStore {
         Box::pin(self.list_orders_(page))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expressions_name_every_attribute() {
+        let expr = Expression::new(
+            "SET #stock = #stock - :q, #version = #version + :one",
+            "#stock >= :q AND #price_cents = :p",
+        );
+        let mut names: Vec<(&str, &str)> = expr
+            .names
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ("#price_cents", "price_cents"),
+                ("#stock", "stock"),
+                ("#version", "version")
+            ]
+        );
+    }
+
+    #[test]
+    fn product_changes_set_only_what_changes_with_lower_cased_copies() {
+        let changes = ProductChanges {
+            name: Some("Big BOLT".into()),
+            stock: Some(0),
+            ..ProductChanges::default()
+        };
+        let expr = Expression::product_changes(&changes, 42);
+        assert_eq!(
+            expr.update,
+            "SET #version = #version + :one, #updated_at = :updated_at, #name = :name, \
+             #name_lower = :name_lower, #stock = :stock"
+        );
+        assert_eq!(expr.condition, "#version = :expected");
+        assert_eq!(expr.values[":name_lower"], s("big bolt"));
+        assert_eq!(expr.values[":stock"], n(0));
+        assert_eq!(expr.values[":updated_at"], n(42));
+        assert_eq!(expr.names["#name"], "name");
+        assert!(!expr.values.contains_key(":sku"));
+        // Every placeholder used is defined, and every name.
+        for word in expr.update.split([' ', ',']) {
+            if word.starts_with(':') {
+                assert!(expr.values.contains_key(word), "{word}");
+            }
+            if word.starts_with('#') {
+                assert!(expr.names.contains_key(word), "{word}");
+            }
+        }
+    }
+
+    #[test]
+    fn pages_know_whether_more_follow() {
+        let page = page_of(vec!["a".to_owned(), "b".into(), "c".into()], 2, |s| s);
+        assert_eq!(
+            (page.items.len(), page.next_after.as_deref()),
+            (2, Some("b"))
+        );
+        let last = page_of(vec!["a".to_owned()], 2, |s| s);
+        assert_eq!(last.next_after, None);
+    }
+}
