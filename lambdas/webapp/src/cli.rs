@@ -22,6 +22,7 @@ use service_common::serving::{announce, shutdown_signal};
 use crate::app_api::{self, AppState};
 use crate::app_client::AppClient;
 use crate::csrf::CsrfKey;
+use crate::dynamodb::DynamoStore;
 use crate::memory::MemoryStore;
 use crate::postgres::config::{DEFAULT_APP_ROLE, DEFAULT_POOL_SIZE, fetch_secret};
 use crate::postgres::{OpenError, PgSettings, PostgresStore, SecretCredentials, SslMode};
@@ -60,7 +61,7 @@ pub enum StoreKind {
     /// PostgreSQL (RDS): --database-url, or --database-secret-arn with
     /// --database-host and --database-name
     Postgres,
-    /// A DynamoDB table (not built yet)
+    /// A DynamoDB table (partition key pk, sort key sk): --table-name
     Dynamodb,
 }
 
@@ -137,6 +138,16 @@ pub struct DatabaseArgs {
     pub database_pool_size: u16,
 }
 
+/// Where the DynamoDB store keeps its data (`--store dynamodb`). Region,
+/// credentials and endpoint come from the AWS SDK's usual settings
+/// (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...).
+#[derive(Debug, Clone, Args)]
+pub struct DynamoArgs {
+    /// The DynamoDB table (partition key pk, sort key sk, both strings)
+    #[arg(long, env = "TABLE_NAME", value_name = "NAME")]
+    pub table_name: Option<String>,
+}
+
 /// The blueprint's older names (`DB_HOST`...), read when the flag and its
 /// `DATABASE_` variable are absent.
 fn env_fallback(value: Option<String>, name: &str) -> Option<String> {
@@ -198,11 +209,13 @@ impl DatabaseArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeAppArgs {
-    /// Data store: memory or postgres (dynamodb is not built yet)
+    /// Data store: memory, postgres or dynamodb
     #[arg(long, env = "DATA_STORE", value_enum)]
     pub store: Option<StoreKind>,
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub dynamodb: DynamoArgs,
     #[command(flatten)]
     pub listen: ListenArgs,
 }
@@ -226,6 +239,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
+    pub dynamodb: DynamoArgs,
+    #[command(flatten)]
     pub web: WebArgs,
     #[command(flatten)]
     pub listen: ListenArgs,
@@ -241,10 +256,11 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 /// The store of `kind`, or why there is none and the exit status to end
 /// with: 2 for settings, 1 for a database that cannot be reached or
-/// migrated.
+/// migrated (or a table that cannot be read).
 pub(crate) async fn open_store(
     kind: Option<StoreKind>,
     database: &DatabaseArgs,
+    dynamodb: &DynamoArgs,
 ) -> Result<Arc<dyn DataStore>, (u8, String)> {
     match kind {
         Some(StoreKind::Memory) => Ok(Arc::new(MemoryStore::new())),
@@ -274,13 +290,26 @@ pub(crate) async fn open_store(
                 Err(OpenError::Database(err)) => Err((1, err)),
             }
         }
-        Some(StoreKind::Dynamodb) => Err((
-            CONFIG_ERROR,
-            "the DynamoDB store is not built yet; use --store memory or postgres".into(),
-        )),
+        Some(StoreKind::Dynamodb) => {
+            let Some(table) = dynamodb
+                .table_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+            else {
+                return Err((
+                    CONFIG_ERROR,
+                    "--store dynamodb needs its table: pass --table-name or set TABLE_NAME".into(),
+                ));
+            };
+            tracing::info!(table, "opening the DynamoDB store");
+            let store = DynamoStore::connect(table).await;
+            store.check().await.map_err(|err| (1, err.to_string()))?;
+            Ok(Arc::new(store))
+        }
         None => Err((
             CONFIG_ERROR,
-            "no data store chosen: pass --store memory|postgres or set DATA_STORE".into(),
+            "no data store chosen: pass --store memory|postgres|dynamodb or set DATA_STORE".into(),
         )),
     }
 }
@@ -346,7 +375,7 @@ fn say_listening(bound: SocketAddr) -> Result<(), ExitCode> {
 /// `webapp serve-app`
 pub async fn serve_app(args: ServeAppArgs) -> ExitCode {
     logging::init(LogTarget::Stderr);
-    let store = match open_store(args.store, &args.database).await {
+    let store = match open_store(args.store, &args.database, &args.dynamodb).await {
         Ok(store) => store,
         Err(err) => return store_failed(err),
     };
@@ -405,7 +434,7 @@ pub async fn serve_web(args: ServeWebArgs) -> ExitCode {
 /// the given one, calling it over HTTP exactly as across the two ALBs.
 pub async fn serve(args: ServeArgs) -> ExitCode {
     logging::init(LogTarget::Stderr);
-    let store = match open_store(Some(args.store), &args.database).await {
+    let store = match open_store(Some(args.store), &args.database, &args.dynamodb).await {
         Ok(store) => store,
         Err(err) => return store_failed(err),
     };
@@ -488,22 +517,45 @@ mod tests {
             _ => unreachable!(),
         };
         let memory = cli(&["webapp", "serve-app", "--store", "memory"]);
-        assert!(open_store(memory.store, &memory.database).await.is_ok());
-        for args in [
-            &["webapp", "serve-app", "--store", "dynamodb"][..],
-            &["webapp", "serve-app"][..],
-        ] {
-            let args = cli(args);
-            let (code, err) = open_store(args.store, &args.database).await.err().unwrap();
+        assert!(
+            open_store(memory.store, &memory.database, &memory.dynamodb)
+                .await
+                .is_ok()
+        );
+        let none = cli(&["webapp", "serve-app"]);
+        let (code, err) = open_store(none.store, &none.database, &none.dynamodb)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(code, CONFIG_ERROR);
+        assert!(err.contains("--store memory|postgres|dynamodb"), "{err}");
+        let dynamo = cli(&["webapp", "serve-app", "--store", "dynamodb"]);
+        if std::env::var_os("TABLE_NAME").is_none() {
+            let (code, err) = open_store(dynamo.store, &dynamo.database, &dynamo.dynamodb)
+                .await
+                .err()
+                .unwrap();
             assert_eq!(code, CONFIG_ERROR);
-            assert!(err.contains("--store memory"), "{err}");
+            assert!(err.contains("TABLE_NAME"), "{err}");
         }
+        let named = cli(&[
+            "webapp",
+            "serve-app",
+            "--store",
+            "dynamodb",
+            "--table-name",
+            "t",
+        ]);
+        assert_eq!(named.dynamodb.table_name.as_deref(), Some("t"));
         let args = cli(&["webapp", "serve-app", "--store", "postgres"]);
         if std::env::var_os("DATABASE_URL").is_none()
             && std::env::var_os("DATABASE_SECRET_ARN").is_none()
             && std::env::var_os("DB_SECRET_ARN").is_none()
         {
-            let (code, err) = open_store(args.store, &args.database).await.err().unwrap();
+            let (code, err) = open_store(args.store, &args.database, &args.dynamodb)
+                .await
+                .err()
+                .unwrap();
             assert_eq!(code, CONFIG_ERROR);
             assert!(err.contains("DATABASE_URL"), "{err}");
         }
@@ -517,7 +569,7 @@ mod tests {
             "--database-sslmode",
             "disable",
         ]);
-        let (code, err) = open_store(plain.store, &plain.database)
+        let (code, err) = open_store(plain.store, &plain.database, &plain.dynamodb)
             .await
             .err()
             .unwrap();

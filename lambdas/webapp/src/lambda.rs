@@ -78,7 +78,7 @@ pub async fn run_app() -> Result<(), lambda_runtime::Error> {
         );
     }
     let database = lambda_database(args.database);
-    let store = open_store(Some(kind), &database)
+    let store = open_store(Some(kind), &database, &args.dynamodb)
         .await
         .unwrap_or_else(|(_, err)| config_error("app", err));
     lambda_http::run(app_api::router(AppState::new(store))).await

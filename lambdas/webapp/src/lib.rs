@@ -7,7 +7,8 @@
 //!   everything a client sends;
 //! - [`store`]: the [`DataStore`] trait of the data tier (written so that
 //!   PostgreSQL and DynamoDB can keep its promises), and [`memory`], its
-//!   in-process implementation, and [`postgres`], the PostgreSQL one;
+//!   in-process implementation, [`postgres`], the PostgreSQL one, and
+//!   [`dynamodb`], the DynamoDB one;
 //! - [`app_api`]: the app tier, the JSON API over the store (errors from
 //!   [`api_error`], versions as ETags from [`etag`], page cursors from
 //!   [`cursor`]);
@@ -23,6 +24,7 @@ pub mod app_client;
 pub mod cli;
 pub mod csrf;
 pub mod cursor;
+pub mod dynamodb;
 pub mod etag;
 pub mod html;
 pub mod ids;
@@ -36,6 +38,7 @@ pub mod validate;
 pub mod web;
 
 pub use app_api::AppState;
+pub use dynamodb::DynamoStore;
 pub use memory::MemoryStore;
 pub use model::{Order, OrderStatus, Product};
 pub use postgres::PostgresStore;

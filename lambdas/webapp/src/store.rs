@@ -1,6 +1,6 @@
 //! The data tier as one trait, [`DataStore`], that the app tier is written
 //! against; [`crate::memory`] implements it in process, [`crate::postgres`]
-//! on PostgreSQL.
+//! on PostgreSQL, [`crate::dynamodb`] on one DynamoDB table.
 //!
 //! The trait is shaped so that a transactional database and DynamoDB can
 //! both keep its promises without a lock held across calls:

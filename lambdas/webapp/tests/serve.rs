@@ -38,7 +38,8 @@ fn command_of(program: &str, args: &[&str]) -> Command {
         .env_remove("CSRF_KEY_FILE")
         .env_remove("CSRF_KEY_SECRET_ARN")
         .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .env_remove("APP_TIMEOUT_MS");
+        .env_remove("APP_TIMEOUT_MS")
+        .env_remove("TABLE_NAME");
     for name in [
         "DATABASE_URL",
         "DATABASE_SECRET_ARN",
@@ -405,7 +406,7 @@ fn configuration_errors_exit_2_with_the_setting_named() {
     for (args, expected) in [
         (
             &["serve-app"][..],
-            "pass --store memory|postgres or set DATA_STORE",
+            "pass --store memory|postgres|dynamodb or set DATA_STORE",
         ),
         (
             &["serve-app", "--store", "postgres"][..],
@@ -413,7 +414,7 @@ fn configuration_errors_exit_2_with_the_setting_named() {
         ),
         (
             &["serve-app", "--store", "dynamodb"][..],
-            "DynamoDB store is not built yet",
+            "needs its table: pass --table-name or set TABLE_NAME",
         ),
         (&["serve-web"][..], "APP_URL is not set"),
         (
