@@ -430,3 +430,20 @@ pub(crate) async fn delete(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_parameter_group_is_named_by_the_major_version() {
+        assert_eq!(
+            default_parameter_group("postgres", "16.3"),
+            "default.postgres16"
+        );
+        assert_eq!(
+            default_parameter_group("postgres", "14"),
+            "default.postgres14"
+        );
+    }
+}
