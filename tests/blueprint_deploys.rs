@@ -540,6 +540,36 @@ async fn three_tier() {
                     assert!(default.is_none(), "the data tier must have no route out");
                 }
             }
+            // The database refuses plain connections: its parameter group
+            // forces TLS.
+            let group = sg("db_params");
+            let db = c
+                .rds
+                .describe_db_instances()
+                .db_instance_identifier(sg("db"))
+                .send()
+                .await
+                .unwrap();
+            let attached: Vec<&str> = db.db_instances()[0]
+                .db_parameter_groups()
+                .iter()
+                .filter_map(|g| g.db_parameter_group_name())
+                .collect();
+            assert_eq!(attached, [group.as_str()]);
+            let params = c
+                .rds
+                .describe_db_parameters()
+                .db_parameter_group_name(&group)
+                .source("user")
+                .send()
+                .await
+                .unwrap();
+            let force_ssl = params
+                .parameters()
+                .iter()
+                .find(|p| p.parameter_name() == Some("rds.force_ssl"))
+                .and_then(|p| p.parameter_value());
+            assert_eq!(force_ssl, Some("1"));
         },
     )
     .await;

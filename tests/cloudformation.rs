@@ -326,6 +326,14 @@ resources:
     properties:
       subnet_ids: ["${app_a.id}", "${app_b.id}"]
       description: Database subnets
+  db_params:
+    kind: rds.db_parameter_group
+    properties:
+      family: postgres17
+      description: Database settings
+      parameters:
+        rds.force_ssl: "1"
+        log_connections: "1"
   db:
     kind: rds.db_instance
     properties:
@@ -334,6 +342,7 @@ resources:
       instance_class: db.t4g.micro
       allocated_storage: 20
       db_subnet_group_name: ${db_subnets.name}
+      db_parameter_group_name: ${db_params.name}
       vpc_security_group_ids: ["${db_sg.id}"]
       publicly_accessible: false
       storage_encrypted: true

@@ -43,6 +43,7 @@ const HIDDEN: &[&str] = &[
     "sns.subscription",
     "sqs.queue_policy",
     "rds.db_subnet_group",
+    "rds.db_parameter_group",
 ];
 
 /// Kinds that always get a box of their own.

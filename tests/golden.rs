@@ -564,6 +564,48 @@ fn three_tier_app_role_reaches_only_its_data() {
     assert_eq!(data[0]["Resource"], "${app_table.arn}");
 }
 
+/// The database refuses plain connections on every engine version: its
+/// parameter group sets rds.force_ssl (PostgreSQL before 15 defaults to 0),
+/// in the family of the engine's major version.
+#[test]
+fn three_tier_database_forces_tls_on_every_engine_version() {
+    for (set, version, family) in [
+        (&[][..], "16", "postgres16"),
+        (&["db_engine_version=14.9"][..], "14.9", "postgres14"),
+        (&["db_engine_version=13"][..], "13", "postgres13"),
+        (
+            &["db_engine_version=17.2", "az_count=3"][..],
+            "17.2",
+            "postgres17",
+        ),
+    ] {
+        let g = graph("three-tier", set);
+        let db = res(&g, "db");
+        assert_eq!(db.prop("engine_version"), Some(&json!(version)), "{set:?}");
+        let group = db
+            .prop("db_parameter_group_name")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{set:?}: the database has no parameter group"));
+        let id = group
+            .strip_prefix("${")
+            .and_then(|r| r.strip_suffix(".name}"))
+            .unwrap_or_else(|| panic!("{set:?}: not a group's name: {group}"));
+        let params = res(&g, id);
+        assert_eq!(params.kind.name, "rds.db_parameter_group", "{set:?}");
+        assert_eq!(params.prop("family"), Some(&json!(family)), "{set:?}");
+        assert_eq!(
+            params
+                .prop("parameters")
+                .and_then(|p| p.get("rds.force_ssl")),
+            Some(&json!("1")),
+            "{set:?}"
+        );
+    }
+    // No database, no parameter group.
+    let g = graph("three-tier", &["data_store=dynamodb"]);
+    assert!(of_kind(&g, "rds.db_parameter_group").is_empty());
+}
+
 #[test]
 fn chat_routes_and_permissions_are_scoped_to_the_api() {
     for (set, stage) in [

@@ -254,8 +254,15 @@ async fn create_every_kind(p: &AwsProvider, s: &str, m: &mut Made) -> Option<Str
         .create(p, named("rds.db_subnet_group", s, "db_subnets", props))
         .await
         .physical_id;
+    let props = json!({"family": "postgres16", "description": "TLS required",
+        "parameters": {"rds.force_ssl": "1"}});
+    let params = m
+        .create(p, named("rds.db_parameter_group", s, "db_params", props))
+        .await
+        .physical_id;
     let props = json!({"engine": "postgres", "instance_class": "db.t4g.micro",
-        "allocated_storage": 20, "db_subnet_group_name": group, "vpc_security_group_ids": [sg],
+        "allocated_storage": 20, "db_subnet_group_name": group,
+        "db_parameter_group_name": params, "vpc_security_group_ids": [sg],
         "master_username": "app_admin"});
     m.create(p, named("rds.db_instance", s, "db", props)).await;
 

@@ -213,6 +213,12 @@ async fn a_listing_failure_fails_the_leak_check() {
         Kind::DbSubnetGroup,
         "DescribeDBSubnetGroups",
     );
+    only_unknown(
+        check_no_leftovers(&c, &empty).await,
+        "rds",
+        Kind::DbParameterGroup,
+        "DescribeDBParameterGroups",
+    );
     assert!(proxy.stats().ruled > 0);
     // The panicking form fails too, naming it.
     let stack = empty.clone();

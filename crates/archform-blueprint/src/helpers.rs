@@ -2,7 +2,8 @@
 //!
 //! Built-ins (`each`, `if`, `eq`, `and`, `or`, `not`, `len`, `lookup`, ...) come
 //! from handlebars; these add what infrastructure templates need: counting
-//! loops, AZ letters, CIDR arithmetic, joined lists and flow-style JSON values.
+//! loops, AZ letters, CIDR arithmetic, joined lists, text cut at a separator
+//! and flow-style JSON values.
 
 use crate::cidr;
 use crate::limits::{MAX_RANGE, RANGE_BUDGET};
@@ -99,6 +100,19 @@ handlebars_helper!(join: |list: array, sep: str| list.iter().map(|v| match v {
     other => other.to_string(),
 }).collect::<Vec<_>>().join(sep));
 
+// `(before "14.9" ".")`: the text before the first separator, all of it
+// when there is none (a major version out of a version parameter).
+handlebars_helper!(before: |text: Json, sep: str| {
+    let text = match text {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match text.split_once(sep) {
+        Some((head, _)) if !sep.is_empty() => head.to_string(),
+        _ => text,
+    }
+});
+
 /// `{{json value}}` writes a value in flow style (valid YAML), e.g. a list parameter.
 fn json_helper(
     h: &Helper,
@@ -171,6 +185,7 @@ pub fn register(hb: &mut Handlebars<'static>) {
     hb.register_helper("contains", Box::new(contains));
     hb.register_helper("concat", Box::new(concat));
     hb.register_helper("join", Box::new(join));
+    hb.register_helper("before", Box::new(before));
     hb.register_helper("json", Box::new(json_helper));
     hb.register_helper("env_map", Box::new(env_map_helper));
     hb.register_helper("cidr_subnet", Box::new(CidrSubnet));
@@ -207,5 +222,27 @@ mod tests {
             ),
             "e: {\"C\":\"email+sms+3\",\"D\":\"x\"}"
         );
+    }
+
+    #[test]
+    fn before_cuts_at_the_first_separator() {
+        let data = json!({"v": "14.9", "m": "16", "n": 15});
+        assert_eq!(
+            render("f: postgres{{before v \".\"}}\n", data.clone()),
+            "f: postgres14"
+        );
+        assert_eq!(
+            render("f: postgres{{before m \".\"}}\n", data.clone()),
+            "f: postgres16"
+        );
+        assert_eq!(
+            render("f: postgres{{before n \".\"}}\n", data.clone()),
+            "f: postgres15"
+        );
+        assert_eq!(
+            render("f: {{before \"a.b.c\" \".\"}}\n", data.clone()),
+            "f: a"
+        );
+        assert_eq!(render("f: {{before \"a.b\" \"\"}}\n", data), "f: a.b");
     }
 }

@@ -174,6 +174,7 @@ pub fn dev_role(kind: Kind) -> DevRole {
         | Kind::Table
         | Kind::Bucket
         | Kind::DbSubnetGroup
+        | Kind::DbParameterGroup
         | Kind::DbInstance
         | Kind::LoadBalancer => DevRole::InPlace,
     }

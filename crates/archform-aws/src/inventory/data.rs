@@ -1,5 +1,5 @@
-//! DynamoDB tables, S3 buckets, RDS DB instances and DB subnet groups:
-//! listed, then tags read one by one.
+//! DynamoDB tables, S3 buckets, RDS DB instances, DB parameter groups and
+//! DB subnet groups: listed, then tags read one by one.
 
 use super::{Listing, found, ours};
 use crate::clients::Clients;
@@ -193,6 +193,7 @@ pub(super) async fn rds(c: &Clients, stack: &str) -> Listing {
             l.push(found(Kind::DbInstance, name.clone(), Some(name), tags));
         }
     }
+    parameter_groups(c, stack, &mut l).await;
     let mut pages = c.rds.describe_db_subnet_groups().into_paginator().send();
     let mut groups = Vec::new();
     while let Some(p) = pages.next().await {
@@ -230,6 +231,51 @@ pub(super) async fn rds(c: &Clients, stack: &str) -> Listing {
         }
     }
     l
+}
+
+/// DB parameter groups, the defaults of RDS (untagged) among them.
+async fn parameter_groups(c: &Clients, stack: &str, l: &mut Listing) {
+    let mut pages = c.rds.describe_db_parameter_groups().into_paginator().send();
+    let mut groups = Vec::new();
+    while let Some(p) = pages.next().await {
+        match p {
+            Ok(p) => {
+                for g in p.db_parameter_groups() {
+                    groups.push((
+                        g.db_parameter_group_name().unwrap_or_default().to_string(),
+                        g.db_parameter_group_arn().unwrap_or_default().to_string(),
+                    ));
+                }
+            }
+            Err(e) => {
+                l.could_not(
+                    &[Kind::DbParameterGroup],
+                    None,
+                    aws("DescribeDBParameterGroups", e),
+                );
+                return;
+            }
+        }
+    }
+    for (name, arn) in groups {
+        let tags = match rds_tags_of(c, &arn).await {
+            Ok(Some(t)) => t,
+            Ok(None) => continue,
+            Err(e) => {
+                let what = format!("DB parameter group {name}");
+                l.could_not(&[Kind::DbParameterGroup], Some(&what), e);
+                continue;
+            }
+        };
+        if ours(&tags, stack) {
+            l.push(found(
+                Kind::DbParameterGroup,
+                name.clone(),
+                Some(name),
+                tags,
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

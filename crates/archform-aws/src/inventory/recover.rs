@@ -19,6 +19,7 @@ pub fn layer(kind: Kind) -> u8 {
         | Kind::EmailIdentity
         | Kind::Table
         | Kind::Bucket
+        | Kind::DbParameterGroup
         | Kind::Api => 0,
         Kind::Subnet
         | Kind::InternetGateway

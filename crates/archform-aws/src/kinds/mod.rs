@@ -171,6 +171,7 @@ pub(crate) fn handler(kind: Kind) -> &'static Handler {
         Kind::Table => &data::TABLE,
         Kind::Bucket => &data::BUCKET,
         Kind::DbSubnetGroup => &data::DB_SUBNET_GROUP,
+        Kind::DbParameterGroup => &data::DB_PARAMETER_GROUP,
         Kind::DbInstance => &data::DB_INSTANCE,
         Kind::LoadBalancer => &edge::LOAD_BALANCER,
         Kind::TargetGroup => &edge::TARGET_GROUP,

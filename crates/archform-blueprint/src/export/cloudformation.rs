@@ -859,10 +859,16 @@ mod tests {
                 json!({"subnet_ids": ["s-1"], "description": "d"}),
             ),
             (
+                "db_params",
+                "rds.db_parameter_group",
+                json!({"family": "postgres14", "description": "TLS", "parameters": {"rds.force_ssl": "1"}}),
+            ),
+            (
                 "db",
                 "rds.db_instance",
                 json!({"engine": "postgres", "instance_class": "db.t4g.micro", "allocated_storage": 20,
-                       "db_subnet_group_name": "${db_subnets.name}", "vpc_security_group_ids": ["sg-1"],
+                       "db_subnet_group_name": "${db_subnets.name}", "db_parameter_group_name": "${db_params.name}",
+                       "vpc_security_group_ids": ["sg-1"],
                        "master_username": "app", "storage_encrypted": true, "port": 5432}),
             ),
             ("logs", "logs.log_group", json!({"retention_in_days": 14})),
@@ -892,6 +898,19 @@ mod tests {
         assert_eq!(db["Properties"]["VPCSecurityGroups"], json!(["sg-1"]));
         assert_eq!(db["Properties"]["DBInstanceIdentifier"], "demo-db");
         assert_eq!(props(&t, "DbSubnets")["DBSubnetGroupDescription"], "d");
+        assert_eq!(
+            db["Properties"]["DBParameterGroupName"],
+            json!({"Ref": "DbParams"})
+        );
+        let pg = props(&t, "DbParams");
+        assert_eq!(pg["Family"], "postgres14");
+        assert_eq!(pg["Description"], "TLS");
+        assert_eq!(pg["Parameters"], json!({"rds.force_ssl": "1"}));
+        assert_eq!(pg["DBParameterGroupName"], "demo-db-params");
+        assert_eq!(
+            pg["Tags"],
+            json!([{"Key": "archform:stack", "Value": "demo"}, {"Key": "archform:id", "Value": "db_params"}])
+        );
         assert_eq!(props(&t, "Logs")["LogGroupName"], "/archform/demo-logs");
     }
 

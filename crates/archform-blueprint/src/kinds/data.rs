@@ -83,6 +83,27 @@ pub static DB_SUBNET_GROUP: KindSpec = KindSpec {
     role: Role::Network,
 };
 
+pub static DB_PARAMETER_GROUP: KindSpec = KindSpec {
+    name: "rds.db_parameter_group",
+    summary: "An RDS DB parameter group: engine settings (rds.force_ssl, ...) for the instances that name it",
+    cfn_type: "AWS::RDS::DBParameterGroup",
+    props: &[
+        // The engine and major version, `postgres16`: RDS cannot change it.
+        req("family", STR).replace(),
+        req("description", STR).replace(),
+        // Only the parameters set here; the rest keep the family's defaults.
+        // Changed with ModifyDBParameterGroup, removed ones reset.
+        opt("parameters", Ty::Map(&Ty::Str)),
+    ],
+    attrs: &[attr("name", CfnAttr::Ref)],
+    naming: Some(Naming {
+        lowercase: true,
+        ..naming(255, Charset::Rds, "DBParameterGroupName")
+    }),
+    tags: Tags::List,
+    role: Role::Data,
+};
+
 pub static DB_INSTANCE: KindSpec = KindSpec {
     name: "rds.db_instance",
     summary: "An RDS PostgreSQL instance; its master password lives in Secrets Manager",
@@ -94,6 +115,8 @@ pub static DB_INSTANCE: KindSpec = KindSpec {
         req("instance_class", STR),
         req("allocated_storage", int(20, 65536)),
         req("db_subnet_group_name", STR).replace(),
+        // Left out, RDS attaches the default group of the engine's family.
+        opt("db_parameter_group_name", STR).chosen(),
         req("vpc_security_group_ids", STRS).unordered(),
         // archform sends false, true and true when these are left out.
         opt("publicly_accessible", BOOL).default_bool(false),

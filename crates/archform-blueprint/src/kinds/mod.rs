@@ -346,6 +346,7 @@ kinds! {
     Table => data::TABLE,
     Bucket => data::BUCKET,
     DbSubnetGroup => data::DB_SUBNET_GROUP,
+    DbParameterGroup => data::DB_PARAMETER_GROUP,
     DbInstance => data::DB_INSTANCE,
     LoadBalancer => edge::LOAD_BALANCER,
     TargetGroup => edge::TARGET_GROUP,

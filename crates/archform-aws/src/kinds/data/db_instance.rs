@@ -27,6 +27,8 @@ pub(crate) struct Props {
     pub instance_class: String,
     pub allocated_storage: i64,
     pub db_subnet_group_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_parameter_group_name: Option<String>,
     pub vpc_security_group_ids: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publicly_accessible: Option<bool>,
@@ -153,6 +155,7 @@ pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResu
             .set_allocated_storage(i32_of(Some(p.allocated_storage)))
             .set_storage_type(p.storage_type.clone())
             .db_subnet_group_name(&p.db_subnet_group_name)
+            .set_db_parameter_group_name(p.db_parameter_group_name.clone())
             .set_vpc_security_group_ids(Some(p.vpc_security_group_ids.clone()))
             .publicly_accessible(p.publicly_accessible.unwrap_or(false))
             .storage_encrypted(p.storage_encrypted.unwrap_or(true))
@@ -174,6 +177,19 @@ pub(crate) async fn create(c: &Clients, r: &Resolved, p: &Props) -> ProviderResu
         }
     }
     Ok(applied(&wait_available(c, &id).await?))
+}
+
+/// The default DB parameter group of an engine version: PostgreSQL's
+/// families are named by the major version alone since PostgreSQL 10.
+fn default_parameter_group(engine: &str, version: &str) -> String {
+    let major = version.split('.').next().unwrap_or_default();
+    format!("default.{engine}{major}")
+}
+
+fn pending_reboot(db: &DbInstance) -> bool {
+    db.db_parameter_groups()
+        .iter()
+        .any(|g| g.parameter_apply_status() == Some("pending-reboot"))
 }
 
 /// The engine version as the blueprint gave it when that is the major (or
@@ -201,6 +217,11 @@ fn props_of(db: &DbInstance, hint: Option<&Props>) -> Props {
         instance_class: text(db.db_instance_class()),
         allocated_storage: db.allocated_storage().map(i64::from).unwrap_or_default(),
         db_subnet_group_name: text(db.db_subnet_group().and_then(|g| g.db_subnet_group_name())),
+        db_parameter_group_name: db
+            .db_parameter_groups()
+            .first()
+            .and_then(|g| g.db_parameter_group_name())
+            .map(str::to_string),
         // RDS keeps its own order.
         vpc_security_group_ids: same_set_of(
             hint.map(|h| h.vpc_security_group_ids.as_slice()),
@@ -289,6 +310,23 @@ pub(crate) async fn update(
         req = req.set_storage_type(p.storage_type.clone());
         any = true;
     }
+    if has("db_parameter_group_name") {
+        let group = match &p.db_parameter_group_name {
+            Some(g) => g.clone(),
+            // Left out: back to the default group, which must be named.
+            None => {
+                let db = get(c, &id).await?.ok_or_else(|| {
+                    ProviderError::failed(format!("DB instance {id} no longer exists"))
+                })?;
+                default_parameter_group(
+                    db.engine().unwrap_or(&p.engine),
+                    db.engine_version().unwrap_or_default(),
+                )
+            }
+        };
+        req = req.db_parameter_group_name(group);
+        any = true;
+    }
     if has("vpc_security_group_ids") {
         req = req.set_vpc_security_group_ids(Some(p.vpc_security_group_ids.clone()));
         any = true;
@@ -331,6 +369,18 @@ pub(crate) async fn update(
             .map_err(|e| error::aws("rds:ModifyDBInstance", e))?;
     }
     let mut db = wait_available(c, &id).await?;
+    // A group attached to a running instance takes effect at its next
+    // reboot (RDS reports it pending-reboot): reboot now, or the blueprint's
+    // settings (rds.force_ssl) would not hold until someone else does.
+    if has("db_parameter_group_name") && pending_reboot(&db) {
+        c.rds
+            .reboot_db_instance()
+            .db_instance_identifier(&id)
+            .send()
+            .await
+            .map_err(|e| error::aws("rds:RebootDBInstance", e))?;
+        db = wait_available(c, &id).await?;
+    }
     if has("tags") {
         crate::retag::rds(
             c,
@@ -379,4 +429,21 @@ pub(crate) async fn delete(
         || async { Ok(get(c, &id).await?.is_none().then_some(())) },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_parameter_group_is_named_by_the_major_version() {
+        assert_eq!(
+            default_parameter_group("postgres", "16.3"),
+            "default.postgres16"
+        );
+        assert_eq!(
+            default_parameter_group("postgres", "14"),
+            "default.postgres14"
+        );
+    }
 }

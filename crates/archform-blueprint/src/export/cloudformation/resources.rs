@@ -38,6 +38,7 @@ pub(super) fn translate(ctx: &Ctx, res: &Resource) -> (Vec<Emitted>, Vec<String>
         Kind::Table => table(ctx, &s),
         Kind::Bucket => bucket(ctx, &s),
         Kind::DbSubnetGroup => db_subnet_group(ctx, &s),
+        Kind::DbParameterGroup => db_parameter_group(ctx, &s),
         Kind::DbInstance => db_instance(ctx, &s),
         Kind::LoadBalancer => load_balancer(ctx, &s),
         Kind::TargetGroup => target_group(ctx, &s),
@@ -746,6 +747,14 @@ fn db_subnet_group(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
     vec![e]
 }
 
+fn db_parameter_group(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
+    let mut e = ctx.primary(s.res);
+    e.put(ctx, "Family", s, "/family");
+    e.put(ctx, "Description", s, "/description");
+    e.put(ctx, "Parameters", s, "/parameters");
+    vec![e]
+}
+
 /// CloudFormation types some RDS numbers as strings.
 fn as_text(v: J) -> J {
     match v {
@@ -767,6 +776,7 @@ fn db_instance(ctx: &Ctx, s: &Src) -> Vec<Emitted> {
     e.put(ctx, "StorageEncrypted", s, "/storage_encrypted");
     e.put(ctx, "KmsKeyId", s, "/kms_key_id");
     e.put(ctx, "DBSubnetGroupName", s, "/db_subnet_group_name");
+    e.put(ctx, "DBParameterGroupName", s, "/db_parameter_group_name");
     e.put(ctx, "VPCSecurityGroups", s, "/vpc_security_group_ids");
     e.put(ctx, "PubliclyAccessible", s, "/publicly_accessible");
     e.put(ctx, "MasterUsername", s, "/master_username");

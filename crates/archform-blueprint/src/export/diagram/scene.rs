@@ -182,6 +182,7 @@ fn part(r: &Resource) -> Part {
         | Kind::Eip
         | Kind::RouteTable
         | Kind::DbSubnetGroup
+        | Kind::DbParameterGroup
         | Kind::Permission
         | Kind::EventSourceMapping
         | Kind::QueuePolicy
