@@ -33,4 +33,16 @@ pub enum DevError {
         queue: String,
         message: String,
     },
+    #[error(
+        "archform dev serves the stack's PostgreSQL instances from a local server, but {what} is missing: \
+         install Debian's `postgresql` and `openssl` packages (scripts/install-postgres does)"
+    )]
+    PostgresMissing { what: &'static str },
+    #[error("the local PostgreSQL in {}: {message}", cluster.display())]
+    Postgres {
+        cluster: std::path::PathBuf,
+        message: String,
+    },
+    #[error("writing the local database's credentials to the secret {arn}: {message}")]
+    Secret { arn: String, message: String },
 }
