@@ -1,7 +1,8 @@
 //! `archform dev`: runs every function of a deployed stack on this machine
 //! behind local stand-ins for its ALB listeners, function URLs, SQS event
-//! source mappings and WebSocket APIs (see archform-dev), against the stack's
-//! real resources, until Ctrl-C.
+//! source mappings and WebSocket APIs, and (against an emulator) a local
+//! PostgreSQL for each RDS PostgreSQL instance (see archform-dev), against
+//! the stack's other resources, until Ctrl-C.
 
 use crate::args::OutputFormat;
 use crate::state_store::Store;
