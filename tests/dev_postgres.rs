@@ -5,7 +5,8 @@
 //! listener the web function sees `APP_URL` leading to dev's internal
 //! listener; through that one the app function sees the local PostgreSQL,
 //! whose credentials in the instance's secret connect over verified TLS.
-//! Data survives a dev restart; Ctrl-C leaves no server behind.
+//! Data survives a dev restart; neither Ctrl-C nor SIGKILL of dev leaves
+//! a server behind.
 
 mod support;
 
@@ -179,6 +180,26 @@ async fn three_tier_runs_against_the_local_internal_alb_and_postgres() {
     assert!(left.is_empty(), "left behind after Ctrl-C: {left:?}");
 
     // Again: the same cluster and data.
+    let dev = Dev::start(&dir, &stack, &endpoint);
+    let web = get_json(&alb_url(&dev, "public_alb_http"));
+    let app = get_json(&var(&web, "APP_URL"));
+    assert_eq!(psql(&app, &user, &password, "SELECT n FROM visits"), "7");
+
+    // dev killed outright: the kernel tells the server to stop (it was
+    // asked for SIGINT when its parent goes), and the next dev starts on
+    // the same cluster.
+    let status = Command::new("kill")
+        .args(["-KILL", &dev.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !processes_naming(&cluster).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left = processes_naming(&cluster);
+    assert!(left.is_empty(), "left behind after SIGKILL: {left:?}");
+    drop(dev);
     let dev = Dev::start(&dir, &stack, &endpoint);
     let web = get_json(&alb_url(&dev, "public_alb_http"));
     let app = get_json(&var(&web, "APP_URL"));
