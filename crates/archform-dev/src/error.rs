@@ -46,3 +46,16 @@ pub enum DevError {
     #[error("writing the local database's credentials to the secret {arn}: {message}")]
     Secret { arn: String, message: String },
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn missing_postgres_names_the_package_and_the_script() {
+        let message = super::DevError::PostgresMissing { what: "initdb" }.to_string();
+        assert!(message.contains("`postgresql`"), "{message}");
+        assert!(
+            message.contains(crate::postgres::INSTALL_SCRIPT),
+            "{message}"
+        );
+    }
+}
