@@ -172,6 +172,8 @@ async fn main() {
         function_urls: Vec::new(),
         pollers: Vec::new(),
         websockets: Vec::new(),
+        load_balancers: Vec::new(),
+        databases: Vec::new(),
     };
     let sqs_config = aws_sdk_sqs::Config::builder()
         .behavior_version_latest()
@@ -193,6 +195,13 @@ async fn main() {
             sqs: aws_sdk_sqs::Client::from_conf(sqs_config),
             lambda: None,
             work_dir: work.join("dev"),
+            dev_state_dir: work.join("dev-state"),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::Config::builder()
+                    .behavior_version_latest()
+                    .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+                    .build(),
+            ),
         },
     )
     .await

@@ -101,6 +101,11 @@ impl Dev {
         Dev { child, ready }
     }
 
+    /// The process id of `archform dev`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The local URL of the first endpoint of `kind` (alb, websocket, ...).
     pub fn url(&self, kind: &str) -> String {
         self.ready["endpoints"]

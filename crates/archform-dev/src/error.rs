@@ -33,4 +33,29 @@ pub enum DevError {
         queue: String,
         message: String,
     },
+    #[error(
+        "archform dev serves the stack's PostgreSQL instances from a local server, but {what} is missing: \
+         install Debian's `postgresql` and `openssl` packages (scripts/install-postgres does)"
+    )]
+    PostgresMissing { what: &'static str },
+    #[error("the local PostgreSQL in {}: {message}", cluster.display())]
+    Postgres {
+        cluster: std::path::PathBuf,
+        message: String,
+    },
+    #[error("writing the local database's credentials to the secret {arn}: {message}")]
+    Secret { arn: String, message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn missing_postgres_names_the_package_and_the_script() {
+        let message = super::DevError::PostgresMissing { what: "initdb" }.to_string();
+        assert!(message.contains("`postgresql`"), "{message}");
+        assert!(
+            message.contains(crate::postgres::INSTALL_SCRIPT),
+            "{message}"
+        );
+    }
 }

@@ -1,6 +1,8 @@
 //! Binding every local front, starting the function pools and pollers, and
 //! stopping them all in order on shutdown.
 
+use crate::database::{self, Databases};
+use crate::env_rewrite::{AlbRewrite, Rewrites};
 use crate::error::DevError;
 use crate::event_sources;
 use crate::http_front::{self, Front};
@@ -41,16 +43,24 @@ pub struct DevOptions {
     pub lambda: Option<aws_sdk_lambda::Client>,
     /// Where function code is unpacked.
     pub work_dir: PathBuf,
+    /// What dev keeps for this stack across runs (the local databases'
+    /// clusters), e.g. next to the stack's state.
+    pub dev_state_dir: PathBuf,
+    /// Secrets Manager, same endpoint and credentials: against an emulator
+    /// dev writes each local database's credentials to its instance's
+    /// master-user secret.
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 /// One local address dev serves, for the readiness line.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct LocalEndpoint {
-    /// `alb`, `function_url`, `websocket` or `sqs`.
+    /// `alb`, `function_url`, `websocket`, `sqs` or `postgres`.
     pub kind: &'static str,
     /// The logical id of the listener, URL, API or event source mapping.
     pub id: String,
-    /// The local URL (for `sqs`, the queue's URL).
+    /// The local URL (for `sqs`, the queue's URL; for `postgres`,
+    /// `postgres://localhost:<port>/<database>`, without credentials).
     pub url: String,
     /// What it stands in for.
     pub detail: String,
@@ -58,6 +68,9 @@ pub struct LocalEndpoint {
 
 pub struct Running {
     pub endpoints: Vec<LocalEndpoint>,
+    /// What dev does not stand in for, and why (for the user).
+    pub notes: Vec<String>,
+    databases: Databases,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     pools: Arc<Pools>,
@@ -67,8 +80,8 @@ pub struct Running {
 
 impl Running {
     /// Stops accepting, lets requests and batches in flight finish, closes
-    /// WebSocket connections (running their `$disconnect`), then stops every
-    /// function process.
+    /// WebSocket connections (running their `$disconnect`), stops every
+    /// function process, then the local databases (after their clients).
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
@@ -76,6 +89,7 @@ impl Running {
             event_sources::resume(lambda, &self.paused).await;
         }
         self.pools.stop().await;
+        self.databases.stop().await;
     }
 }
 
@@ -102,8 +116,30 @@ pub async fn start(topology: Topology, options: DevOptions) -> Result<Running, D
     };
 
     let mut alb_listeners = Vec::new();
+    let mut rewrites = Rewrites::default();
     for l in &topology.listeners {
         let listener = bind(&options, &mut index, &format!("alb listener `{}`", l.id)).await?;
+        if let Ok(mut local) = listener.local_addr() {
+            // Functions call it on this machine: a wildcard bind is reached
+            // on loopback.
+            if local.ip().is_unspecified() {
+                local.set_ip(match local.ip() {
+                    IpAddr::V4(_) => IpAddr::from([127, 0, 0, 1]),
+                    IpAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+                });
+            }
+            for lb in &topology.load_balancers {
+                if let Some((_, port)) = lb.listeners.iter().find(|(id, _)| id == &l.id) {
+                    match rewrites.albs.iter_mut().find(|a| a.dns_name == lb.dns_name) {
+                        Some(a) => a.ports.push((*port, local)),
+                        None => rewrites.albs.push(AlbRewrite {
+                            dns_name: lb.dns_name.clone(),
+                            ports: vec![(*port, local)],
+                        }),
+                    }
+                }
+            }
+        }
         let rules: Vec<String> = l
             .rules
             .iter()
@@ -154,12 +190,23 @@ pub async fn start(topology: Topology, options: DevOptions) -> Result<Running, D
         addr: SocketAddr::new(options.bind, 0),
         source,
     })?;
+    // Against an emulator only: see database::serve.
+    let databases = database::serve(
+        &topology.databases,
+        &options.dev_state_dir,
+        options.endpoint.is_some().then_some(&options.secrets),
+    )
+    .await?;
+    endpoints.extend(databases.endpoints.iter().cloned());
+    rewrites.dbs = databases.rewrites.clone();
     let mut pools = Pools::default();
     for f in &topology.functions {
         let mut extra = options.extra_env.clone();
         extra.extend(management(&f.id).map(|url| (MANAGEMENT_ENDPOINT_ENV.to_string(), url)));
+        let mut f = f.clone();
+        f.environment = rewrites.apply(&f.environment);
         pools.insert(FunctionPool::new(
-            f.clone(),
+            f,
             &options.work_dir,
             options.endpoint.clone(),
             &extra,
@@ -244,6 +291,8 @@ pub async fn start(topology: Topology, options: DevOptions) -> Result<Running, D
     }
     Ok(Running {
         endpoints,
+        notes: databases.notes.clone(),
+        databases,
         shutdown,
         tasks,
         pools,

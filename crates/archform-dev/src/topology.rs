@@ -21,6 +21,37 @@ pub struct Topology {
     pub function_urls: Vec<FunctionUrlSpec>,
     pub pollers: Vec<PollerSpec>,
     pub websockets: Vec<WebSocketSpec>,
+    /// The stack's load balancers, so that function environment values
+    /// naming one (`APP_URL=http://${internal_alb.dns_name}`) lead to the
+    /// local listeners dev binds for it.
+    pub load_balancers: Vec<LoadBalancerSpec>,
+    /// The stack's RDS instances, which dev serves from a local server.
+    pub databases: Vec<DatabaseSpec>,
+}
+
+/// A load balancer: its DNS name as AWS returned it and its listeners.
+#[derive(Clone, Debug)]
+pub struct LoadBalancerSpec {
+    pub id: String,
+    pub dns_name: String,
+    /// (the listener's logical id, its port on AWS).
+    pub listeners: Vec<(String, u16)>,
+}
+
+/// An `rds.db_instance`, with the attribute values the functions'
+/// environments were resolved from.
+#[derive(Clone, Debug)]
+pub struct DatabaseSpec {
+    pub id: String,
+    pub engine: String,
+    pub endpoint_address: String,
+    /// As the functions' environments hold it (text).
+    pub endpoint_port: String,
+    /// The RDS-managed secret of the master user (empty when none).
+    pub master_user_secret_arn: String,
+    pub master_username: String,
+    /// The database created in the instance (`None`: only `postgres`).
+    pub db_name: Option<String>,
 }
 
 /// One deployed function: where its code is and what it runs with.
@@ -137,7 +168,10 @@ pub enum DevRole {
     Wiring,
     /// Used in place, in the emulator or the account, by the functions
     /// (tables, queues, topics, secrets) or not involved at all (networking,
-    /// roles, logs, permissions).
+    /// roles, logs, permissions). Load balancers are read for their DNS
+    /// names (rewritten in the functions' environments); against an
+    /// emulator, a PostgreSQL `rds.db_instance` is served by a local server
+    /// instead (see crate::database).
     InPlace,
 }
 
@@ -440,6 +474,40 @@ impl Topology {
             });
         }
 
+        // A listener belongs to the load balancer whose ARN it names.
+        let load_balancers = of_kind(Kind::LoadBalancer)
+            .map(|(id, r)| LoadBalancerSpec {
+                id: id.clone(),
+                dns_name: attr(r, "dns_name").unwrap_or_default().to_string(),
+                listeners: of_kind(Kind::Listener)
+                    .filter(|(_, l)| {
+                        attr(r, "arn")
+                            .is_some_and(|arn| s(&l.properties, "load_balancer_arn") == Some(arn))
+                    })
+                    .map(|(lid, l)| {
+                        let port = l.properties.get("port").and_then(Value::as_u64);
+                        (lid.clone(), port.unwrap_or(80) as u16)
+                    })
+                    .collect(),
+            })
+            .collect();
+        let text = |v: Option<&Value>| match v {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        let databases = of_kind(Kind::DbInstance)
+            .map(|(id, r)| DatabaseSpec {
+                id: id.clone(),
+                engine: text(r.properties.get("engine")),
+                endpoint_address: text(r.attributes.get("endpoint_address")),
+                endpoint_port: text(r.attributes.get("endpoint_port")),
+                master_user_secret_arn: text(r.attributes.get("master_user_secret_arn")),
+                master_username: text(r.properties.get("master_username")),
+                db_name: s(&r.properties, "db_name").map(str::to_string),
+            })
+            .collect();
+
         Ok(Topology {
             stack: state.stack.clone(),
             region,
@@ -449,6 +517,8 @@ impl Topology {
             function_urls,
             pollers,
             websockets,
+            load_balancers,
+            databases,
         })
     }
 

@@ -1,7 +1,8 @@
 //! `archform dev`: runs every function of a deployed stack on this machine
 //! behind local stand-ins for its ALB listeners, function URLs, SQS event
-//! source mappings and WebSocket APIs (see archform-dev), against the stack's
-//! real resources, until Ctrl-C.
+//! source mappings and WebSocket APIs, and (against an emulator) a local
+//! PostgreSQL for each RDS PostgreSQL instance (see archform-dev), against
+//! the stack's other resources, until Ctrl-C.
 
 use crate::args::OutputFormat;
 use crate::state_store::Store;
@@ -50,6 +51,12 @@ pub fn run(out: OutputFormat, args: &DevArgs) -> anyhow::Result<i32> {
         if let Some(profile) = &args.target.profile {
             extra_env.push(("AWS_PROFILE".to_string(), profile.clone()));
         }
+        // Kept across runs (the local databases' clusters): next to the
+        // stack's state file, or under .archform/dev for state in S3.
+        let dev_state_dir = match &backend {
+            Store::Local(b) => b.dir().join(format!("{}.dev", args.stack)),
+            Store::S3(_) => std::path::Path::new(".archform/dev").join(&args.stack),
+        };
         let work_dir = std::env::temp_dir().join(format!(
             "archform-dev-{}-{}",
             args.stack,
@@ -67,9 +74,14 @@ pub fn run(out: OutputFormat, args: &DevArgs) -> anyhow::Result<i32> {
                 sqs: aws_sdk_sqs::Client::new(&t.config),
                 lambda: Some(aws_sdk_lambda::Client::new(&t.config)),
                 work_dir: work_dir.clone(),
+                dev_state_dir,
+                secrets: aws_sdk_secretsmanager::Client::new(&t.config),
             },
         )
         .await?;
+        for note in &running.notes {
+            eprintln!("archform dev: note: {note}");
+        }
         ready(out, &args.stack, &running.endpoints);
         wait_for_signal().await;
         eprintln!("archform dev: stopping (finishing requests and batches in flight)");
