@@ -118,6 +118,18 @@ impl Dev {
             .to_string()
     }
 
+    /// The local URL of the endpoint `id` (an ALB listener's logical id, ...).
+    pub fn url_of(&self, id: &str) -> String {
+        self.ready["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .and_then(|e| e["url"].as_str())
+            .unwrap_or_else(|| panic!("no endpoint {id} in {}", self.ready))
+            .to_string()
+    }
+
     /// Ctrl-C, then the exit status (within 20 s).
     pub fn interrupt(&mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
