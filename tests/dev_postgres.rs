@@ -223,5 +223,12 @@ async fn three_tier_runs_against_the_local_internal_alb_and_postgres() {
         "destroy: {}",
         text(&destroy.stderr)
     );
+    // The stack is gone, and so is what dev kept for it.
+    assert!(
+        !cluster.exists(),
+        "destroy deleted the local database: {}",
+        text(&destroy.stderr)
+    );
+    assert!(!dir.join(format!(".archform/state/{stack}.dev")).exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -45,6 +45,7 @@ mod websocket;
 pub use console::set_quiet;
 pub use env_rewrite::{AlbRewrite, DATABASE_CA_BUNDLE_ENV, DbRewrite, Rewrites};
 pub use error::DevError;
+pub use postgres::remove_dev_state;
 pub use rules::path_matches;
 pub use start::{DevOptions, LocalEndpoint, Running, start};
 pub use topology::Topology;

@@ -207,24 +207,58 @@ fn choose_port(dir: &Path) -> Result<u16, DevError> {
     Ok(port)
 }
 
+/// The pid of the PostgreSQL server running on the cluster in `dir`, from
+/// its `postmaster.pid`, if that process is alive and a postgres.
+fn running_server(dir: &Path) -> Option<u32> {
+    let pid = fs::read_to_string(dir.join("data").join("postmaster.pid"))
+        .ok()
+        .and_then(|t| t.lines().next()?.trim().parse::<u32>().ok())?;
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&cmdline)
+        .contains("postgres")
+        .then_some(pid)
+}
+
+/// Deletes what dev keeps for a stack (its local databases' clusters under
+/// `dev_state_dir`), as `archform destroy` does once the stack is gone;
+/// whether there was anything. A cluster whose server still runs (a dev
+/// serving the stack) is refused and everything is kept.
+pub fn remove_dev_state(dev_state_dir: &Path) -> Result<bool, DevError> {
+    if !dev_state_dir.exists() {
+        return Ok(false);
+    }
+    let clusters = fs::read_dir(dev_state_dir.join("postgres"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path());
+    for cluster in clusters {
+        if let Some(pid) = running_server(&cluster) {
+            return Err(err(
+                &cluster,
+                format!(
+                    "its PostgreSQL server is running (pid {pid}): stop `archform dev` first, then delete {}",
+                    dev_state_dir.display()
+                ),
+            ));
+        }
+    }
+    fs::remove_dir_all(dev_state_dir)
+        .map_err(|e| err(dev_state_dir, format!("deleting it: {e}")))?;
+    Ok(true)
+}
+
 /// A server still running on this cluster is stopped when it is a leftover
 /// (a killed dev's, shutting down or orphaned); one that another running
 /// dev started (its parent runs the same executable as this one) is
 /// refused, not taken away from it.
 fn stop_leftover(dir: &Path, bin: &Path, run_as: Option<(u32, u32)>) -> Result<(), DevError> {
-    let data = dir.join("data");
-    let Some(pid) = fs::read_to_string(data.join("postmaster.pid"))
-        .ok()
-        .and_then(|t| t.lines().next()?.trim().parse::<u32>().ok())
-    else {
+    // None: gone (or the pid is someone else's now): postgres sees that
+    // itself and replaces the stale file.
+    let Some(pid) = running_server(dir) else {
         return Ok(());
     };
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    if !String::from_utf8_lossy(&cmdline).contains("postgres") {
-        // Gone (or the pid is someone else's now): postgres sees that
-        // itself and replaces the stale file.
-        return Ok(());
-    }
+    let data = dir.join("data");
     let parent = fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|stat| {
@@ -424,5 +458,48 @@ fn wait_ready(server: &mut LocalPostgres, bin: &Path) -> Result<(), DevError> {
             ));
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+
+    fn dev_state(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("archform-dev-state-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("postgres/db/data")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn dev_state_goes_unless_its_server_runs() {
+        // A stale pid file (no such process): deleted.
+        let stale = dev_state("stale");
+        fs::write(stale.join("postgres/db/data/postmaster.pid"), "999999999\n").unwrap();
+        assert!(remove_dev_state(&stale).unwrap());
+        assert!(!stale.exists());
+        assert!(!remove_dev_state(&stale).unwrap(), "nothing left");
+
+        // A live process named postgres holds the cluster: kept, and why.
+        let live = dev_state("live");
+        let mut server = std::process::Command::new("sleep")
+            .arg0("postgres")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        fs::write(
+            live.join("postgres/db/data/postmaster.pid"),
+            format!("{}\n", server.id()),
+        )
+        .unwrap();
+        let err = remove_dev_state(&live).unwrap_err().to_string();
+        let _ = server.kill();
+        let _ = server.wait();
+        assert!(err.contains("stop `archform dev` first"), "{err}");
+        assert!(live.join("postgres/db/data").exists());
+        let _ = fs::remove_dir_all(&live);
     }
 }

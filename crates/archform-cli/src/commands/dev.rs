@@ -51,12 +51,7 @@ pub fn run(out: OutputFormat, args: &DevArgs) -> anyhow::Result<i32> {
         if let Some(profile) = &args.target.profile {
             extra_env.push(("AWS_PROFILE".to_string(), profile.clone()));
         }
-        // Kept across runs (the local databases' clusters): next to the
-        // stack's state file, or under .archform/dev for state in S3.
-        let dev_state_dir = match &backend {
-            Store::Local(b) => b.dir().join(format!("{}.dev", args.stack)),
-            Store::S3(_) => std::path::Path::new(".archform/dev").join(&args.stack),
-        };
+        let dev_state_dir = dev_state_dir(&backend, &args.stack);
         let work_dir = std::env::temp_dir().join(format!(
             "archform-dev-{}-{}",
             args.stack,
@@ -139,5 +134,14 @@ async fn wait_for_signal() {
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+/// What dev keeps across runs for `stack` (the local databases' clusters):
+/// next to the stack's state file, or under .archform/dev for state in S3.
+pub(crate) fn dev_state_dir(backend: &Store, stack: &str) -> std::path::PathBuf {
+    match backend {
+        Store::Local(b) => b.dir().join(format!("{stack}.dev")),
+        Store::S3(_) => std::path::Path::new(".archform/dev").join(stack),
     }
 }

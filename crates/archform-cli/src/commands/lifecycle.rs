@@ -288,6 +288,18 @@ pub fn destroy(out: OutputFormat, args: &StackNameArgs) -> anyhow::Result<i32> {
             backend.save(&lock, &mut state).await?;
         }
         backend.unlock(lock).await?;
+        if report.is_success() {
+            // The stack is gone; so goes what `archform dev` kept for it.
+            let dev_state = super::dev::dev_state_dir(&backend, &args.stack);
+            match archform_dev::remove_dev_state(&dev_state) {
+                Ok(true) => eprintln!(
+                    "deleted archform dev's local data of the stack ({})",
+                    dev_state.display()
+                ),
+                Ok(false) => {}
+                Err(err) => eprintln!("warning: kept archform dev's local data: {err}"),
+            }
+        }
         finish(out, &report, &IndexMap::new(), "destroy", s.emulator)
     })
 }
