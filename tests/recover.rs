@@ -354,6 +354,23 @@ fn other_value(ty: &Ty, v: &Value) -> Option<Value> {
             .iter()
             .find(|x| Some(**x) != v.as_i64())
             .map(|x| Value::from(*x)),
+        // A map of strings (an RDS parameter group's parameters): its
+        // first value changed, a number flipped between 0 and 1 or moved
+        // by one (`rds.force_ssl` 1 -> 0), any other text extended. A key
+        // of its own would be a parameter the engine does not know.
+        Ty::Map(Ty::Str) => {
+            let mut map = v.as_object()?.clone();
+            let (key, old) = map.iter().next()?;
+            let new = match old.as_str()?.parse::<i64>() {
+                Ok(0) => "1".to_string(),
+                Ok(1) => "0".to_string(),
+                Ok(n) => (n + 1).to_string(),
+                Err(_) => format!("{}x", old.as_str()?),
+            };
+            let key = key.clone();
+            map.insert(key, Value::from(new));
+            Some(Value::Object(map))
+        }
         _ => None,
     }
 }
@@ -433,8 +450,9 @@ async fn recover_says_what_it_could_not_look_at() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("Could not look at 2 places")
-            && text.contains("rds (rds.db_instance): DescribeDBInstances"),
+        text.contains("Could not look at 3 places")
+            && text.contains("rds (rds.db_instance): DescribeDBInstances")
+            && text.contains("rds (rds.db_parameter_group): DescribeDBParameterGroups"),
         "{text}"
     );
 

@@ -490,6 +490,15 @@ mod tests {
             .arg("30")
             .spawn()
             .unwrap();
+        // Until the child has exec'd, its command line is this test's.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !fs::read(format!("/proc/{}/cmdline", server.id()))
+            .unwrap_or_default()
+            .starts_with(b"postgres\0")
+        {
+            assert!(std::time::Instant::now() < deadline, "sleep never started");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         fs::write(
             live.join("postgres/db/data/postmaster.pid"),
             format!("{}\n", server.id()),
