@@ -204,8 +204,10 @@ impl Http {
                 if done {
                     return n;
                 }
-            } else {
+            } else if status != 503 {
                 // A fanned-out user's notification: 404 until expanded.
+                // (503 asks the client to retry: moto, not thread-safe,
+                // sometimes fails a Query while the fan-out writes.)
                 assert_eq!(status, 404, "{n}");
             }
             assert!(
