@@ -105,6 +105,8 @@ fn destroy(dir: &Path, stack: &str, endpoint: &str) {
         let config = sdk_config(endpoint).await;
         assert_no_leftovers(&Clients::new(&config), stack).await;
     });
+    // The state, the function zips and dev's work folders of the run.
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Sets a form field's value by id and submits its form with a click,
