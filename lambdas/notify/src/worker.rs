@@ -523,7 +523,12 @@ impl Worker {
                         ChannelStatus::Retrying {
                             attempts: attempt,
                             reason: reason.clone(),
-                            next_attempt_at: None,
+                            // The queue hides the message for the backoff
+                            // (Outcome::retry_after_seconds): the earliest
+                            // time it comes back.
+                            next_attempt_at: Some(
+                                now_ms() + i64::from(backoff_seconds(attempt)) * 1000,
+                            ),
                         },
                     )
                     .await;

@@ -407,14 +407,22 @@ async fn transient_failures_retry_then_dead_letter_on_the_last_receive() {
         }
     );
     assert!(failed, "reported so that SQS delivers it again");
-    assert_eq!(
-        h.status("ntf_1", Channel::Sms).await,
+    let after = crate::model::now_ms();
+    match h.status("ntf_1", Channel::Sms).await {
         ChannelStatus::Retrying {
             attempts: 1,
-            reason: "HTTP 503".into(),
-            next_attempt_at: None
+            reason,
+            next_attempt_at: Some(at),
+        } => {
+            assert_eq!(reason, "HTTP 503");
+            // Hidden for the first backoff, 2 s, from the failed attempt.
+            assert!(
+                (after + 2_000 - 1_000..=after + 2_000).contains(&at),
+                "next attempt at {at}, now {after}"
+            );
         }
-    );
+        other => panic!("not retrying with a next attempt: {other:?}"),
+    }
     let second = again(&first);
     assert!(matches!(
         h.one(&second).await,
