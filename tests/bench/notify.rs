@@ -43,7 +43,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,51 +98,13 @@ impl Drop for Dev {
 
 /// `--baseline-server`: every request's body read, then a fixed 202 with a
 /// JSON body of the size `notify serve` answers; nothing stored, nothing
-/// checked. Exits when its stdin closes.
+/// checked (see [`processes::serve_fixed_answer`]).
 fn baseline_server() {
-    processes::exit_when_stdin_closes();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        {
-            let mut stdout = std::io::stdout().lock();
-            writeln!(
-                stdout,
-                "listening on http://{}",
-                listener.local_addr().unwrap()
-            )
-            .unwrap();
-            stdout.flush().unwrap();
-        }
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async {
-                        let _ = req.into_body().collect().await;
-                        Ok::<_, std::convert::Infallible>(
-                            Response::builder()
-                                .status(StatusCode::ACCEPTED)
-                                .header("content-type", "application/json")
-                                .body(Full::new(Bytes::from_static(
-                                    br#"{"id":"ntf_01J0CK6Q1M8Y2ZB3F5GQW7R9TX","user_id":"u0"}"#,
-                                )))
-                                .unwrap(),
-                        )
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    processes::serve_fixed_answer(
+        StatusCode::ACCEPTED,
+        &[("content-type", "application/json")],
+        br#"{"id":"ntf_01J0CK6Q1M8Y2ZB3F5GQW7R9TX","user_id":"u0"}"#,
+    );
 }
 
 /// The webhook receiver: answers 200 to everything, counts the requests and

@@ -29,12 +29,11 @@
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -58,49 +57,13 @@ const WARM_UP: Duration = Duration::from_secs(2);
 const ROUNDS: usize = 3;
 
 /// `--baseline-server`: every GET answered 302 with a fixed Location, empty
-/// body, nothing else. A separate process, like the shortener, on the same
-/// runtime configuration as its `#[tokio::main]` (multi-thread, one worker
-/// per core), so neither side shares the load generator's runtime. Exits
-/// when its stdin closes, i.e. when the benchmark does.
+/// body, nothing else (see [`processes::serve_fixed_answer`]).
 fn baseline_server() {
-    processes::exit_when_stdin_closes();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let mut stdout = std::io::stdout().lock();
-        writeln!(
-            stdout,
-            "listening on http://{}",
-            listener.local_addr().unwrap()
-        )
-        .unwrap();
-        stdout.flush().unwrap();
-        drop(stdout);
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(
-                        Response::builder()
-                            .status(StatusCode::FOUND)
-                            .header("location", "https://example.com/")
-                            .body(Empty::<Bytes>::new())
-                            .unwrap(),
-                    )
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    processes::serve_fixed_answer(
+        StatusCode::FOUND,
+        &[("location", "https://example.com/")],
+        b"",
+    );
 }
 
 /// A round of GET requests going round the `paths`; a 302 counts.

@@ -23,12 +23,11 @@
 //! disk flushes.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full};
-use hyper::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,50 +54,13 @@ const WARM_UP: Duration = Duration::from_secs(2);
 const ROUNDS: usize = 3;
 
 /// `--baseline-server`: every request answered 303 to a fixed order page,
-/// empty body, nothing else; a separate process on a multi-thread runtime
-/// like the tiers' `#[tokio::main]`. Exits when its stdin closes.
+/// empty body, nothing else (see [`processes::serve_fixed_answer`]).
 fn baseline_server() {
-    processes::exit_when_stdin_closes();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let mut stdout = std::io::stdout().lock();
-        writeln!(
-            stdout,
-            "listening on http://{}",
-            listener.local_addr().unwrap()
-        )
-        .unwrap();
-        stdout.flush().unwrap();
-        drop(stdout);
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async {
-                        // Read the form like the web tier does before answering.
-                        let _ = req.into_body().collect().await;
-                        Ok::<_, std::convert::Infallible>(
-                            Response::builder()
-                                .status(StatusCode::SEE_OTHER)
-                                .header("location", "/orders/ord_00000000000000000000000000")
-                                .body(Empty::<Bytes>::new())
-                                .unwrap(),
-                        )
-                    });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    processes::serve_fixed_answer(
+        StatusCode::SEE_OTHER,
+        &[("location", "/orders/ord_00000000000000000000000000")],
+        b"",
+    );
 }
 
 fn spawn(program: &std::path::Path, args: &[&str], what: &str) -> (Process, String) {
