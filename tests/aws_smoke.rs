@@ -251,8 +251,30 @@ async fn chat_with_its_real_code_exchanges_a_message_on_real_aws() {
     assert_no_leftovers(&Clients::new(&config), &stack).await;
 }
 
-/// One JSON request to the notification API over plain HTTP (the ALB's
-/// listener without a certificate), with the stack's API key.
+/// One request over plain HTTP (the smoke stacks' ALBs have no
+/// certificate): status, headers and body.
+async fn http_call(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: String,
+) -> (u16, http::HeaderMap, bytes::Bytes) {
+    use http_body_util::{BodyExt, Full};
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    let mut request = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Full::new(bytes::Bytes::from(body))).unwrap();
+    let response = client.request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, bytes)
+}
+
+/// One JSON request to the notification API, with the stack's API key.
 async fn notify_call(
     base: &str,
     key: &str,
@@ -260,21 +282,17 @@ async fn notify_call(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> (u16, serde_json::Value) {
-    use http_body_util::{BodyExt, Full};
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Full<bytes::Bytes>>();
-    let request = http::Request::builder()
-        .method(method)
-        .uri(format!("{base}{path}"))
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "application/json")
-        .body(Full::new(bytes::Bytes::from(
-            body.map(|b| b.to_string()).unwrap_or_default(),
-        )))
-        .unwrap();
-    let response = client.request(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let authorization = format!("Bearer {key}");
+    let (status, _, bytes) = http_call(
+        method,
+        &format!("{base}{path}"),
+        &[
+            ("authorization", authorization.as_str()),
+            ("content-type", "application/json"),
+        ],
+        body.map(|b| b.to_string()).unwrap_or_default(),
+    )
+    .await;
     (status, serde_json::from_slice(&bytes).unwrap_or_default())
 }
 
@@ -389,31 +407,22 @@ async fn notifications_with_its_real_code_deliver_a_webhook_on_real_aws() {
     assert_no_leftovers(&clients, &stack).await;
 }
 
-/// One request to the three-tier web tier (plain HTTP: no certificate on
-/// the smoke stack), with the session's cookie; status, headers, body.
+/// One request to the three-tier web tier, with the session's cookie and
+/// a form; status, headers, body.
 async fn web_call(
     url: &str,
     method: &str,
     cookie: Option<&str>,
     form: Option<String>,
 ) -> (u16, http::HeaderMap, String) {
-    use http_body_util::{BodyExt, Full};
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Full<bytes::Bytes>>();
-    let mut request = http::Request::builder().method(method).uri(url);
+    let mut headers = Vec::new();
     if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
+        headers.push(("cookie", cookie));
     }
     if form.is_some() {
-        request = request.header("content-type", "application/x-www-form-urlencoded");
+        headers.push(("content-type", "application/x-www-form-urlencoded"));
     }
-    let request = request
-        .body(Full::new(bytes::Bytes::from(form.unwrap_or_default())))
-        .unwrap();
-    let response = client.request(request).await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let (status, headers, bytes) = http_call(method, url, &headers, form.unwrap_or_default()).await;
     (
         status,
         headers,
