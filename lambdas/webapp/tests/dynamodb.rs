@@ -11,8 +11,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -622,44 +621,19 @@ async fn serve_app_on_dynamodb() {
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
     ];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_webapp"))
-        .args(["serve-app", "--port", "0"])
-        .env("DATA_STORE", "dynamodb")
-        .env("TABLE_NAME", &table)
-        .envs(aws_env)
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let Some(base) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        panic!(
-            "serve-app printed {line:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    };
-    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let request = http::Request::builder()
-        .method(http::Method::POST)
-        .uri(format!("{base}/api/products"))
-        .header("content-type", "application/json")
-        .body(http_body_util::Full::new(bytes::Bytes::from(
-            json!({"sku": "BIN-1", "name": "From the binary", "price_cents": 5, "stock": 2})
-                .to_string(),
-        )))
-        .unwrap();
-    let answer = http.request(request).await.unwrap();
+    let (mut child, base) = support::serve_app(
+        &[],
+        &[
+            &[("DATA_STORE", "dynamodb"), ("TABLE_NAME", table.as_str())][..],
+            &aws_env,
+        ]
+        .concat(),
+        &["AWS_PROFILE", "AWS_SESSION_TOKEN"],
+    );
+    let status = support::post_bin_product(&base).await;
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(answer.status(), StatusCode::CREATED);
+    assert_eq!(status, StatusCode::CREATED);
     let all = items(&client, &table).await;
     assert!(all.contains_key(&("SKU#BIN-1".to_owned(), "SKU".to_owned())));
 

@@ -7,12 +7,11 @@
 #[macro_use]
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Method, Request, StatusCode};
+use http::StatusCode;
 use serde_json::json;
 use support::api_suite::{Fixture, Harness};
 use support::pg::{DATABASE, OWNER, OWNER_PASSWORD, TestPg};
@@ -356,42 +355,18 @@ async fn a_rotated_password_is_read_again_from_the_secret() {
 async fn serve_app_on_postgres() {
     let pg = tokio::task::spawn_blocking(TestPg::start).await.unwrap();
     let ca = pg.ca_bundle();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_webapp"))
-        .args(["serve-app", "--store", "postgres", "--port", "0"])
-        .env("DATABASE_URL", pg.url())
-        .arg("--database-ca-bundle")
-        .arg(&ca)
-        .env_remove("DATA_STORE")
-        .env_remove("DATABASE_SSLMODE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let Some(base) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        panic!(
-            "serve-app printed {line:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    };
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(format!("{base}/api/products"))
-        .header("content-type", "application/json")
-        .body(http_body_util::Full::new(bytes::Bytes::from(
-            json!({"sku": "BIN-1", "name": "From the binary", "price_cents": 5, "stock": 2})
-                .to_string(),
-        )))
-        .unwrap();
-    let answer = client.request(request).await.unwrap();
-    assert_eq!(answer.status(), StatusCode::CREATED);
+    let url = pg.url();
+    let (mut child, base) = support::serve_app(
+        &[
+            "--store",
+            "postgres",
+            "--database-ca-bundle",
+            ca.to_str().unwrap(),
+        ],
+        &[("DATABASE_URL", url.as_str())],
+        &["DATA_STORE", "DATABASE_SSLMODE"],
+    );
+    assert_eq!(support::post_bin_product(&base).await, StatusCode::CREATED);
     assert_eq!(pg.sql("SELECT sku FROM products"), "BIN-1");
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
